@@ -1,0 +1,42 @@
+"""srup: image super-resolution with small convolutional networks.
+
+The public API::
+
+    import srup
+    up = srup.load(scale=3)            # best fast shipped model for ×3
+    big = up.upscale(PIL.Image.open("board.jpg"))
+    srup.psnr(sr, hr, crop_border=3)   # Y-channel PSNR as SR papers report it
+
+Heavy modules (torch) load on first use, so ``import srup`` is cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["load", "Upscaler", "imresize", "psnr", "ssim", "mse", "SrupError", "__version__"]
+
+_HOME = {
+    "load": "upscale",
+    "Upscaler": "upscale",
+    "imresize": "resize",
+    "psnr": "metrics",
+    "ssim": "metrics",
+    "mse": "metrics",
+    "SrupError": "errors",
+}
+
+if TYPE_CHECKING:
+    from .errors import SrupError
+    from .metrics import mse, psnr, ssim
+    from .resize import imresize
+    from .upscale import Upscaler, load
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(f"module 'srup' has no attribute {name!r}")

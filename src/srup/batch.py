@@ -1,0 +1,149 @@
+"""Batch planning and running: which file goes where, and one file's upscale from start to end.
+
+Kept apart from the CLI so scripts get the same rules: outputs never escape the output
+folder, never overwrite without being asked, and are written atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import imageio
+from .benchmark import IMAGE_SUFFIXES, image_files
+from .errors import BadImageError, OutputError, SrupError
+from .upscale import Upscaler
+
+__all__ = ["Job", "Result", "plan", "run_job"]
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    dst: Path
+    fmt: str
+
+
+@dataclass
+class Result:
+    input: str
+    output: str | None
+    status: str  # done | skipped | failed
+    error: str | None = None
+    seconds: float = 0.0
+    size: tuple[int, int] | None = None
+    out_size: tuple[int, int] | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def megapixels(self) -> float:
+        return self.out_size[0] * self.out_size[1] / 1e6 if self.out_size else 0.0
+
+
+def _format_of(src: Path, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    return imageio.EXTENSIONS.get(src.suffix.lower(), "PNG")
+
+
+def _default_name(src: Path, scale: int) -> Path:
+    suffix = src.suffix if src.suffix.lower() in imageio.EXTENSIONS else ".png"
+    return src.with_name(f"{src.stem}_x{scale}{suffix}")
+
+
+def plan(
+    inputs: list[Path],
+    output: Path | None,
+    scale: int,
+    fmt: str | None = None,
+    recursive: bool = False,
+) -> tuple[list[Job], list[Result]]:
+    """The jobs for ``inputs`` and the inputs refused before any work (missing, clashing).
+
+    One file and an ``output`` that is not a folder: that file. Otherwise ``output`` is a
+    folder (made if missing) and folders given as input are mirrored into it.
+    """
+    refused: list[Result] = []
+    sources: list[tuple[Path, Path]] = []  # (file, path relative to the output folder)
+    for item in inputs:
+        if not item.exists():
+            refused.append(Result(str(item), None, "failed", f"{item}: no such file or folder"))
+        elif item.is_dir():
+            files = image_files(item, recursive=recursive)
+            if not files:
+                kind = "image files" if recursive else "image files (use --recursive for subfolders)"
+                refused.append(Result(str(item), None, "failed", f"{item}: no {kind}"))
+            sources += [(f, f.relative_to(item)) for f in files]
+        else:
+            sources.append((item, Path(item.name)))
+    single = len(inputs) == 1 and inputs[0].is_file()
+    if single and (output is None or not (output.is_dir() or str(output).endswith(("/", "\\")))):
+        src = sources[0][0]
+        dst = output if output is not None else _default_name(src, scale)
+        out_fmt = fmt or imageio.format_for(dst)
+        return [Job(src, dst, out_fmt)], refused
+    if output is None:
+        raise OutputError("several inputs or a folder: give an output folder with -o DIR")
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output}: exists and is not a folder; -o must be a folder here")
+    root = output.resolve()
+    jobs: list[Job] = []
+    seen: dict[Path, Path] = {}
+    for src, rel in sources:
+        out_fmt = _format_of(src, fmt)
+        suffix = src.suffix if not fmt and src.suffix.lower() in IMAGE_SUFFIXES else None
+        rel = rel.with_suffix(suffix or imageio.suffix_for(out_fmt))
+        dst = output / rel
+        if not dst.resolve().is_relative_to(root):
+            refused.append(Result(str(src), None, "failed", f"{src}: output would leave {output}"))
+            continue
+        if dst in seen:
+            refused.append(
+                Result(str(src), str(dst), "failed", f"{src}: same output name as {seen[dst]}")
+            )
+            continue
+        seen[dst] = src
+        jobs.append(Job(src, dst, out_fmt))
+    return jobs, refused
+
+
+def run_job(
+    up: Upscaler,
+    job: Job,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    quality: int = 95,
+    max_pixels: int = imageio.DEFAULT_MAX_PIXELS,
+    progress=None,
+) -> Result:
+    """Upscale one file; every failure becomes a ``failed`` result rather than an exception."""
+    res = Result(str(job.src), str(job.dst), "failed")
+    start = time.perf_counter()
+    try:
+        if job.dst.exists() or job.dst.is_symlink():
+            if skip_existing:
+                res.status = "skipped"
+                return res
+            if job.dst.resolve() == job.src.resolve():
+                raise OutputError(f"{job.dst}: output is the input file; choose another -o")
+            if not overwrite:
+                raise OutputError(
+                    f"{job.dst}: exists; use --overwrite to replace it or --skip-existing"
+                )
+        picture = imageio.read(job.src, max_pixels=max_pixels)
+        res.size, res.notes = picture.size, tuple(picture.notes)
+        out = up.upscale_picture(picture, progress=progress)
+        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        imageio.write(out, job.dst, fmt=job.fmt, quality=quality)
+        res.out_size = out.size
+        res.status = "done"
+    except (SrupError, BadImageError) as e:
+        res.error = str(e)
+    except OSError as e:
+        res.error = f"{job.dst}: {e.strerror or e}"
+    except MemoryError:
+        res.error = f"{job.src}: out of memory; use a smaller --tile or --max-pixels"
+    finally:
+        res.seconds = time.perf_counter() - start
+    return res

@@ -1,0 +1,158 @@
+"""The evaluation protocol: data set discovery, LR images, scoring.
+
+A data set is either a folder of HR images (LR made here with :func:`srup.imresize`) or the
+layout ``NAME/HR/*`` + ``NAME/LR_bicubic/X{s}/*x{s}.*`` (the given LR images are used). HR is
+cropped to a multiple of the scale; outputs are uint8; PSNR/SSIM/MSE are on Y with ``s``
+pixels shaved from each border.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import imageio
+from .errors import DataError
+from .metrics import mse, psnr, ssim
+from .resize import imresize
+
+__all__ = [
+    "Dataset",
+    "Sample",
+    "Score",
+    "discover",
+    "load_pair",
+    "pairs",
+    "score",
+    "evaluate",
+    "bicubic",
+]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    hr: Path
+    lr: dict[int, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    root: Path
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True)
+class Score:
+    name: str
+    psnr: float
+    ssim: float
+    mse: float
+    seconds: float
+    pixels: int
+
+
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by extension), sorted; hidden files skipped."""
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(
+        p
+        for p in pattern
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def discover(path: str | Path) -> Dataset:
+    """The data set at ``path``; :class:`DataError` when it is missing or has no images."""
+    root = Path(path)
+    if not root.exists():
+        raise DataError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder (give a folder of HR images or NAME/ with HR/)")
+    hr_dir = root / "HR" if (root / "HR").is_dir() else root
+    hr_files = image_files(hr_dir)
+    if not hr_files:
+        raise DataError(f"{hr_dir}: no images found (.png, .jpg, .bmp, .tif, .webp)")
+    samples = []
+    for hr in hr_files:
+        lr = {}
+        for s in range(2, 9):
+            folder = root / "LR_bicubic" / f"X{s}"
+            for candidate in (folder / f"{hr.stem}x{s}{hr.suffix}", folder / hr.name):
+                if candidate.is_file():
+                    lr[s] = candidate
+                    break
+        samples.append(Sample(hr.stem, hr, lr))
+    return Dataset(root.name, root, tuple(samples))
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as uint8 RGB ``(H, W, 3)`` (gray repeated, alpha dropped)."""
+    pixels = imageio.read(path).pixels
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(np.rint(pixels / 257.0), 0, 255).astype(np.uint8)
+    if pixels.shape[2] in (1, 2):
+        pixels = np.repeat(pixels[:, :, :1], 3, axis=2)
+    return np.ascontiguousarray(pixels[:, :, :3])
+
+
+def load_pair(sample: Sample, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(LR, HR) uint8 RGB for ``sample`` at ``scale``; HR cropped to a multiple of it."""
+    hr = read_rgb(sample.hr)
+    h, w = hr.shape[:2]
+    hr = hr[: h - h % scale, : w - w % scale]
+    if scale in sample.lr:
+        lr = read_rgb(sample.lr[scale])
+        want = (hr.shape[0] // scale, hr.shape[1] // scale)
+        if lr.shape[:2] != want:
+            raise DataError(
+                f"{sample.lr[scale]}: LR is {lr.shape[1]}×{lr.shape[0]}, expected "
+                f"{want[1]}×{want[0]} for ×{scale} of {sample.hr.name}"
+            )
+    else:
+        lr = imresize(hr, 1 / scale)
+    return lr, hr
+
+
+def bicubic(scale: int) -> Callable[[np.ndarray], np.ndarray]:
+    """MATLAB bicubic upsampling, the baseline every table starts from."""
+    return lambda lr: imresize(lr, scale)
+
+
+def score(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float, float]:
+    """(PSNR, SSIM, MSE) on Y with ``scale`` pixels shaved from each border."""
+    return (
+        psnr(sr, hr, crop_border=scale),
+        ssim(sr, hr, crop_border=scale),
+        mse(sr, hr, crop_border=scale),
+    )
+
+
+def evaluate(
+    upscale: Callable[[np.ndarray], np.ndarray],
+    pairs: Iterable[tuple[str, np.ndarray, np.ndarray]],
+    scale: int,
+    keep: Callable[[str, np.ndarray], None] | None = None,
+) -> list[Score]:
+    """Score ``upscale`` (uint8 RGB LR → uint8 RGB SR) on ``(name, LR, HR)`` pairs."""
+    scores = []
+    for name, lr, hr in pairs:
+        start = time.perf_counter()
+        sr = upscale(lr)
+        seconds = time.perf_counter() - start
+        if keep is not None:
+            keep(name, sr)
+        p, s, m = score(sr, hr, scale)
+        scores.append(Score(name, p, s, m, seconds, sr.shape[0] * sr.shape[1]))
+    return scores
+
+
+def pairs(dataset: Dataset, scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    return [(s.name, *load_pair(s, scale)) for s in dataset.samples]

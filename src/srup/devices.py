@@ -1,0 +1,68 @@
+"""Device and precision choice: CUDA, then MPS, then CPU."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["resolve_device", "resolve_precision", "PRECISIONS"]
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_SUPPORTED = {"cpu": {"fp32", "bf16"}, "cuda": {"fp32", "fp16", "bf16"}, "mps": {"fp32", "fp16"}}
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` → the first of cuda, mps, cpu that is present; otherwise the asked device,
+    or :class:`DeviceError` when it is absent."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("--device cuda: no CUDA GPU is available here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are present"
+            )
+    elif device.type == "mps" and not _mps_available():
+        raise DeviceError("--device mps: Apple MPS is not available here; use --device cpu")
+    elif device.type not in _SUPPORTED:
+        raise DeviceError(f"unsupported device {name!r}; use auto, cpu, cuda or mps")
+    return device
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """``auto`` → fp16 on GPUs, fp32 on the CPU; otherwise the asked precision if the device
+    supports it."""
+    import torch
+
+    if name == "auto":
+        name = "fp32" if device.type == "cpu" else "fp16"
+    if name not in PRECISIONS:
+        raise DeviceError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
+    if name not in _SUPPORTED[device.type]:
+        raise DeviceError(
+            f"precision {name} is not supported on {device.type}; "
+            f"use one of {', '.join(sorted(_SUPPORTED[device.type]))}"
+        )
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]

@@ -1,0 +1,47 @@
+"""The errors srup raises; ``cli.py`` turns each into a one-line message and an exit code."""
+
+from __future__ import annotations
+
+__all__ = [
+    "SrupError",
+    "BadImageError",
+    "UnknownModelError",
+    "BadWeightsError",
+    "DeviceError",
+    "OutputError",
+    "DataError",
+]
+
+
+class SrupError(Exception):
+    """Base class: the message says what is wrong and what to do."""
+
+    exit_code = 1
+
+
+class BadImageError(SrupError):
+    """An input image cannot be read or is refused."""
+
+
+class UnknownModelError(SrupError):
+    """A model name or scale that srup does not offer."""
+
+    exit_code = 2
+
+
+class BadWeightsError(SrupError):
+    """A weights file that is not a srup safetensors file of the right shape."""
+
+
+class DeviceError(SrupError):
+    """The asked device or precision is not available."""
+
+    exit_code = 2
+
+
+class OutputError(SrupError):
+    """An output cannot be written."""
+
+
+class DataError(SrupError):
+    """A training or benchmark data set is missing or empty."""

@@ -1,0 +1,41 @@
+"""ESPCN (Shi et al., "Real-Time Single Image and Video Super-Resolution Using an Efficient
+Sub-Pixel Convolutional Neural Network", CVPR 2016): 5-3-3 convolutions (64/32 filters, tanh)
+on the LR Y channel, then a sub-pixel (pixel shuffle) upscale.
+
+The output is added to the MATLAB-bicubic upsampling of the input (residual learning).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import BICUBIC_RADIUS, BicubicUpsample, zero_
+from .registry import ModelSpec
+
+
+class ESPCN(nn.Module):
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+        self.upsample = BicubicUpsample(scale)
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 64, 5, padding=2),
+            nn.Tanh(),
+            nn.Conv2d(64, 32, 3, padding=1),
+            nn.Tanh(),
+            zero_(nn.Conv2d(32, scale * scale, 3, padding=1)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.upsample(x) + F.pixel_shuffle(self.body(x), self.scale)
+
+
+SPEC = ModelSpec(
+    name="espcn",
+    title="ESPCN 5-3-3",
+    paper="Shi et al., CVPR 2016",
+    build=ESPCN,
+    receptive_radius=lambda s: max(2 + 1 + 1, BICUBIC_RADIUS),
+)

@@ -1,0 +1,48 @@
+"""Building blocks shared by the architectures."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..resize import upsample_phase_kernel
+
+
+def symmetric_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Pad the last two axes of ``x`` by ``pad``, mirroring with the edge repeated (MATLAB's
+    'symmetric'); works for any size, 1 pixel included."""
+    for dim in (-2, -1):
+        n = x.shape[dim]
+        idx = torch.arange(-pad, n + pad, device=x.device) % (2 * n)
+        idx = torch.where(idx < n, idx, 2 * n - 1 - idx)
+        x = x.index_select(dim, idx)
+    return x
+
+
+class BicubicUpsample(nn.Module):
+    """MATLAB-compatible bicubic ×s upsampling of ``(N, C, H, W)`` as a fixed phase
+    convolution plus pixel shuffle: exact at image borders, local (radius 2) for tiling."""
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+        kernel = torch.tensor(upsample_phase_kernel(scale), dtype=torch.float32)
+        self.register_buffer("kernel", kernel, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        padded = symmetric_pad(x, 2).reshape(n * c, 1, h + 4, w + 4)
+        y = F.conv2d(padded, self.kernel.to(dtype=x.dtype))
+        return F.pixel_shuffle(y, self.scale).reshape(n, c, h * self.scale, w * self.scale)
+
+
+BICUBIC_RADIUS = 2
+
+
+def zero_(layer: nn.Module) -> nn.Module:
+    """Zero a layer's weights and bias: a residual network then starts as plain bicubic,
+    a far better first guess than random noise added to it."""
+    for p in layer.parameters():
+        nn.init.zeros_(p)
+    return layer

@@ -1,0 +1,218 @@
+"""Everything the CLI shows: Rich tables on stdout, progress and summaries on stderr.
+
+Progress bars appear only when stderr is a terminal and ``-q`` is not given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .batch import Result
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False)
+
+
+def _live(quiet: bool) -> bool:
+    return not quiet and stderr.is_terminal
+
+
+class BatchDisplay:
+    """Progress over files (and tiles of large files), results, and the final summary."""
+
+    def __init__(self, quiet: bool = False, as_json: bool = False) -> None:
+        self.quiet, self.as_json = quiet, as_json
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.megapixels = 0.0
+        self.started = time.perf_counter()
+        self.progress: Progress | None = None
+        self.files_task = None
+
+    @property
+    def failed(self) -> int:
+        return self.counts["failed"]
+
+    def start(self, total: int, what: str) -> None:
+        if not self.quiet:
+            stderr.print(f"[dim]{escape(what)}[/]")
+        if _live(self.quiet):
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=stderr,
+                transient=True,
+            )
+            self.progress.start()
+            self.files_task = self.progress.add_task("files", total=total)
+
+    @contextmanager
+    def file(self, path: Path) -> Iterator[Callable[[int, int], None] | None]:
+        if self.progress is None:
+            yield None
+            return
+        task = self.progress.add_task(escape(path.name), total=None, visible=False)
+
+        def tiles(done: int, total: int) -> None:
+            # Only worth a bar when a file has several tiles.
+            self.progress.update(task, completed=done, total=total, visible=total > 1)
+
+        try:
+            yield tiles
+        finally:
+            self.progress.remove_task(task)
+            self.progress.advance(self.files_task)
+
+    def result(self, res: Result) -> None:
+        self.counts[res.status] += 1
+        self.megapixels += res.megapixels
+        if self.as_json:
+            obj = {
+                "input": res.input,
+                "output": res.output,
+                "status": res.status,
+                "size": list(res.size) if res.size else None,
+                "output_size": list(res.out_size) if res.out_size else None,
+                "seconds": round(res.seconds, 4),
+                "error": res.error,
+            }
+            stdout.out(json.dumps(obj, ensure_ascii=False), highlight=False)
+        con = self.progress.console if self.progress else stderr
+        if res.status == "failed":
+            con.print(f"[bold red]error:[/] {escape(res.error or 'failed')}")
+        elif not self.quiet:
+            for note in res.notes:
+                con.print(f"[yellow]note:[/] {escape(res.input)}: {escape(note)}")
+
+    def scores(self, rows: list[dict[str, Any]]) -> None:
+        table = Table(title="Against the reference (Y channel, shave = scale)")
+        for col in ("method", "PSNR (dB)", "SSIM", "MSE"):
+            table.add_column(col, justify="right" if col != "method" else "left")
+        for r in rows:
+            table.add_row(r["method"], f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['mse']:.2f}")
+        (self.progress.console if self.progress else stdout).print(table)
+
+    def summary(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self.quiet:
+            return
+        seconds = time.perf_counter() - self.started
+        c = self.counts
+        rate = self.megapixels / seconds if seconds > 0 else 0.0
+        colour = "red" if c["failed"] else "green"
+        stderr.print(
+            f"[{colour}]{c['done']} done, {c['skipped']} skipped, {c['failed']} failed[/] "
+            f"in {seconds:.1f} s ({self.megapixels:.1f} MP out, {rate:.2f} MP/s)"
+        )
+
+
+class TrainDisplay:
+    """A progress bar with loss, validation PSNR and ETA; plain log lines when piped."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __enter__(self) -> TrainDisplay:
+        if _live(self.quiet):
+            self.progress = Progress(
+                TextColumn("training"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=stderr,
+            )
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, info: dict[str, Any]) -> None:
+        val = info.get("val_psnr")
+        text = f"loss {info['loss']:.4f}"
+        if val is not None:
+            text += f"  val {val:.3f} dB (best {info['best_psnr']:.3f})"
+        if self.progress is not None:
+            if self.task is None:
+                self.task = self.progress.add_task("train", total=info["total"], info="")
+            self.progress.update(self.task, completed=info["step"], info=text)
+        elif not self.quiet:
+            print(
+                f"step {info['step']}/{info['total']}  {text}  {info['seconds']:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def models_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="srup models")
+    for col in ("model", "architecture", "shipped scales", "parameters", "MACs/output px",
+                "Set5 PSNR (dB)", "default for"):
+        table.add_column(col, justify="left" if col in ("model", "architecture") else "right")
+    for r in rows:
+        scales = r["scales"]
+        table.add_row(
+            r["name"],
+            f"{r['title']} ({r['paper']})",
+            ", ".join(f"×{s}" for s in scales) or "none",
+            " / ".join(f"{r['parameters'][str(s)]:,}" for s in scales) or "-",
+            " / ".join(f"{r['macs_per_pixel'][str(s)]:,.0f}" for s in scales) or "-",
+            " / ".join(
+                f"{r['set5_psnr'][str(s)]:.2f}" if r["set5_psnr"].get(str(s)) else "-"
+                for s in scales
+            )
+            or "-",
+            ", ".join(f"×{s}" for s in r["default_for"]) or "",
+        )
+    stdout.print(table)
+
+
+def benchmark_tables(result: Any, per_image: bool = False) -> None:
+    for (dataset, scale), rows in result.grouped().items():
+        table = Table(title=f"{dataset} ×{scale} (Y channel, shave {scale})")
+        for col in ("model", "PSNR", "SSIM", "Δ PSNR vs bicubic", "seconds", "MP/s"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for r in rows:
+            table.add_row(
+                r["model"],
+                f"{r['psnr']:.2f}",
+                f"{r['ssim']:.4f}",
+                f"{r['delta_psnr']:+.2f}",
+                f"{r['seconds']:.2f}",
+                f"{r['mp_per_s']:.2f}",
+            )
+        stdout.print(table)
+    if per_image:
+        table = Table(title="per image")
+        for col in ("dataset", "scale", "model", "image", "PSNR", "SSIM"):
+            table.add_column(col)
+        for r in result.per_image:
+            table.add_row(r["dataset"], str(r["scale"]), r["model"], r["image"],
+                          f"{r['psnr']:.2f}", f"{r['ssim']:.4f}")
+        stdout.print(table)

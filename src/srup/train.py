@@ -1,0 +1,401 @@
+"""Training: on-the-fly patches cut from HR folders, LR made by MATLAB-exact bicubic.
+
+Every step's batch comes from a generator seeded by ``(seed, rank, step)``, so a run is
+repeatable, and a resumed run continues bit for bit: the checkpoint holds the weights, the
+optimiser state, the step and the best weights so far, and nothing random is left unsaved.
+Runs unchanged under ``torchrun`` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import benchmark
+from .errors import DataError, SrupError
+from .models import registry
+from .resize import imresize
+from .weights import load_into, load_state, save_state
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["TrainConfig", "PatchSampler", "load_images", "train"]
+
+MARGIN = 3  # LR pixels cut around each patch so the bicubic kernel sees real neighbours
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; recorded in checkpoints and in the output header."""
+
+    model: str
+    scale: int
+    data: list[str]
+    output: str
+    val: str | None = None
+    epochs: int = 100
+    max_steps: int | None = None
+    batch_size: int = 32
+    patch_size: int = 24
+    lr: float = 1e-3
+    init: str | None = None
+    resume: bool = False
+    seed: int = 0
+    workers: int = 0
+    device: str = "auto"
+    checkpoint_minutes: float = 10.0
+    command: str = field(default_factory=lambda: shlex.join(["srup", *sys.argv[1:]]))
+
+
+def load_images(folders: Sequence[str | Path]) -> list[np.ndarray]:
+    """All images under ``folders`` as uint8 RGB ``(H, W, 3)``."""
+    images = []
+    for folder in folders:
+        path = Path(folder)
+        if not path.is_dir():
+            raise DataError(f"{path}: no such folder")
+        files = benchmark.image_files(path, recursive=True)
+        if not files:
+            raise DataError(f"{path}: no training images found (.png, .jpg, .bmp, .tif, .webp)")
+        for f in files:
+            images.append(benchmark.read_rgb(f))
+    return images
+
+
+def _stack_resize(stack: np.ndarray, size: int) -> np.ndarray:
+    """``(N, H, W, 3)`` uint8 → ``(N, size, size, 3)`` with MATLAB bicubic."""
+    moved = np.moveaxis(stack, 0, 2)  # imresize works on the first two axes
+    out = imresize(moved, output_shape=(size, size))
+    return np.ascontiguousarray(np.moveaxis(out, 2, 0))
+
+
+class PatchSampler:
+    """Random (LR, HR) Y patches: random image (weighted by area), random downscale of the
+    HR in [0.6, 1], random crop, random flip/90° rotation, LR by MATLAB bicubic on uint8 RGB
+    as in the evaluation protocol."""
+
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        scale: int,
+        patch: int,
+        batch: int,
+        min_zoom: float = 0.6,
+    ) -> None:
+        self.images, self.scale, self.patch, self.batch = images, scale, patch, batch
+        self.hr_size = (patch + 2 * MARGIN) * scale
+        self.min_zoom = min_zoom
+        sides = np.array([min(im.shape[:2]) for im in images])
+        if sides.max() < self.hr_size:
+            raise DataError(
+                f"every training image is smaller than {self.hr_size} pixels, the HR patch "
+                f"at patch size {patch} and ×{scale}; use a smaller --patch-size"
+            )
+        self.sides = sides
+        self.areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
+
+    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """float32 ``(N, 1, p, p)`` LR Y and ``(N, 1, p*s, p*s)`` HR Y, in [0, 1]."""
+        from .color import rgb_to_y
+
+        zoom = rng.uniform(self.min_zoom, 1.0)
+        crop = math.ceil(self.hr_size / zoom)
+        fits = self.sides >= crop
+        if not fits.any():
+            crop = self.hr_size
+            fits = self.sides >= crop
+        weights = np.where(fits, self.areas, 0.0)
+        picks = rng.choice(len(self.images), size=self.batch, p=weights / weights.sum())
+        patches = []
+        for i in picks:
+            im = self.images[i]
+            y = rng.integers(0, im.shape[0] - crop + 1)
+            x = rng.integers(0, im.shape[1] - crop + 1)
+            p = im[y : y + crop, x : x + crop]
+            if rng.integers(2):
+                p = p[:, ::-1]
+            patches.append(np.rot90(p, k=int(rng.integers(4))))
+        hr = np.stack(patches)
+        if crop != self.hr_size:
+            hr = _stack_resize(hr, self.hr_size)
+        lr = _stack_resize(hr, self.hr_size // self.scale)
+        m, ms = MARGIN, MARGIN * self.scale
+        lr, hr = lr[:, m:-m, m:-m], hr[:, ms:-ms, ms:-ms]
+        return (
+            rgb_to_y(lr / 255.0).astype(np.float32)[:, None],
+            rgb_to_y(hr / 255.0).astype(np.float32)[:, None],
+        )
+
+
+def _validate(net: nn.Module, spec: registry.ModelSpec, scale: int, val_pairs: list) -> float:
+    """Mean Y-PSNR of ``net`` on the validation pairs, by the benchmark protocol."""
+    import torch
+
+    from .upscale import Upscaler
+
+    device = next(net.parameters()).device
+    up = Upscaler(net, spec, scale, device, torch.float32, tile=0)
+    try:
+        scores = benchmark.evaluate(up.upscale_array, val_pairs, scale)
+    finally:
+        net.train()
+    return float(np.mean([s.psnr for s in scores]))
+
+
+class _Checkpoint:
+    """The resumable state of a run, in ``<output>.ckpt.safetensors``."""
+
+    def __init__(self, output: Path) -> None:
+        self.path = output.with_name(output.name + ".ckpt.safetensors")
+
+    def save(self, net, opt, step: int, best: dict, meta: dict) -> None:
+        tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
+        tensors.update({f"best.{k}": v for k, v in best.get("state", {}).items()})
+        opt_state = opt.state_dict()
+        for idx, st in opt_state["state"].items():
+            for k, v in st.items():
+                tensors[f"optim.{idx}.{k}"] = v if hasattr(v, "shape") else _scalar(v)
+        meta = dict(meta, step=step, best_psnr=best.get("psnr", -1.0))
+        save_state(self.path, tensors, {"srup_checkpoint": json.dumps(meta)})
+
+    def load(self, net, opt) -> tuple[int, dict, dict]:
+        tensors, header = load_state(self.path)
+        meta = json.loads(header["srup_checkpoint"])
+        load_into(net, _prefixed(tensors, "model."), self.path)
+        state: dict = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, idx, name = key.split(".", 2)
+                state.setdefault(int(idx), {})[name] = value
+        opt_state = opt.state_dict()
+        opt_state["state"] = state
+        opt.load_state_dict(opt_state)
+        best_state = _prefixed(tensors, "best.")
+        best = {"psnr": meta["best_psnr"], "state": best_state} if best_state else {}
+        return int(meta["step"]), best, meta
+
+
+def _scalar(v: object):
+    import torch
+
+    return torch.tensor(v)
+
+
+def _prefixed(tensors: dict, prefix: str) -> dict:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _dist_env() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
+
+
+def train(
+    cfg: TrainConfig,
+    progress: Callable[[dict], None] | None = None,
+) -> dict[str, object]:
+    """Run a training job; returns a summary. ``progress`` receives a dict per log point
+    (step, total, loss, val_psnr, best_psnr, seconds)."""
+    import torch
+    import torch.distributed as dist
+    import torch.nn.functional as F
+
+    from .devices import resolve_device
+
+    spec = registry.get(cfg.model)
+    if cfg.scale not in spec.scales:
+        raise SrupError(f"{cfg.model} supports scales {', '.join(map(str, spec.scales))}")
+    for name, value in (("batch size", cfg.batch_size), ("patch size", cfg.patch_size)):
+        if value < 1:
+            raise SrupError(f"{name} must be positive, got {value}")
+    if cfg.lr <= 0:
+        raise SrupError(f"--lr must be positive, got {cfg.lr}")
+    rank, local_rank, world = _dist_env()
+    distributed = world > 1
+    device = resolve_device(cfg.device)
+    if distributed:
+        if device.type == "cuda":
+            device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return _train(cfg, spec, device, rank, world, progress, torch, dist, F)
+    finally:
+        if distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str, object]:
+    output = Path(cfg.output)
+    if not output.parent.is_dir():
+        raise SrupError(f"{output.parent}: output folder does not exist")
+    images = load_images(cfg.data)
+    per_rank = max(1, cfg.batch_size // world)
+    sampler = PatchSampler(images, cfg.scale, cfg.patch_size, per_rank)
+    hr_pixels = sum(im.shape[0] * im.shape[1] for im in images)
+    steps_per_epoch = max(1, round(hr_pixels / (cfg.batch_size * sampler.hr_size**2)))
+    total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
+    eval_every = min(steps_per_epoch, max(1, total // 20))
+    val_pairs = benchmark.pairs(benchmark.discover(cfg.val), cfg.scale) if cfg.val else []
+
+    torch.manual_seed(cfg.seed)
+    net = spec.build(cfg.scale)
+    if cfg.init:
+        _init_from(net, cfg.init)
+    net.to(device)
+    model = net
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=[device.index] if device.index else None)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    ckpt = _Checkpoint(output)
+    start, best, elapsed = 0, {}, 0.0
+    if cfg.resume:
+        if not ckpt.path.is_file():
+            raise SrupError(f"--resume: no checkpoint at {ckpt.path}")
+        start, best, meta = ckpt.load(net, opt)
+        elapsed = float(meta.get("seconds", 0.0))
+
+    def lr_at(step: int) -> float:
+        # Cosine decay to 1% over the run: the schedule is a pure function of the step.
+        return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / max(1, total))))
+
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    old = signal.signal(signal.SIGTERM, on_signal) if rank == 0 else None
+    t0 = time.monotonic() - elapsed
+    last_ckpt = time.monotonic()
+    loss_avg = None
+    val_psnr = best.get("psnr")
+
+    def save_ckpt(step: int) -> None:
+        meta = {"config": asdict(cfg), "seconds": time.monotonic() - t0}
+        ckpt.save(net, opt, step, best, meta)
+
+    def make_batch(step: int) -> tuple[np.ndarray, np.ndarray]:
+        return sampler(np.random.default_rng([cfg.seed, rank, step]))
+
+    batches = _prefetch(make_batch, range(start, total), cfg.workers)
+    step = start
+    try:
+        model.train()
+        for step, (lr_np, hr_np) in zip(range(start, total), batches, strict=False):
+            lr_t = torch.from_numpy(lr_np).to(device)
+            hr_t = torch.from_numpy(hr_np).to(device)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            loss = F.l1_loss(model(lr_t), hr_t)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            value = float(loss.detach())
+            loss_avg = value if loss_avg is None else 0.98 * loss_avg + 0.02 * value
+            done = step + 1
+            if done % eval_every == 0 or done == total:
+                if rank == 0 and val_pairs:
+                    val_psnr = _validate(net, spec, cfg.scale, val_pairs)
+                    if val_psnr > best.get("psnr", -math.inf):
+                        best = {
+                            "psnr": val_psnr,
+                            "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+                        }
+                if progress is not None and rank == 0:
+                    progress(
+                        {
+                            "step": done,
+                            "total": total,
+                            "loss": loss_avg,
+                            "val_psnr": val_psnr,
+                            "best_psnr": best.get("psnr"),
+                            "seconds": time.monotonic() - t0,
+                        }
+                    )
+            if rank == 0 and time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
+                save_ckpt(done)
+                last_ckpt = time.monotonic()
+            if stop["signal"] is not None:
+                break
+    except KeyboardInterrupt:
+        if rank == 0:
+            save_ckpt(step)
+        raise
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    finished = step + 1 if total > start else start
+    if rank != 0:
+        return {"step": finished}
+    save_ckpt(finished)
+    if stop["signal"] is not None:
+        raise SrupError(f"stopped at step {finished}; continue with --resume")
+    state = best.get("state") or net.state_dict()
+    seconds = time.monotonic() - t0
+    meta = {
+        "model": cfg.model,
+        "scale": cfg.scale,
+        "data": ",".join(Path(d).name for d in cfg.data),
+        "steps": finished,
+        "seconds": round(seconds, 1),
+        "batch_size": cfg.batch_size,
+        "patch_size": cfg.patch_size,
+        "seed": cfg.seed,
+        "init": Path(cfg.init).name if cfg.init else "",
+        "val_data": Path(cfg.val).name if cfg.val else "",
+        "val_psnr": round(best["psnr"], 3) if "psnr" in best else "",
+        "command": cfg.command,
+    }
+    save_state(output, state, meta)
+    return {"step": finished, "seconds": seconds, "val_psnr": best.get("psnr"), "output": output}
+
+
+def _prefetch(fn: Callable[[int], object], steps: range, workers: int) -> Iterator[object]:
+    """``fn(step)`` for each step, computed up to ``2 * workers`` steps ahead in threads
+    (NumPy releases the GIL in the resizes); in order, so runs stay repeatable."""
+    if workers <= 0:
+        yield from map(fn, steps)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        it = iter(steps)
+        for step in it:
+            pending.append(pool.submit(fn, step))
+            if len(pending) > 2 * workers:
+                break
+        while pending:
+            yield pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(fn, nxt))
+
+
+def _init_from(net: nn.Module, path: str) -> None:
+    """Start from other weights: every tensor whose name and shape fit is copied (so ×3
+    weights start a ×2 or ×4 run; only the scale-specific last layer stays fresh)."""
+    state, _ = load_state(path)
+    own = net.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not fitting:
+        raise SrupError(f"--init {path}: no tensor fits {type(net).__name__}")
+    own.update(fitting)
+    net.load_state_dict(own)
+

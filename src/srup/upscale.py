@@ -1,0 +1,246 @@
+"""The Upscaler: a network, a device, a tiler and the colour pipeline, PIL or NumPy in and out.
+
+Per tile, pixels are split into Y (through the network) and Cb/Cr/alpha (MATLAB bicubic),
+merged back, rounded and written into the output buffer, so memory holds the input, the
+output and one tile's work, whatever the image size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import imageio, tiling
+from .color import torch_matrices
+from .errors import BadImageError, UnknownModelError
+from .models import registry
+from .weights import load_into, load_state, path_for, read_metadata, shipped
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+    from torch import nn
+
+__all__ = ["Upscaler", "load", "default_model", "FAST_MACS_1080P"]
+
+# A model is "fast" when a 1920×1080 output costs at most this many multiply-accumulates:
+# about one second on a 2-core laptop CPU (see benchmarks/speed.py).
+FAST_MACS_1080P = 12e9
+TILE_BUDGET_BYTES = 256 * 2**20
+
+Progress = Callable[[int, int], None]
+
+
+class Upscaler:
+    """Upscales pictures with one network at one scale.
+
+    Build it with :func:`srup.load`. ``tile`` is the input tile side in pixels (0: whole
+    image); tiles overlap by the network's receptive radius, so the result does not depend
+    on it.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        spec: registry.ModelSpec,
+        scale: int,
+        device: torch.device,
+        dtype: torch.dtype,
+        tile: int | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        import torch
+
+        self.net = net.to(device=device, dtype=dtype).eval()
+        self.spec = spec
+        self.scale = scale
+        self.device = device
+        self.dtype = dtype
+        self.metadata = dict(metadata or {})
+        self.overlap = max(spec.receptive_radius(scale), 2)
+        self.tile = self._auto_tile() if tile is None else tile
+        self._m, self._m_inv, self._offset = torch_matrices(torch.float32, device)
+        from .models.layers import BicubicUpsample
+
+        self._bicubic = BicubicUpsample(scale).to(device)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def _auto_tile(self) -> int:
+        import torch
+
+        size = 16
+        peak = 0
+
+        def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:
+            nonlocal peak
+            peak = max(peak, out.numel())
+
+        hooks = [m.register_forward_hook(hook) for m in self.net.modules() if m is not self.net]
+        try:
+            with torch.inference_mode():
+                self.net(torch.zeros(1, 1, size, size, device=self.device, dtype=self.dtype))
+        finally:
+            for h in hooks:
+                h.remove()
+        per_out_px = peak / (size * self.scale) ** 2
+        # Two live activations of the widest layer, plus ~16 float32 planes of colour work.
+        bytes_per_out_px = 2 * per_out_px * torch.finfo(self.dtype).bits / 8 + 64
+        side = math.sqrt(TILE_BUDGET_BYTES / bytes_per_out_px) / self.scale
+        return int(min(2048, max(64, side)))
+
+    def _run_tile(self, tile: np.ndarray) -> np.ndarray:
+        """``(h, w, C)`` uint8/uint16 → ``(h*s, w*s, C)`` of the same dtype."""
+        import torch
+
+        maxv = float(np.iinfo(tile.dtype).max)
+        src = torch.from_numpy(np.array(tile, copy=True, order="C")).to(self.device)
+        x = src.permute(2, 0, 1)[None].float() / maxv
+        m, m_inv, off = self._m, self._m_inv, self._offset
+        color = x.shape[1] >= 3
+        if color:
+            r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+            y = m[0, 0] * r + m[0, 1] * g + m[0, 2] * b + off[0]
+            cb = m[1, 0] * r + m[1, 1] * g + m[1, 2] * b + off[1]
+            cr = m[2, 0] * r + m[2, 1] * g + m[2, 2] * b + off[2]
+            rest = torch.cat([cb, cr, x[:, 3:]], dim=1)
+        else:
+            gain = m[0].sum()
+            y = x[:, :1] * gain + off[0]
+            rest = x[:, 1:]
+        y_sr = self.net(y.to(self.dtype)).float()
+        rest_sr = self._bicubic(rest) if rest.shape[1] else rest
+        if color:
+            yy, cb, cr = y_sr - off[0], rest_sr[:, 0:1] - off[1], rest_sr[:, 1:2] - off[2]
+            planes = [m_inv[i, 0] * yy + m_inv[i, 1] * cb + m_inv[i, 2] * cr for i in range(3)]
+            out = torch.cat(planes + [rest_sr[:, 2:]], dim=1)
+        else:
+            out = torch.cat([(y_sr - off[0]) / gain, rest_sr], dim=1)
+        out = (out.clamp_(0, 1) * maxv).round_()
+        torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.int32
+        result = out[0].permute(1, 2, 0).to(torch_dtype).cpu().numpy()
+        return result.astype(tile.dtype, copy=False)
+
+    def upscale_array(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+        """``(H, W)`` or ``(H, W, C)`` uint8/uint16 with C in 1–4 (L, LA, RGB, RGBA) →
+        ``(H*s, W*s[, C])`` of the same dtype."""
+        import torch
+
+        arr = np.asarray(pixels)
+        squeeze = arr.ndim == 2
+        if squeeze:
+            arr = arr[:, :, None]
+        if arr.ndim != 3 or arr.shape[2] not in imageio.LAYOUTS:
+            raise BadImageError(f"expected (H, W) or (H, W, 1..4) pixels, got {arr.shape}")
+        if arr.dtype not in (np.uint8, np.uint16):
+            raise BadImageError(f"expected uint8 or uint16 pixels, got {arr.dtype}")
+        if 0 in arr.shape:
+            raise BadImageError(f"empty image {arr.shape}")
+        with torch.inference_mode():
+            out = tiling.run(
+                self._run_tile, arr, self.scale, self.tile, self.overlap, progress=progress
+            )
+        return out[:, :, 0] if squeeze else out
+
+    def upscale_picture(
+        self, picture: imageio.Picture, progress: Progress | None = None
+    ) -> imageio.Picture:
+        """A :class:`~srup.imageio.Picture` upscaled, with its ICC profile and EXIF."""
+        return replace(picture, pixels=self.upscale_array(picture.pixels, progress))
+
+    def upscale(self, img: Image.Image) -> Image.Image:
+        """Upscale a Pillow image. L, LA, RGB, RGBA and 16-bit gray keep their mode;
+        P becomes RGB or RGBA, CMYK and others RGB."""
+        img.load()
+        return imageio.to_pil(self.upscale_picture(imageio.from_pil(img)))
+
+
+def default_model(scale: int) -> str:
+    """The shipped model with the best recorded Set5 PSNR at ``scale`` among those fast
+    enough for a 1080p output in about a second on a laptop CPU."""
+    best: tuple[float, str] | None = None
+    for (name, s), path in shipped().items():
+        if s != scale or name not in registry.names():
+            continue
+        spec = registry.get(name)
+        if spec.macs_per_pixel(scale) * 1920 * 1080 > FAST_MACS_1080P:
+            continue
+        meta = read_metadata(path)
+        score = float(meta.get("set5_psnr") or meta.get("val_psnr") or 0.0)
+        if best is None or score > best[0]:
+            best = (score, name)
+    if best is None:
+        raise UnknownModelError(f"no shipped weights for scale {scale}; {_available()}")
+    return best[1]
+
+
+def _available() -> str:
+    scales = sorted({s for _, s in shipped()})
+    return f"available scales: {', '.join(map(str, scales)) or 'none'}"
+
+
+def load(
+    model: str = "auto",
+    scale: int = 3,
+    device: str = "auto",
+    weights: str | os.PathLike[str] | None = None,
+    tile: int | str = "auto",
+    precision: str = "auto",
+) -> Upscaler:
+    """Build an :class:`Upscaler`.
+
+    ``model``: a registered name or ``auto`` (the best fast shipped model for ``scale``).
+    ``weights``: a safetensors file to use instead of the shipped one; its header names the
+    model and scale. ``tile``: input tile side in pixels, 0 for the whole image, ``auto``
+    for a memory budget. ``device``: auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32,
+    fp16 or bf16.
+    """
+    from .devices import resolve_device, resolve_precision
+
+    if weights is not None:
+        meta = read_metadata(weights)
+        if model == "auto":
+            model = meta.get("model", "")
+            if not model:
+                raise UnknownModelError(f"{weights}: the header names no model; pass --model")
+        if meta.get("scale", str(scale)) != str(scale):
+            raise UnknownModelError(
+                f"{weights}: these weights are for ×{meta['scale']}, not ×{scale}"
+            )
+        path = Path(weights)
+    else:
+        if model == "auto":
+            model = default_model(scale)
+        spec = registry.get(model)
+        path = path_for(model, scale)
+        if not path.is_file():
+            have = sorted(s for (n, s) in shipped() if n == model)
+            raise UnknownModelError(
+                f"no shipped {model} weights for ×{scale}; available scales for {model}: "
+                f"{', '.join(map(str, have)) or 'none'}"
+            )
+    spec = registry.get(model)
+    if scale not in spec.scales:
+        raise UnknownModelError(
+            f"{model} does not support ×{scale}; scales: {', '.join(map(str, spec.scales))}"
+        )
+    state, meta = load_state(path)
+    net = spec.build(scale)
+    load_into(net, state, path)
+    dev = resolve_device(device)
+    dtype = resolve_precision(precision, dev)
+    if isinstance(tile, str):
+        if tile != "auto":
+            raise ValueError(f"tile must be an int or 'auto', got {tile!r}")
+        tile_px = None
+    else:
+        tile_px = int(tile)
+    return Upscaler(net, spec, scale, dev, dtype, tile_px, meta)
