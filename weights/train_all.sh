@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# How every shipped weights file was made: run from the repository root with ../shared beside it.
-# Usage: weights/train_all.sh QUEUE   (QUEUE = a: espcn then fsrcnn; b: srcnn; the two
-# queues ran side by side, one CPU thread each, on the 2-core development machine).
+# The exact commands that made every shipped weights file, run from the repository root with
+# ../shared beside it, one CPU thread per queue on the 2-core development machine.
+# Usage: weights/train_all.sh QUEUE   (a: espcn, then srcnn; b: fsrcnn — run side by side)
 # Each ×2/×4 run starts from the ×3 weights (--init), as the FSRCNN paper fine-tunes across
 # scales. Set14 is never seen: validation, and so the choice of the kept weights, is on Set5.
+# A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
 set -euo pipefail
 DATA="../shared/data"
 TRAIN=("$DATA/T91" "$DATA/BSD200")
@@ -23,17 +24,17 @@ run() {  # model scale steps [extra args]
 
 case "${1:-}" in
   a)
-    run espcn 3 6000
-    run espcn 2 3000 --init runs/espcn_x3.safetensors --lr 5e-4
-    run espcn 4 3000 --init runs/espcn_x3.safetensors --lr 5e-4
-    run fsrcnn 3 6000
-    run fsrcnn 2 3000 --init runs/fsrcnn_x3.safetensors --lr 5e-4
-    run fsrcnn 4 3000 --init runs/fsrcnn_x3.safetensors --lr 5e-4
+    run espcn 3 12000
+    run espcn 2 5000 --init runs/espcn_x3.safetensors --lr 5e-4
+    run espcn 4 5000 --init runs/espcn_x3.safetensors --lr 5e-4
+    run fsrcnn 3 12000
+    run srcnn 3 1500 --batch-size 16 --patch-size 16 --lr 3e-4
+    run srcnn 2 600 --batch-size 16 --patch-size 16 --init runs/srcnn_x3.safetensors --lr 1.5e-4
+    run srcnn 4 600 --batch-size 16 --patch-size 16 --init runs/srcnn_x3.safetensors --lr 1.5e-4
     ;;
   b)
-    run srcnn 3 5000 --batch-size 16 --patch-size 16
-    run srcnn 2 2500 --batch-size 16 --patch-size 16 --init runs/srcnn_x3.safetensors --lr 5e-4
-    run srcnn 4 2500 --batch-size 16 --patch-size 16 --init runs/srcnn_x3.safetensors --lr 5e-4
+    run fsrcnn 2 1500 --init runs/fsrcnn_x3.safetensors --lr 5e-4
+    run fsrcnn 4 1500 --init runs/fsrcnn_x3.safetensors --lr 5e-4
     ;;
   *) echo "usage: $0 a|b" >&2; exit 2 ;;
 esac

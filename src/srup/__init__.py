@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "Upscaler", "imresize", "psnr", "ssim", "mse", "SrupError", "__version__"]
+__all__ = ["SrupError", "Upscaler", "__version__", "imresize", "load", "mse", "psnr", "ssim"]
 
 _HOME = {
     "load": "upscale",

@@ -72,11 +72,15 @@ def plan(
         elif item.is_dir():
             files = image_files(item, recursive=recursive)
             if not files:
-                kind = "image files" if recursive else "image files (use --recursive for subfolders)"
+                kind = (
+                    "image files" if recursive else "image files (use --recursive for subfolders)"
+                )
                 refused.append(Result(str(item), None, "failed", f"{item}: no {kind}"))
             sources += [(f, f.relative_to(item)) for f in files]
         else:
             sources.append((item, Path(item.name)))
+    if not sources:
+        return [], refused
     single = len(inputs) == 1 and inputs[0].is_file()
     if single and (output is None or not (output.is_dir() or str(output).endswith(("/", "\\")))):
         src = sources[0][0]

@@ -24,12 +24,12 @@ __all__ = [
     "Dataset",
     "Sample",
     "Score",
+    "bicubic",
     "discover",
+    "evaluate",
     "load_pair",
     "pairs",
     "score",
-    "evaluate",
-    "bicubic",
 ]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}

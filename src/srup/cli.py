@@ -33,14 +33,18 @@ def _error(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(message)}"
+    )
 
 
 def _warn(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[yellow]warning:[/] {escape(message)}"
+    )
 
 
 class SrupGroup(click.Group):
@@ -108,13 +112,22 @@ def _tile(value: str) -> int | str:
 
 
 def _engine_options(f):
-    f = click.option("--precision", default="auto", show_default=True,
-                     type=click.Choice(["auto", "fp32", "fp16", "bf16"]),
-                     help="Arithmetic precision of the network.")(f)
-    f = click.option("--device", default="auto", show_default=True,
-                     help="auto, cpu, cuda, cuda:N or mps.")(f)
-    f = click.option("--tile", default="auto", show_default=True,
-                     help="Input tile side in pixels; 0 = whole image; auto = memory budget.")(f)
+    f = click.option(
+        "--precision",
+        default="auto",
+        show_default=True,
+        type=click.Choice(["auto", "fp32", "fp16", "bf16"]),
+        help="Arithmetic precision of the network.",
+    )(f)
+    f = click.option(
+        "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
+    )(f)
+    f = click.option(
+        "--tile",
+        default="auto",
+        show_default=True,
+        help="Input tile side in pixels; 0 = whole image; auto = memory budget.",
+    )(f)
     return f
 
 
@@ -124,27 +137,69 @@ def _engine_options(f):
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-s", "--scale", type=click.IntRange(2, 8), default=3, show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file, or folder for several inputs (default: NAME_xS beside it).")
-@click.option("-m", "--model", default="auto", show_default=True,
-              help="Model name (see `srup models`); auto = best fast model for the scale.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file, or folder for several inputs (default: NAME_xS beside it).",
+)
+@click.option(
+    "-m",
+    "--model",
+    default="auto",
+    show_default=True,
+    help="Model name (see `srup models`); auto = best fast model for the scale.",
+)
 @click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file to use.")
 @_engine_options
-@click.option("--format", "fmt", type=click.Choice(["png", "jpeg", "webp", "tiff", "bmp"],
-              case_sensitive=False), help="Output format in batch mode (default: the input's).")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-              help="JPEG/WebP quality.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "jpeg", "webp", "tiff", "bmp"], case_sensitive=False),
+    help="Output format in batch mode (default: the input's).",
+)
+@click.option(
+    "--quality",
+    type=click.IntRange(1, 100),
+    default=95,
+    show_default=True,
+    help="JPEG/WebP quality.",
+)
 @click.option("-r", "--recursive", is_flag=True, help="Mirror subfolders of input folders.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--skip-existing", is_flag=True, help="Leave existing outputs (resume a batch).")
-@click.option("--max-pixels", type=click.IntRange(1), default=None,
-              help="Refuse inputs with more pixels (default 150 million).")
-@click.option("--reference", type=click.Path(path_type=Path),
-              help="HR image (or folder of them) to score the output against.")
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1),
+    default=None,
+    help="Refuse inputs with more pixels (default 150 million).",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="HR image (or folder of them) to score the output against.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
-def upscale(inputs, scale, output, model, weights, tile, device, precision, fmt, quality,
-            recursive, overwrite, skip_existing, max_pixels, reference, as_json, quiet) -> int:
+def upscale(
+    inputs,
+    scale,
+    output,
+    model,
+    weights,
+    tile,
+    device,
+    precision,
+    fmt,
+    quality,
+    recursive,
+    overwrite,
+    skip_existing,
+    max_pixels,
+    reference,
+    as_json,
+    quiet,
+) -> int:
     """Upscale images or folders of images.
 
     \b
@@ -158,22 +213,36 @@ def upscale(inputs, scale, output, model, weights, tile, device, precision, fmt,
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing exclude each other")
     fmt_name = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
-    jobs, refused = batch.plan(list(inputs), output, scale,
-                               fmt_name[fmt.lower()] if fmt else None, recursive)
+    jobs, refused = batch.plan(
+        list(inputs), output, scale, fmt_name[fmt.lower()] if fmt else None, recursive
+    )
     display = BatchDisplay(quiet=quiet, as_json=as_json)
     for res in refused:
         display.result(res)
     if not jobs:
         display.summary()
         return 1
-    up = load_upscaler(model=model, scale=scale, device=device, weights=weights,
-                       tile=_tile(tile), precision=precision)
+    up = load_upscaler(
+        model=model,
+        scale=scale,
+        device=device,
+        weights=weights,
+        tile=_tile(tile),
+        precision=precision,
+    )
     display.start(len(jobs), f"{up.name} ×{scale} on {up.device.type}")
     limit = max_pixels or imageio.DEFAULT_MAX_PIXELS
     for job in jobs:
         with display.file(job.src) as tile_progress:
-            res = batch.run_job(up, job, overwrite=overwrite, skip_existing=skip_existing,
-                                quality=quality, max_pixels=limit, progress=tile_progress)
+            res = batch.run_job(
+                up,
+                job,
+                overwrite=overwrite,
+                skip_existing=skip_existing,
+                quality=quality,
+                max_pixels=limit,
+                progress=tile_progress,
+            )
         display.result(res)
         if reference is not None and res.status == "done":
             from .compare import reference_scores
@@ -206,21 +275,47 @@ def models(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-s", "--scale", "scales", default="2,3,4", show_default=True,
-              help="Comma-separated scales.")
-@click.option("-m", "--model", "model_names", default="all", show_default=True,
-              help="Comma-separated model names, all, or bicubic (bicubic is always included).")
-@click.option("--weights", type=click.Path(path_type=Path), multiple=True,
-              help="Extra .safetensors files to score (their header names model and scale).")
+@click.option(
+    "-s", "--scale", "scales", default="2,3,4", show_default=True, help="Comma-separated scales."
+)
+@click.option(
+    "-m",
+    "--model",
+    "model_names",
+    default="all",
+    show_default=True,
+    help="Comma-separated model names, all, or bicubic (bicubic is always included).",
+)
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Extra .safetensors files to score (their header names model and scale).",
+)
 @_engine_options
 @click.option("--json", "json_file", type=click.Path(path_type=Path), help="Write results JSON.")
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write results CSV.")
-@click.option("--save-images", type=click.Path(path_type=Path),
-              help="Folder for side-by-side comparison pictures.")
+@click.option(
+    "--save-images",
+    type=click.Path(path_type=Path),
+    help="Folder for side-by-side comparison pictures.",
+)
 @click.option("--per-image", is_flag=True, help="Also print a row per image.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-def benchmark(paths, scales, model_names, weights, tile, device, precision, json_file, csv_file,
-              save_images, per_image, quiet) -> None:
+def benchmark(
+    paths,
+    scales,
+    model_names,
+    weights,
+    tile,
+    device,
+    precision,
+    json_file,
+    csv_file,
+    save_images,
+    per_image,
+    quiet,
+) -> None:
     """Score models on data sets by the standard SR protocol (Y, shave = scale).
 
     PATH is a folder of HR images or NAME/ with HR/ and LR_bicubic/X{s}/.
@@ -228,8 +323,14 @@ def benchmark(paths, scales, model_names, weights, tile, device, precision, json
     from .report import BenchmarkRun
 
     run = BenchmarkRun(
-        paths=list(paths), scales=_scales(scales), models=model_names, weights=list(weights),
-        device=device, tile=_tile(tile), precision=precision, save_images=save_images,
+        paths=list(paths),
+        scales=_scales(scales),
+        models=model_names,
+        weights=list(weights),
+        device=device,
+        tile=_tile(tile),
+        precision=precision,
+        save_images=save_images,
         quiet=quiet,
     )
     result = run.execute()
@@ -249,27 +350,68 @@ def benchmark(paths, scales, model_names, weights, tile, device, precision, json
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-m", "--model", required=True, help="Architecture to train (see `srup models`).")
 @click.option("-s", "--scale", type=click.IntRange(2, 8), required=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="The .safetensors file to write (best validation weights).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The .safetensors file to write (best validation weights).",
+)
 @click.option("--val", type=click.Path(path_type=Path), help="Validation set (e.g. Set5).")
 @click.option("--epochs", type=click.IntRange(1), default=100, show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), help="Stop after this many steps.")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--patch-size", type=click.IntRange(4), default=24, show_default=True,
-              help="LR patch side in pixels.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True, help="Peak learning rate (cosine decay).")
+@click.option(
+    "--patch-size",
+    type=click.IntRange(4),
+    default=24,
+    show_default=True,
+    help="LR patch side in pixels.",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-3,
+    show_default=True,
+    help="Peak learning rate (cosine decay).",
+)
 @click.option("--init", type=click.Path(path_type=Path), help="Start from these weights.")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.ckpt.safetensors.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(0), default=1, show_default=True,
-              help="Threads preparing batches while the network trains.")
+@click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Threads preparing batches while the network trains.",
+)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--checkpoint-minutes", type=click.FloatRange(min=0, min_open=True),
-              default=10.0, show_default=True)
+@click.option(
+    "--checkpoint-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+)
 @click.option("-q", "--quiet", is_flag=True)
-def train(data, model, scale, output, val, epochs, max_steps, batch_size, patch_size, lr, init,
-          resume, seed, workers, device, checkpoint_minutes, quiet) -> None:
+def train(
+    data,
+    model,
+    scale,
+    output,
+    val,
+    epochs,
+    max_steps,
+    batch_size,
+    patch_size,
+    lr,
+    init,
+    resume,
+    seed,
+    workers,
+    device,
+    checkpoint_minutes,
+    quiet,
+) -> None:
     """Train a model on folders of HR images.
 
     \b
@@ -280,10 +422,21 @@ def train(data, model, scale, output, val, epochs, max_steps, batch_size, patch_
     from .train import train as run_training
 
     cfg = TrainConfig(
-        model=model, scale=scale, data=[str(d) for d in data], output=str(output),
-        val=str(val) if val else None, epochs=epochs, max_steps=max_steps,
-        batch_size=batch_size, patch_size=patch_size, lr=lr, init=str(init) if init else None,
-        resume=resume, seed=seed, workers=workers, device=device,
+        model=model,
+        scale=scale,
+        data=[str(d) for d in data],
+        output=str(output),
+        val=str(val) if val else None,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        patch_size=patch_size,
+        lr=lr,
+        init=str(init) if init else None,
+        resume=resume,
+        seed=seed,
+        workers=workers,
+        device=device,
         checkpoint_minutes=checkpoint_minutes,
     )
     with TrainDisplay(quiet=quiet) as display:
@@ -291,7 +444,6 @@ def train(data, model, scale, output, val, epochs, max_steps, batch_size, patch_
     if summary.get("output"):
         psnr = summary.get("val_psnr")
         tail = f", validation PSNR {psnr:.3f} dB" if psnr else ""
-        click.echo(f"wrote {summary['output']} ({summary['step']} steps, "
-                   f"{summary['seconds']:.0f} s{tail})")
-
-
+        click.echo(
+            f"wrote {summary['output']} ({summary['step']} steps, {summary['seconds']:.0f} s{tail})"
+        )

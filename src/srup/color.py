@@ -13,16 +13,19 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["rgb_to_ycbcr", "ycbcr_to_rgb", "rgb_to_y", "y_from_gray", "gray_from_y"]
+__all__ = ["gray_from_y", "rgb_to_y", "rgb_to_ycbcr", "y_from_gray", "ycbcr_to_rgb"]
 
 # Rows: Y, Cb, Cr. Input RGB in [0, 255]-scale coefficients divided by 255.
-_M = np.array(
-    [
-        [65.481, 128.553, 24.966],
-        [-37.797, -74.203, 112.0],
-        [112.0, -93.786, -18.214],
-    ]
-) / 255.0
+_M = (
+    np.array(
+        [
+            [65.481, 128.553, 24.966],
+            [-37.797, -74.203, 112.0],
+            [112.0, -93.786, -18.214],
+        ]
+    )
+    / 255.0
+)
 _OFFSET = np.array([16.0, 128.0, 128.0]) / 255.0
 _M_INV = np.linalg.inv(_M)
 

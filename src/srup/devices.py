@@ -9,7 +9,7 @@ from .errors import DeviceError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["resolve_device", "resolve_precision", "PRECISIONS"]
+__all__ = ["PRECISIONS", "resolve_device", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _SUPPORTED = {"cpu": {"fp32", "bf16"}, "cuda": {"fp32", "fp16", "bf16"}, "mps": {"fp32", "fp16"}}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
-    "SrupError",
     "BadImageError",
-    "UnknownModelError",
     "BadWeightsError",
+    "DataError",
     "DeviceError",
     "OutputError",
-    "DataError",
+    "SrupError",
+    "UnknownModelError",
 ]
 
 

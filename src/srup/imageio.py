@@ -23,15 +23,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import BadImageError, OutputError
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "EXTENSIONS",
     "Picture",
-    "read",
-    "write",
-    "from_pil",
-    "to_pil",
     "atomic_write",
     "format_for",
-    "EXTENSIONS",
-    "DEFAULT_MAX_PIXELS",
+    "from_pil",
+    "read",
+    "to_pil",
+    "write",
 ]
 
 DEFAULT_MAX_PIXELS = 150_000_000

@@ -14,7 +14,7 @@ import numpy as np
 
 from .color import rgb_to_y
 
-__all__ = ["psnr", "ssim", "mse", "prepare"]
+__all__ = ["mse", "prepare", "psnr", "ssim"]
 
 
 def prepare(img: np.ndarray, crop_border: int = 0, y_channel: bool = True) -> np.ndarray:

@@ -28,7 +28,7 @@ from rich.table import Table
 from .batch import Result
 
 stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _live(quiet: bool) -> bool:
@@ -172,8 +172,15 @@ class TrainDisplay:
 
 def models_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="srup models")
-    for col in ("model", "architecture", "shipped scales", "parameters", "MACs/output px",
-                "Set5 PSNR (dB)", "default for"):
+    for col in (
+        "model",
+        "architecture",
+        "shipped scales",
+        "parameters",
+        "MACs/output px",
+        "Set5 PSNR (dB)",
+        "default for",
+    ):
         table.add_column(col, justify="left" if col in ("model", "architecture") else "right")
     for r in rows:
         scales = r["scales"]
@@ -213,6 +220,12 @@ def benchmark_tables(result: Any, per_image: bool = False) -> None:
         for col in ("dataset", "scale", "model", "image", "PSNR", "SSIM"):
             table.add_column(col)
         for r in result.per_image:
-            table.add_row(r["dataset"], str(r["scale"]), r["model"], r["image"],
-                          f"{r['psnr']:.2f}", f"{r['ssim']:.4f}")
+            table.add_row(
+                r["dataset"],
+                str(r["scale"]),
+                r["model"],
+                r["image"],
+                f"{r['psnr']:.2f}",
+                f"{r['ssim']:.4f}",
+            )
         stdout.print(table)

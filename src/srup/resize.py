@@ -13,16 +13,16 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["imresize", "contributions", "upsample_phase_kernel"]
+__all__ = ["contributions", "imresize", "upsample_phase_kernel"]
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
     ax = np.abs(x)
     ax2 = ax * ax
     ax3 = ax2 * ax
-    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (
-        -0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0
-    ) * ((ax > 1) & (ax <= 2))
+    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * (
+        (ax > 1) & (ax <= 2)
+    )
 
 
 @lru_cache(maxsize=64)
@@ -59,7 +59,7 @@ def contributions(
 def _resize_axis(x: np.ndarray, axis: int, out_length: int, scale: float, antialias: bool):
     weights, ind = contributions(x.shape[axis], out_length, scale, antialias)
     moved = np.moveaxis(x, axis, 0)
-    out = np.zeros((out_length,) + moved.shape[1:], dtype=np.float64)
+    out = np.zeros((out_length, *moved.shape[1:]), dtype=np.float64)
     extra = (slice(None),) + (None,) * (moved.ndim - 1)
     for k in range(weights.shape[1]):
         out += weights[:, k][extra] * moved[ind[:, k]]

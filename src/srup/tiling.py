@@ -1,9 +1,10 @@
 """Tiles: split an image into overlapping pieces, run a function on each, stitch the centres.
 
 Pure and model-agnostic: the function maps an ``(h, w, C)`` input tile to an
-``(h*s, w*s, C)`` output tile. Tiles overlap by at least the function's receptive radius, so
-every kept output pixel saw exactly the inputs it would have seen untiled, and the stitched
-result equals the untiled one.
+``(h*s, w*s, C)`` output tile. The image is first padded symmetrically by the overlap (the
+network then sees plausible pixels past the border instead of its own zero padding), and
+every tile reads its core plus the overlap on each side. So every kept output pixel saw
+exactly the inputs it would have seen untiled, and the stitched result equals the untiled one.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Tile", "plan", "run"]
+__all__ = ["MIN_READ", "Tile", "plan", "run"]
+
+MIN_READ = 32
 
 
 @dataclass(frozen=True)
 class Tile:
-    """``core``: the input rows/columns whose output this tile owns; ``read``: what it reads
-    (core grown by the overlap, clipped to the image)."""
+    """``core``: the image rows/columns whose output this tile owns; ``read``: the rows and
+    columns of the padded image it reads (the core grown by the overlap, or more)."""
 
     core: tuple[slice, slice]
     read: tuple[slice, slice]
@@ -33,16 +36,31 @@ def _spans(length: int, tile: int) -> Iterator[tuple[int, int]]:
         yield start, min(length, start + step)
 
 
-def plan(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
-    """Tiles covering a ``height × width`` input; ``tile <= 0`` means one tile."""
+def _read(start: int, stop: int, padded: int, min_read: int) -> slice:
+    short = min(min_read, padded) - (stop - start)
+    if short > 0:  # widen, staying inside the padded image
+        start = max(0, start - short // 2)
+        stop = min(padded, start + min(min_read, padded))
+        start = stop - min(min_read, padded)
+    return slice(start, stop)
+
+
+def plan(height: int, width: int, tile: int, overlap: int, min_read: int = MIN_READ) -> list[Tile]:
+    """Tiles covering a ``height × width`` image padded by ``overlap``; ``tile <= 0`` means
+    one tile.
+
+    Each tile reads at least ``min_read`` pixels per side where the padded image has them:
+    oneDNN picks other kernels (with other rounding) for very narrow inputs, so every network
+    call is either that wide or as wide as the whole padded image, as the untiled call is.
+    """
     if tile <= 0:
         tile = max(height, width, 1)
     tiles = []
     for y0, y1 in _spans(height, tile):
         for x0, x1 in _spans(width, tile):
             read = (
-                slice(max(0, y0 - overlap), min(height, y1 + overlap)),
-                slice(max(0, x0 - overlap), min(width, x1 + overlap)),
+                _read(y0, y1 + 2 * overlap, height + 2 * overlap, min_read),
+                _read(x0, x1 + 2 * overlap, width + 2 * overlap, min_read),
             )
             tiles.append(Tile(core=(slice(y0, y1), slice(x0, x1)), read=read))
     return tiles
@@ -63,16 +81,19 @@ def run(
     called after each tile.
     """
     h, w = image.shape[:2]
+    pads = ((overlap, overlap), (overlap, overlap)) + ((0, 0),) * (image.ndim - 2)
+    padded = np.pad(image, pads, mode="symmetric")
     tiles = plan(h, w, tile, overlap)
     for i, t in enumerate(tiles):
-        result = fn(image[t.read])
+        result = fn(padded[t.read])
         (ry, rx), (cy, cx) = t.read, t.core
+        oy, ox = cy.start + overlap - ry.start, cx.start + overlap - rx.start
         crop = result[
-            (cy.start - ry.start) * scale : (cy.stop - ry.start) * scale,
-            (cx.start - rx.start) * scale : (cx.stop - rx.start) * scale,
+            oy * scale : (oy + cy.stop - cy.start) * scale,
+            ox * scale : (ox + cx.stop - cx.start) * scale,
         ]
         if out is None:
-            out = np.empty((h * scale, w * scale) + crop.shape[2:], dtype=crop.dtype)
+            out = np.empty((h * scale, w * scale, *crop.shape[2:]), dtype=crop.dtype)
         out[cy.start * scale : cy.stop * scale, cx.start * scale : cx.stop * scale] = crop
         if progress is not None:
             progress(i + 1, len(tiles))

@@ -29,10 +29,9 @@ from .resize import imresize
 from .weights import load_into, load_state, save_state
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
-__all__ = ["TrainConfig", "PatchSampler", "load_images", "train"]
+__all__ = ["PatchSampler", "TrainConfig", "load_images", "train"]
 
 MARGIN = 3  # LR pixels cut around each patch so the bicubic kernel sees real neighbours
 
@@ -293,7 +292,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         return sampler(np.random.default_rng([cfg.seed, rank, step]))
 
     batches = _prefetch(make_batch, range(start, total), cfg.workers)
-    step = start
+    completed = start
     try:
         model.train()
         for step, (lr_np, hr_np) in zip(range(start, total), batches, strict=False):
@@ -305,6 +304,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            completed = step + 1
             value = float(loss.detach())
             loss_avg = value if loss_avg is None else 0.98 * loss_avg + 0.02 * value
             done = step + 1
@@ -334,12 +334,12 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
                 break
     except KeyboardInterrupt:
         if rank == 0:
-            save_ckpt(step)
+            save_ckpt(completed)
         raise
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
-    finished = step + 1 if total > start else start
+    finished = completed
     if rank != 0:
         return {"step": finished}
     save_ckpt(finished)
@@ -398,4 +398,3 @@ def _init_from(net: nn.Module, path: str) -> None:
         raise SrupError(f"--init {path}: no tensor fits {type(net).__name__}")
     own.update(fitting)
     net.load_state_dict(own)
-

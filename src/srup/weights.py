@@ -18,14 +18,17 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["weights_dir", "shipped", "read_metadata", "load_state", "save_state", "path_for"]
+__all__ = ["load_state", "path_for", "read_metadata", "save_state", "shipped", "weights_dir"]
 
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
 
 
 def weights_dir() -> Path:
-    """The shipped weights: inside the package in a wheel, at the repository root in a
-    source checkout or editable install."""
+    """The shipped weights: ``$SRUP_WEIGHTS`` if set, else inside the package in a wheel,
+    else at the repository root (source checkout or editable install)."""
+    override = os.environ.get("SRUP_WEIGHTS")
+    if override:
+        return Path(override)
     here = Path(__file__).resolve().parent
     for candidate in (here / "weights", here.parents[1] / "weights"):
         if candidate.is_dir():

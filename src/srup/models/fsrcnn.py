@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .layers import BICUBIC_RADIUS, BicubicUpsample, zero_
+from .layers import BicubicUpsample, zero_
 from .registry import ModelSpec
 
 D, S, M = 56, 12, 4
@@ -34,7 +35,34 @@ class FSRCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.upsample(x) + self.deconv(self.body(x))
+        weight, radius = subpixel_weight(self.deconv.weight, self.scale)
+        detail = F.conv2d(self.body(x), weight, padding=radius)
+        detail = F.pixel_shuffle(detail, self.scale) + self.deconv.bias.view(1, -1, 1, 1)
+        return self.upsample(x) + detail
+
+
+def subpixel_weight(weight: torch.Tensor, scale: int) -> tuple[torch.Tensor, int]:
+    """The ``(C, 1, k, k)`` weight of a stride-``scale`` transposed convolution (padding
+    ``k // 2``, output padding ``scale - 1``) as the weight of an ordinary convolution with
+    ``scale²`` outputs, to be pixel-shuffled: the same function, but a plain convolution is
+    faster on CPUs and computes each pixel the same way whatever the tile shape."""
+    k = weight.shape[-1]
+    half = k // 2
+    # Output phase r at LR position q reads input q + j through tap -j*s + r + half.
+    pairs = [
+        (r, j, -j * scale + r + half)
+        for r in range(scale)
+        for j in range(-k, k + 1)
+        if 0 <= -j * scale + r + half < k
+    ]
+    radius = max(abs(j) for _, j, _ in pairs)
+    size = 2 * radius + 1
+    rows = torch.zeros(scale, size, k, dtype=weight.dtype, device=weight.device)
+    for r, j, tap in pairs:
+        rows[r, j + radius, tap] = 1.0
+    # out[ry*s + rx, c, jy, jx] = weight[c, 0, tap(ry, jy), tap(rx, jx)]
+    sub = torch.einsum("ayk,bxl,ckl->abcyx", rows, rows, weight[:, 0])
+    return sub.reshape(scale * scale, weight.shape[0], size, size), radius
 
 
 SPEC = ModelSpec(

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import BICUBIC_RADIUS, BicubicUpsample, zero_
+from .layers import BICUBIC_RADIUS, BicubicUpsample
 from .registry import ModelSpec
 
 
@@ -26,12 +26,17 @@ class SRCNN(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(64, 32, 5, padding=2),
             nn.ReLU(inplace=True),
-            zero_(nn.Conv2d(32, 1, 5, padding=2)),
+            nn.Conv2d(32, 1, 5, padding=2),
         )
+        # The paper's Gaussian (σ = 0.001) start for the last layer: a zero start, as the
+        # other models use, leaves the ReLU layers without gradient and SRCNN stuck at bicubic.
+        nn.init.normal_(self.body[-1].weight, std=1e-3)
+        nn.init.zeros_(self.body[-1].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         up = self.upsample(x)
-        return up + self.body(up)
+        # Centred input: on raw [0, 1] pixels Adam drives the ReLUs dead within steps.
+        return up + self.body(up - 0.5)
 
 
 SPEC = ModelSpec(

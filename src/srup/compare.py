@@ -1,0 +1,107 @@
+"""Pictures and numbers that compare methods on one image.
+
+``side_by_side`` makes the picture people look at: nearest-neighbour LR | bicubic | each
+model | HR, each panel with a zoomed crop of the most telling region and its PSNR.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .benchmark import image_files, read_rgb, score
+from .errors import DataError
+from .metrics import prepare
+from .resize import imresize
+
+__all__ = ["pick_crop", "reference_scores", "side_by_side"]
+
+
+def pick_crop(hr: np.ndarray, bicubic: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left corner of the ``size``-square where bicubic errs most (the detail that SR
+    is for), on a stride of ``size // 2``."""
+    err = (prepare(hr) - prepare(bicubic)) ** 2
+    best, corner = -1.0, (0, 0)
+    h, w = err.shape
+    step = max(1, size // 2)
+    for y in range(0, max(1, h - size + 1), step):
+        for x in range(0, max(1, w - size + 1), step):
+            e = float(err[y : y + size, x : x + size].mean())
+            if e > best:
+                best, corner = e, (y, x)
+    return corner
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def side_by_side(
+    lr: np.ndarray,
+    hr: np.ndarray,
+    outputs: dict[str, np.ndarray],
+    scale: int,
+    zoom_size: int | None = None,
+) -> Image.Image:
+    """``lr`` uint8 RGB ``(h, w, 3)``; ``hr`` and each of ``outputs`` ``(h*s, w*s, 3)``.
+    ``outputs`` must include ``bicubic`` (it picks the crop). Returns an RGB image."""
+    h, w = hr.shape[:2]
+    nearest = np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)[:h, :w]
+    panels = {"LR (nearest)": nearest, **outputs, "HR": hr}
+    zoom = zoom_size or max(16, min(h, w) // 4)
+    y, x = pick_crop(hr, outputs["bicubic"], zoom)
+    panel_w = max(w, 240)
+    zoom_px = panel_w
+    label_h = 28
+    canvas = Image.new("RGB", (panel_w * len(panels), label_h + h + zoom_px), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = _font(16)
+    for i, (name, img) in enumerate(panels.items()):
+        left = i * panel_w
+        label = name
+        if name not in ("HR", "LR (nearest)"):
+            label += f"  {score(img, hr, scale)[0]:.2f} dB"
+        draw.text((left + 6, 5), label, fill="black", font=font)
+        canvas.paste(Image.fromarray(img), (left, label_h))
+        crop = Image.fromarray(img[y : y + zoom, x : x + zoom])
+        canvas.paste(crop.resize((zoom_px, zoom_px), Image.NEAREST), (left, label_h + h))
+        draw.rectangle(
+            [left + x, label_h + y, left + x + zoom, label_h + y + zoom], outline="red", width=2
+        )
+    return canvas
+
+
+def _match(reference: Path, src: Path) -> Path:
+    if reference.is_file():
+        return reference
+    if reference.is_dir():
+        for f in image_files(reference):
+            if f.stem == src.stem or f.stem == src.stem.rsplit("x", 1)[0]:
+                return f
+        raise DataError(f"{reference}: no image named like {src.stem}")
+    raise DataError(f"{reference}: no such file or folder")
+
+
+def reference_scores(output: Path, src: Path, reference: Path, scale: int) -> list[dict[str, Any]]:
+    """PSNR/SSIM/MSE of srup's output and of plain bicubic against the HR reference."""
+    hr_path = _match(reference, src)
+    sr = read_rgb(output)
+    lr = read_rgb(src)
+    hr = read_rgb(hr_path)
+    h, w = sr.shape[:2]
+    if hr.shape[0] < h or hr.shape[1] < w:
+        raise DataError(
+            f"{hr_path}: reference {hr.shape[1]}×{hr.shape[0]} is smaller than the output {w}×{h}"
+        )
+    hr = hr[:h, :w]
+    rows = []
+    for method, img in (("bicubic", imresize(lr, scale)), ("srup", sr)):
+        p, s, m = score(img, hr, scale)
+        rows.append({"method": method, "psnr": p, "ssim": s, "mse": m, "reference": str(hr_path)})
+    return rows

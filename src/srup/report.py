@@ -1,0 +1,185 @@
+"""`srup benchmark`: every data set × scale × model, scored by the protocol in benchmark.py."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import benchmark as bm
+from .errors import SrupError, UnknownModelError
+from .models import registry
+from .weights import read_metadata, shipped
+
+__all__ = ["BenchmarkResult", "BenchmarkRun"]
+
+FIELDS = [
+    "dataset",
+    "scale",
+    "model",
+    "psnr",
+    "ssim",
+    "mse",
+    "delta_psnr",
+    "seconds",
+    "mp_per_s",
+    "images",
+]
+
+
+@dataclass
+class BenchmarkResult:
+    results: list[dict[str, Any]] = field(default_factory=list)
+    per_image: list[dict[str, Any]] = field(default_factory=list)
+
+    def grouped(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for r in self.results:
+            groups.setdefault((r["dataset"], r["scale"]), []).append(r)
+        return groups
+
+    def write_json(self, path: Path) -> None:
+        from .imageio import atomic_write
+
+        blob = json.dumps({"results": self.results, "per_image": self.per_image}, indent=2)
+        with atomic_write(Path(path)) as f:
+            f.write(blob.encode())
+
+    def write_csv(self, path: Path) -> None:
+        import io
+
+        from .imageio import atomic_write
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.results)
+        with atomic_write(Path(path)) as f:
+            f.write(buf.getvalue().encode())
+
+
+@dataclass
+class BenchmarkRun:
+    paths: list[Path]
+    scales: list[int]
+    models: str = "all"
+    weights: list[Path] = field(default_factory=list)
+    device: str = "auto"
+    tile: int | str = "auto"
+    precision: str = "auto"
+    save_images: Path | None = None
+    quiet: bool = False
+
+    def _methods(self, scale: int) -> list[tuple[str, Callable[[], Any]]]:
+        """(label, factory of an Upscaler) for every method but bicubic at ``scale``."""
+        from .upscale import load
+
+        names = [n.strip() for n in self.models.split(",") if n.strip()]
+        have = {n for (n, s) in shipped() if s == scale}
+        if names == ["all"]:
+            chosen = sorted(have & set(registry.names()))
+        elif names == ["bicubic"]:
+            chosen = []
+        else:
+            chosen = []
+            for n in names:
+                if n == "bicubic":
+                    continue
+                registry.get(n)  # unknown names fail with the list of models
+                if n not in have:
+                    raise UnknownModelError(f"no shipped {n} weights for ×{scale}")
+                chosen.append(n)
+        methods: list[tuple[str, Callable[[], Any]]] = [
+            (n, lambda n=n: load(n, scale, self.device, None, self.tile, self.precision))
+            for n in chosen
+        ]
+        for w in self.weights:
+            meta = read_metadata(w)
+            if meta.get("scale") == str(scale):
+                methods.append(
+                    (
+                        Path(w).stem,
+                        lambda w=w: load("auto", scale, self.device, w, self.tile, self.precision),
+                    )
+                )
+        return methods
+
+    def execute(self, log: Callable[[str], None] | None = None) -> BenchmarkResult:
+        datasets = [bm.discover(p) for p in self.paths]
+        result = BenchmarkResult()
+        for ds in datasets:
+            for scale in self.scales:
+                self._one(ds, scale, result, log)
+        return result
+
+    def _one(self, ds: bm.Dataset, scale: int, result: BenchmarkResult, log) -> None:
+        pairs = bm.pairs(ds, scale)
+        outputs: dict[str, dict[str, np.ndarray]] = {name: {} for name, _, _ in pairs}
+
+        def keep(label: str) -> Callable[[str, np.ndarray], None]:
+            return lambda name, sr: outputs[name].__setitem__(label, sr)
+
+        methods: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = [
+            ("bicubic", bm.bicubic(scale))
+        ]
+        for label, factory in self._methods(scale):
+            up = factory()
+            methods.append((label, up.upscale_array))
+        base = None
+        for label, fn in methods:
+            if log:
+                log(f"{ds.name} ×{scale} {label}")
+            scores = bm.evaluate(fn, pairs, scale, keep=keep(label) if self.save_images else None)
+            row = _summary(ds.name, scale, label, scores)
+            base = row["psnr"] if base is None else base
+            row["delta_psnr"] = row["psnr"] - base
+            result.results.append(row)
+            result.per_image += [
+                {
+                    "dataset": ds.name,
+                    "scale": scale,
+                    "model": label,
+                    "image": s.name,
+                    "psnr": s.psnr,
+                    "ssim": s.ssim,
+                    "mse": s.mse,
+                    "seconds": s.seconds,
+                }
+                for s in scores
+            ]
+        if self.save_images:
+            self._save(ds, scale, pairs, outputs)
+
+    def _save(self, ds, scale, pairs, outputs) -> None:
+        from .compare import side_by_side
+        from .imageio import Picture, write
+
+        folder = Path(self.save_images) / ds.name / f"x{scale}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise SrupError(f"{folder}: cannot create ({e.strerror})") from None
+        for name, lr, hr in pairs:
+            picture = side_by_side(lr, hr, outputs[name], scale)
+            write(Picture(np.asarray(picture)), folder / f"{name}.png")
+
+
+def _summary(dataset: str, scale: int, model: str, scores: list[bm.Score]) -> dict[str, Any]:
+    seconds = sum(s.seconds for s in scores)
+    pixels = sum(s.pixels for s in scores)
+    return {
+        "dataset": dataset,
+        "scale": scale,
+        "model": model,
+        "psnr": float(np.mean([s.psnr for s in scores])),
+        "ssim": float(np.mean([s.ssim for s in scores])),
+        "mse": float(np.mean([s.mse for s in scores])),
+        "seconds": seconds,
+        "mp_per_s": pixels / 1e6 / seconds if seconds > 0 else 0.0,
+        "images": len(scores),
+    }

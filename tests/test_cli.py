@@ -1,0 +1,215 @@
+"""The command line, through Click's CliRunner and one real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srup.cli import cli
+
+from .conftest import photo
+
+
+def test_version_and_help(runner):
+    res = runner.invoke(cli, ["--version"])
+    assert res.exit_code == 0 and "srup" in res.output
+    res = runner.invoke(cli, ["upscale", "--help"])
+    assert res.exit_code == 0 and "--recursive" in res.output
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from srup.cli import cli; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
+    res = subprocess.run(
+        [sys.executable, "-m", "srup", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert "Usage" in res.stdout
+    assert " torch\n" not in res.stderr and "| torch" not in res.stderr
+
+
+def test_upscale_one_file_writes_the_scaled_image(runner, rgb_file, tmp_path):
+    out = tmp_path / "board_x3.png"
+    res = runner.invoke(cli, ["upscale", str(rgb_file), "-s", "3", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    with Image.open(out) as img:
+        assert img.size == (48 * 3, 40 * 3)
+
+
+def test_default_output_name_sits_beside_the_input(runner, rgb_file):
+    res = runner.invoke(cli, ["upscale", str(rgb_file), "-s", "2", "-q"])
+    assert res.exit_code == 0, res.output
+    assert (rgb_file.parent / "board_x2.png").is_file()
+
+
+def test_existing_output_is_not_overwritten_without_asking(runner, rgb_file, tmp_path):
+    out = tmp_path / "o.png"
+    out.write_bytes(b"keep me")
+    res = runner.invoke(cli, ["upscale", str(rgb_file), "-s", "2", "-o", str(out)])
+    assert res.exit_code == 1
+    assert "--overwrite" in res.output
+    assert out.read_bytes() == b"keep me"
+    res = runner.invoke(cli, ["upscale", str(rgb_file), "-s", "2", "-o", str(out), "--overwrite"])
+    assert res.exit_code == 0
+    assert out.read_bytes() != b"keep me"
+
+
+def test_output_equal_to_input_is_refused(runner, rgb_file):
+    before = rgb_file.read_bytes()
+    res = runner.invoke(
+        cli, ["upscale", str(rgb_file), "-s", "2", "-o", str(rgb_file), "--overwrite"]
+    )
+    assert res.exit_code == 1 and "output is the input" in res.output
+    assert rgb_file.read_bytes() == before
+
+
+def make_tree(root: Path) -> None:
+    (root / "a" / "b").mkdir(parents=True)
+    Image.fromarray(photo(20, 16, 1)).save(root / "one.png")
+    Image.fromarray(photo(18, 16, 2)).save(root / "a" / "two.jpg", quality=95)
+    Image.fromarray(photo(16, 16, 3)).convert("L").save(root / "a" / "b" / "three é.png")
+    (root / "notes.txt").write_text("not an image")
+
+
+def test_recursive_batch_mirrors_folders_and_keeps_formats(runner, tmp_path):
+    make_tree(tmp_path / "in")
+    out = tmp_path / "out"
+    res = runner.invoke(
+        cli, ["upscale", str(tmp_path / "in"), "-s", "2", "-o", str(out), "--recursive", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 3 and all(r["status"] == "done" for r in lines)
+    assert (out / "one.png").is_file()
+    assert (out / "a" / "two.jpg").is_file()
+    with Image.open(out / "a" / "b" / "three é.png") as img:
+        assert img.mode == "L" and img.size == (32, 32)
+
+
+def test_batch_goes_on_past_a_bad_file_and_exits_1(runner, tmp_path):
+    make_tree(tmp_path / "in")
+    (tmp_path / "in" / "broken.png").write_bytes(b"garbage")
+    out = tmp_path / "out"
+    res = runner.invoke(cli, ["upscale", str(tmp_path / "in"), "-s", "2", "-o", str(out)])
+    assert res.exit_code == 1
+    assert "broken.png" in res.output
+    assert (out / "one.png").is_file()
+    assert not (out / "broken.png").exists()
+    assert not [p for p in out.rglob("*") if "srup-part" in p.name]
+
+
+def test_skip_existing_resumes_a_batch(runner, tmp_path):
+    make_tree(tmp_path / "in")
+    out = tmp_path / "out"
+    args = ["upscale", str(tmp_path / "in"), "-s", "2", "-o", str(out), "-r", "--json"]
+    assert runner.invoke(cli, args).exit_code == 0
+    res = runner.invoke(cli, [*args, "--skip-existing"])
+    assert res.exit_code == 0
+    statuses = [json.loads(x)["status"] for x in res.stdout.splitlines() if x.startswith("{")]
+    assert statuses == ["skipped"] * 3
+
+
+def test_format_option_converts_batch_outputs(runner, tmp_path):
+    make_tree(tmp_path / "in")
+    out = tmp_path / "out"
+    res = runner.invoke(
+        cli, ["upscale", str(tmp_path / "in"), "-s", "2", "-o", str(out), "--format", "webp", "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    assert (out / "one.webp").is_file()
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["upscale", "missing.png", "-s", "2"], 1, "no such file"),
+        (["upscale", "{img}", "-s", "2", "-m", "nope"], 2, "available: "),
+        (["upscale", "{img}", "-s", "7"], 2, "available scales"),
+        (["upscale", "{img}", "-s", "2", "--tile", "-3"], 2, "negative"),
+        (["upscale", "{img}", "-s", "2", "--device", "cuda:7"], 2, "cuda"),
+        (["benchmark", "nowhere/"], 1, "no such folder"),
+        (
+            ["train", "nowhere/", "-m", "espcn", "-s", "2", "-o", "x.safetensors"],
+            1,
+            "no such folder",
+        ),
+    ],
+)
+def test_bad_input_gives_one_line_and_an_exit_code(runner, rgb_file, args, code, message):
+    args = [a.replace("{img}", str(rgb_file)) for a in args]
+    res = runner.invoke(cli, args)
+    assert res.exit_code == code, res.output
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_models_json_lists_names_and_scales(runner):
+    res = runner.invoke(cli, ["models", "--json"])
+    assert res.exit_code == 0
+    rows = json.loads(res.stdout)
+    names = {r["name"]: r for r in rows}
+    assert {"srcnn", "espcn", "fsrcnn"} <= set(names)
+    assert names["espcn"]["scales"] == [2, 3, 4]
+    assert all(isinstance(s, int) for r in rows for s in r["scales"])
+
+
+def test_models_table_renders(runner):
+    res = runner.invoke(cli, ["models"])
+    assert res.exit_code == 0 and "espcn" in res.output
+
+
+def test_reference_scores_output_and_bicubic(runner, tmp_path):
+    hr = photo(48, 48)
+    from srup import imresize
+
+    Image.fromarray(hr).save(tmp_path / "hr.png")
+    Image.fromarray(imresize(hr, 1 / 2)).save(tmp_path / "lr.png")
+    res = runner.invoke(
+        cli,
+        [
+            "upscale",
+            str(tmp_path / "lr.png"),
+            "-s",
+            "2",
+            "-o",
+            str(tmp_path / "sr.png"),
+            "--reference",
+            str(tmp_path / "hr.png"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "bicubic" in res.output and "srup" in res.output
+
+
+def test_real_subprocess_upscales_and_reports_json(rgb_file, tmp_path):
+    out = tmp_path / "sub.png"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "srup",
+            "upscale",
+            str(rgb_file),
+            "-s",
+            "2",
+            "-o",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    obj = json.loads(res.stdout.strip().splitlines()[-1])
+    assert obj["status"] == "done" and obj["output_size"] == [96, 80]
+    assert np.asarray(Image.open(out)).shape == (80, 96, 3)

@@ -1,0 +1,85 @@
+"""Every registered model at every scale: shape, receptive radius, cost, starting point."""
+
+import numpy as np
+import pytest
+import torch
+
+from srup.models import registry
+from srup.models.fsrcnn import subpixel_weight
+from srup.models.layers import BicubicUpsample
+from srup.resize import imresize
+
+CASES = [(spec.name, s) for spec in registry.specs() for s in spec.scales]
+
+
+def test_registry_lists_the_three_paper_models():
+    assert {"srcnn", "espcn", "fsrcnn"} <= set(registry.names())
+
+
+def test_unknown_model_error_lists_the_models():
+    with pytest.raises(Exception, match=r"available: .*espcn"):
+        registry.get("nope")
+
+
+@pytest.mark.parametrize("name,scale", CASES)
+def test_output_is_input_times_scale(name, scale):
+    net = registry.get(name).build(scale)
+    out = net(torch.rand(2, 1, 7, 5))
+    assert out.shape == (2, 1, 7 * scale, 5 * scale)
+
+
+@pytest.mark.parametrize("name,scale", CASES)
+def test_declared_receptive_radius_covers_the_measured_one(name, scale):
+    spec = registry.get(name)
+    net = spec.build(scale).double().eval()
+    for p in net.parameters():
+        torch.nn.init.normal_(p, 0, 0.3)
+    size = 41
+    x = torch.rand(1, 1, size, size, dtype=torch.float64)
+    bumped = x.clone()
+    bumped[0, 0, size // 2, size // 2] += 1.0
+    with torch.no_grad():
+        changed = (net(bumped) - net(x)).abs()[0, 0] > 1e-12
+    ys, xs = np.nonzero(changed.numpy())
+    # Furthest changed output pixel, in LR pixels from the bumped one.
+    centre = (size // 2 + 0.5) * scale
+    reach = max(np.abs(ys + 0.5 - centre).max(), np.abs(xs + 0.5 - centre).max()) / scale
+    assert reach <= spec.receptive_radius(scale) + 0.5
+
+
+@pytest.mark.parametrize("name,scale", CASES)
+def test_with_a_silent_body_the_model_is_matlab_bicubic(name, scale):
+    net = registry.get(name).build(scale).double()
+    for p in net.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.rand(1, 1, 9, 8, dtype=torch.float64)
+    with torch.no_grad():
+        out = net(x)[0, 0].numpy()
+    assert np.allclose(out, imresize(x[0, 0].numpy(), scale), atol=1e-6)
+
+
+@pytest.mark.parametrize("name,scale", CASES)
+def test_cost_and_size_are_reported(name, scale):
+    spec = registry.get(name)
+    assert spec.parameters(scale) > 1000
+    assert spec.macs_per_pixel(scale) > 100
+
+
+def test_espcn_costs_less_than_srcnn_per_output_pixel():
+    assert registry.get("espcn").macs_per_pixel(3) * 5 < registry.get("srcnn").macs_per_pixel(3)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_fsrcnn_subpixel_form_equals_the_transposed_convolution(scale):
+    deconv = torch.nn.ConvTranspose2d(56, 1, 9, stride=scale, padding=4, output_padding=scale - 1)
+    deconv = deconv.double()
+    x = torch.rand(1, 56, 6, 7, dtype=torch.float64)
+    weight, radius = subpixel_weight(deconv.weight, scale)
+    sub = torch.nn.functional.conv2d(x, weight, padding=radius)
+    sub = torch.nn.functional.pixel_shuffle(sub, scale) + deconv.bias.view(1, -1, 1, 1)
+    assert torch.allclose(sub, deconv(x), atol=1e-10)
+
+
+def test_bicubic_layer_handles_one_pixel_images():
+    x = torch.full((1, 1, 1, 1), 0.25)
+    assert torch.allclose(BicubicUpsample(3)(x), torch.full((1, 1, 3, 3), 0.25))

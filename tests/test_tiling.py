@@ -1,0 +1,67 @@
+"""Tiled output must equal untiled output, pixel for pixel."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import srup
+from srup import tiling
+from srup.models import registry
+
+CASES = [(spec.name, s) for spec in registry.specs() for s in spec.scales]
+
+
+@given(
+    h=st.integers(1, 90),
+    w=st.integers(1, 90),
+    tile=st.integers(0, 40),
+    overlap=st.integers(0, 6),
+)
+def test_tile_cores_cover_every_pixel_once_and_reads_hold_the_overlap(h, w, tile, overlap):
+    seen = np.zeros((h, w), dtype=int)
+    for t in tiling.plan(h, w, tile, overlap):
+        seen[t.core] += 1
+        for axis, length in ((0, h), (1, w)):
+            # Reads are in the coordinates of the image padded by the overlap.
+            core, read = t.core[axis], t.read[axis]
+            assert 0 <= read.start <= core.start
+            assert core.stop + 2 * overlap <= read.stop <= length + 2 * overlap
+            assert read.stop - read.start >= min(tiling.MIN_READ, length + 2 * overlap)
+    assert np.all(seen == 1)
+
+
+def test_run_stitches_a_pointwise_function_exactly():
+    img = np.arange(35 * 23 * 3, dtype=np.uint16).reshape(35, 23, 3)
+
+    def up2(tile):
+        return np.repeat(np.repeat(tile, 2, axis=0), 2, axis=1)
+
+    out = tiling.run(up2, img, 2, tile=7, overlap=1)
+    assert np.array_equal(out, up2(img))
+
+
+@pytest.fixture(scope="module")
+def upscalers():
+    return {case: srup.load(case[0], case[1], device="cpu") for case in CASES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{n}-x{s}" for n, s in CASES])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    h=st.integers(1, 70),
+    w=st.integers(1, 70),
+    channels=st.sampled_from([1, 2, 3, 4]),
+    tile=st.integers(1, 48),
+    seed=st.integers(0, 2**16),
+)
+def test_tiled_output_equals_untiled_output(upscalers, case, h, w, channels, tile, seed):
+    up = upscalers[case]
+    img = np.random.default_rng(seed).integers(0, 256, (h, w, channels), dtype=np.uint8)
+    up.tile = 0
+    whole = up.upscale_array(img)
+    up.tile = tile
+    tiled = up.upscale_array(img)
+    assert np.array_equal(whole, tiled)

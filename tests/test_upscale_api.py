@@ -1,0 +1,121 @@
+"""The Python API: srup.load and Upscaler, on PIL images and arrays."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+import srup
+from srup.errors import BadImageError, DeviceError, UnknownModelError
+from srup.models import registry
+from srup.weights import shipped
+
+from .conftest import photo
+
+SHIPPED = sorted(shipped())
+
+
+def test_every_model_and_scale_the_cli_offers_has_shipped_weights():
+    for spec in registry.specs():
+        for s in spec.scales:
+            assert (spec.name, s) in SHIPPED, f"no weights for {spec.name} ×{s}"
+
+
+@pytest.mark.parametrize("name,scale", SHIPPED)
+def test_shipped_models_beat_bicubic_on_a_natural_image(name, scale):
+    hr = data.astronaut()[::2, ::2][: 120 - 120 % scale, : 120 - 120 % scale]
+    lr = srup.imresize(hr, 1 / scale)
+    up = srup.load(name, scale, device="cpu")
+    sr = up.upscale_array(lr)
+    bicubic = srup.imresize(lr, scale)
+    assert srup.psnr(sr, hr, crop_border=scale) > srup.psnr(bicubic, hr, crop_border=scale)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16"])
+def test_pil_mode_is_preserved(mode):
+    img = Image.fromarray(photo(20, 14))
+    img = (
+        Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257)
+        if mode == "I;16"
+        else img.convert(mode)
+    )
+    out = srup.load(scale=2, device="cpu").upscale(img)
+    assert out.mode == mode
+    assert out.size == (40, 28)
+
+
+def test_palette_image_comes_back_rgb():
+    img = Image.fromarray(photo(20, 14)).convert("P")
+    assert srup.load(scale=2, device="cpu").upscale(img).mode == "RGB"
+
+
+def test_array_variant_keeps_dtype_and_layout():
+    up = srup.load(scale=3, device="cpu")
+    gray = photo(10, 6)[:, :, 0]
+    assert up.upscale_array(gray).shape == (18, 30)
+    sixteen = gray.astype(np.uint16) * 257
+    out = up.upscale_array(sixteen)
+    assert out.dtype == np.uint16
+    # 16-bit stays smooth: far more than 256 distinct levels survive.
+    assert (
+        len(np.unique(up.upscale_array(np.tile(np.arange(0, 65535, 97, dtype=np.uint16), (12, 1)))))
+        > 1000
+    )
+
+
+def test_sixteen_bit_matches_eight_bit_result_up_to_quantisation():
+    up = srup.load(scale=2, device="cpu")
+    rgb8 = photo(24, 20)[:, :, 0]
+    out8 = up.upscale_array(rgb8).astype(float)
+    out16 = up.upscale_array(rgb8.astype(np.uint16) * 257).astype(float) / 257
+    assert np.abs(out8 - out16).max() <= 1.0
+
+
+def test_auto_model_is_a_fast_shipped_model():
+    up = srup.load(scale=3, device="cpu")
+    assert up.name in {n for n, s in SHIPPED if s == 3}
+    assert up.spec.macs_per_pixel(3) * 1920 * 1080 <= srup.upscale.FAST_MACS_1080P
+
+
+def test_unknown_model_and_scale_errors_list_what_exists():
+    with pytest.raises(UnknownModelError, match="available: "):
+        srup.load("nope", 3)
+    with pytest.raises(UnknownModelError, match="available scales for espcn: 2, 3, 4"):
+        srup.load("espcn", 7)
+
+
+def test_absent_device_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        srup.load(scale=2, device="cuda")
+
+
+def test_fp16_on_cpu_is_refused_and_bf16_works():
+    with pytest.raises(DeviceError, match="not supported on cpu"):
+        srup.load(scale=2, device="cpu", precision="fp16")
+    up = srup.load(scale=2, device="cpu", precision="bf16")
+    ref = srup.load(scale=2, device="cpu")
+    img = photo(30, 30)
+    diff = np.abs(up.upscale_array(img).astype(int) - ref.upscale_array(img).astype(int))
+    assert diff.max() <= 3
+
+
+def test_bad_arrays_are_refused():
+    up = srup.load(scale=2, device="cpu")
+    with pytest.raises(BadImageError):
+        up.upscale_array(np.zeros((4, 4, 5), dtype=np.uint8))
+    with pytest.raises(BadImageError):
+        up.upscale_array(np.zeros((4, 4), dtype=np.float32))
+    with pytest.raises(BadImageError):
+        up.upscale_array(np.zeros((0, 4), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 9, 3), (9, 1, 1), (2, 2, 4)])
+def test_tiny_images_upscale(shape):
+    up = srup.load(scale=3, device="cpu")
+    out = up.upscale_array(np.full(shape, 100, dtype=np.uint8))
+    assert out.shape == (shape[0] * 3, shape[1] * 3, shape[2])
+    assert np.abs(out.astype(int) - 100).max() <= 2
