@@ -50,29 +50,13 @@ class ModelSpec:
 
 def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
     import torch
-    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
 
-    total = 0
-
-    def conv(m: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        nonlocal total
-        if isinstance(m, nn.ConvTranspose2d):
-            k = m.kernel_size[0] * m.kernel_size[1]
-            total += inputs[0].numel() * m.out_channels * k // m.groups
-        elif isinstance(m, nn.Conv2d):
-            k = m.kernel_size[0] * m.kernel_size[1]
-            total += out.numel() * m.in_channels * k // m.groups
-
-    hooks = [m.register_forward_hook(conv) for m in module.modules()]
-    try:
-        with torch.no_grad():
-            module(torch.zeros(1, 1, size, size))
-    finally:
-        for h in hooks:
-            h.remove()
-    # Bicubic layers use F.conv2d directly: 25 MACs per output pixel and channel.
-    bicubic = sum(1 for m in module.modules() if type(m).__name__ == "BicubicUpsample")
-    return total / (size * scale) ** 2 + 25 * bicubic
+    # Counts every convolution the forward pass runs, functional ones (the bicubic path,
+    # FSRCNN's sub-pixel form) included; a multiply-accumulate is two FLOPs.
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(torch.zeros(1, 1, size, size))
+    return counter.get_total_flops() / 2 / (size * scale) ** 2
 
 
 def _discover() -> dict[str, ModelSpec]:
