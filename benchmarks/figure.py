@@ -39,9 +39,10 @@ def main() -> None:
     draw = ImageDraw.Draw(canvas)
     for i, (name, img) in enumerate(panels.items()):
         crop = Image.fromarray(img[y : y + size, x : x + size])
-        canvas.paste(crop.resize((size * zoom, size * zoom), Image.NEAREST), (i * size * zoom, label))
+        big = crop.resize((size * zoom, size * zoom), Image.NEAREST)
+        canvas.paste(big, (i * size * zoom, label))
         text = name
-        if name != "original" and name != "nearest":
+        if name not in ("original", "nearest"):
             text += f"  {srup.psnr(img, hr, crop_border=3):.2f} dB"
         draw.text((i * size * zoom + 6, 4), text, fill="black", font=_font(16))
     canvas.save(ROOT / "docs" / "before_after.png", optimize=True)

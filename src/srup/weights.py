@@ -54,14 +54,18 @@ def _check_file(path: Path) -> None:
     if not path.is_file():
         raise BadWeightsError(f"{path}: weights file not found")
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(9)
+    # A safetensors file is an 8-byte header length and then a JSON object; its first byte
+    # may well be 0x80, so only files that are not that are checked for pickle magic.
+    size = int.from_bytes(head[:8], "little")
+    if len(head) == 9 and head[8:9] == b"{" and 0 < size <= path.stat().st_size - 8:
+        return
     if head.startswith(_PICKLE_MAGIC):
         raise BadWeightsError(
             f"{path}: this is a pickle/PyTorch checkpoint, which can run code when loaded; "
             "srup only loads .safetensors files"
         )
-    if len(head) < 8:
-        raise BadWeightsError(f"{path}: not a safetensors file (too short)")
+    raise BadWeightsError(f"{path}: not a safetensors file")
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
