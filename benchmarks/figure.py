@@ -30,7 +30,7 @@ def main() -> None:
     panels = {
         "nearest": np.repeat(np.repeat(lr, 3, axis=0), 3, axis=1),
         "bicubic": srup.imresize(lr, 3),
-        f"srup {up.name} ×3": sr,
+        f"srup {up.name} x3": sr,
         "original": hr,
     }
     zoom = 2

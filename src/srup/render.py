@@ -171,32 +171,23 @@ class TrainDisplay:
 
 
 def models_table(rows: list[dict[str, Any]]) -> None:
-    table = Table(title="srup models")
-    for col in (
-        "model",
-        "architecture",
-        "shipped scales",
-        "parameters",
-        "MACs/output px",
-        "Set5 PSNR (dB)",
-        "default for",
-    ):
+    table = Table(title="srup models (one row per shipped weights file)")
+    for col in ("model", "scale", "architecture", "params", "MACs/px", "Set5 dB", "default"):
         table.add_column(col, justify="left" if col in ("model", "architecture") else "right")
     for r in rows:
-        scales = r["scales"]
-        table.add_row(
-            r["name"],
-            f"{r['title']} ({r['paper']})",
-            ", ".join(f"×{s}" for s in scales) or "none",
-            " / ".join(f"{r['parameters'][str(s)]:,}" for s in scales) or "-",
-            " / ".join(f"{r['macs_per_pixel'][str(s)]:,.0f}" for s in scales) or "-",
-            " / ".join(
-                f"{r['set5_psnr'][str(s)]:.2f}" if r["set5_psnr"].get(str(s)) else "-"
-                for s in scales
+        if not r["scales"]:
+            table.add_row(r["name"], "-", r["title"], "", "", "", "")
+        for s in r["scales"]:
+            psnr = r["set5_psnr"].get(str(s))
+            table.add_row(
+                r["name"],
+                f"×{s}",
+                r["title"],
+                f"{r['parameters'][str(s)]:,}",
+                f"{r['macs_per_pixel'][str(s)]:,.0f}",
+                f"{psnr:.2f}" if psnr else "-",
+                "yes" if s in r["default_for"] else "",
             )
-            or "-",
-            ", ".join(f"×{s}" for s in r["default_for"]) or "",
-        )
     stdout.print(table)
 
 
