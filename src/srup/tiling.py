@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MIN_READ", "Tile", "plan", "run"]
+__all__ = ["MIN_READ", "Tile", "padding", "plan", "run"]
 
 MIN_READ = 32
 
@@ -45,22 +45,30 @@ def _read(start: int, stop: int, padded: int, min_read: int) -> slice:
     return slice(start, stop)
 
 
-def plan(height: int, width: int, tile: int, overlap: int, min_read: int = MIN_READ) -> list[Tile]:
-    """Tiles covering a ``height × width`` image padded by ``overlap``; ``tile <= 0`` means
-    one tile.
+def padding(length: int, overlap: int, min_read: int = MIN_READ) -> int:
+    """Pixels of symmetric padding on each side: the overlap, or more for an image smaller
+    than ``min_read`` (extra symmetric padding leaves the first ``overlap`` pixels as they
+    are, so the result does not change)."""
+    return max(overlap, -(-(min_read - length) // 2))
 
-    Each tile reads at least ``min_read`` pixels per side where the padded image has them:
-    oneDNN picks other kernels (with other rounding) for very narrow inputs, so every network
-    call is either that wide or as wide as the whole padded image, as the untiled call is.
+
+def plan(height: int, width: int, tile: int, overlap: int, min_read: int = MIN_READ) -> list[Tile]:
+    """Tiles covering a ``height × width`` image padded as :func:`padding` says;
+    ``tile <= 0`` means one tile.
+
+    Every tile reads at least ``min_read`` pixels per side: oneDNN picks other kernels (with
+    other rounding) for small inputs, so no network call may be that small, and the result
+    does not depend on the tiling.
     """
     if tile <= 0:
         tile = max(height, width, 1)
+    py, px = padding(height, overlap, min_read), padding(width, overlap, min_read)
     tiles = []
     for y0, y1 in _spans(height, tile):
         for x0, x1 in _spans(width, tile):
             read = (
-                _read(y0, y1 + 2 * overlap, height + 2 * overlap, min_read),
-                _read(x0, x1 + 2 * overlap, width + 2 * overlap, min_read),
+                _read(y0 + py - overlap, y1 + py + overlap, height + 2 * py, min_read),
+                _read(x0 + px - overlap, x1 + px + overlap, width + 2 * px, min_read),
             )
             tiles.append(Tile(core=(slice(y0, y1), slice(x0, x1)), read=read))
     return tiles
@@ -81,13 +89,14 @@ def run(
     called after each tile.
     """
     h, w = image.shape[:2]
-    pads = ((overlap, overlap), (overlap, overlap)) + ((0, 0),) * (image.ndim - 2)
+    py, px = padding(h, overlap), padding(w, overlap)
+    pads = ((py, py), (px, px)) + ((0, 0),) * (image.ndim - 2)
     padded = np.pad(image, pads, mode="symmetric")
     tiles = plan(h, w, tile, overlap)
     for i, t in enumerate(tiles):
         result = fn(padded[t.read])
         (ry, rx), (cy, cx) = t.read, t.core
-        oy, ox = cy.start + overlap - ry.start, cx.start + overlap - rx.start
+        oy, ox = cy.start + py - ry.start, cx.start + px - rx.start
         crop = result[
             oy * scale : (oy + cy.stop - cy.start) * scale,
             ox * scale : (ox + cx.stop - cx.start) * scale,
