@@ -221,7 +221,7 @@ def load(
     else:
         if model == "auto":
             model = default_model(scale)
-        spec = registry.get(model)
+        registry.get(model)  # an unknown name fails here, with the list of models
         path = path_for(model, scale)
         if not path.is_file():
             have = sorted(s for (n, s) in shipped() if n == model)
