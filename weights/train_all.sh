@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The exact commands that made every shipped weights file, run from the repository root with
 # ../shared beside it, one CPU thread per queue on the 2-core development machine.
-# Usage: weights/train_all.sh QUEUE   (a: espcn, then srcnn; b: fsrcnn — run side by side)
+# Usage: weights/train_all.sh QUEUE   (a: espcn, fsrcnn ×3, srcnn; b: fsrcnn ×2/×4;
+# c: ESPCN second stages — queues ran side by side)
 # Each ×2/×4 run starts from the ×3 weights (--init), as the FSRCNN paper fine-tunes across
 # scales. Set14 is never seen: validation, and so the choice of the kept weights, is on Set5.
 # A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
@@ -33,10 +34,16 @@ case "${1:-}" in
     run srcnn 3 1500 --batch-size 16 --patch-size 16 --lr 3e-4
     run srcnn 2 600 --batch-size 16 --patch-size 16 --init runs/srcnn_x3.safetensors --lr 1.5e-4
     run srcnn 4 600 --batch-size 16 --patch-size 16 --init runs/srcnn_x3.safetensors --lr 1.5e-4
+    # Left-over session time: second stages, each from the file above it.
+    RUN_SUFFIX=_ft run srcnn 3 3000 --batch-size 16 --patch-size 16 --init runs/srcnn_x3.safetensors --lr 2e-4
+    ;;
+  c)
+    RUN_SUFFIX=_ft run espcn 4 4000 --init runs/espcn_x4.safetensors --lr 2e-4
+    RUN_SUFFIX=_ft run espcn 2 4000 --init runs/espcn_x2.safetensors --lr 2e-4
     ;;
   b)
     run fsrcnn 2 1500 --init runs/fsrcnn_x3.safetensors --lr 5e-4
     run fsrcnn 4 1500 --init runs/fsrcnn_x3.safetensors --lr 5e-4
     ;;
-  *) echo "usage: $0 a|b" >&2; exit 2 ;;
+  *) echo "usage: $0 a|b|c" >&2; exit 2 ;;
 esac
