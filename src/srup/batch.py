@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import imageio
 from .benchmark import IMAGE_SUFFIXES, image_files
-from .errors import BadImageError, OutputError, SrupError
+from .errors import OutputError, SrupError
 from .upscale import Upscaler
 
 __all__ = ["Job", "Result", "plan", "run_job"]
@@ -142,7 +142,7 @@ def run_job(
         imageio.write(out, job.dst, fmt=job.fmt, quality=quality)
         res.out_size = out.size
         res.status = "done"
-    except (SrupError, BadImageError) as e:
+    except SrupError as e:  # BadImageError, OutputError and the rest
         res.error = str(e)
     except OSError as e:
         res.error = f"{job.dst}: {e.strerror or e}"

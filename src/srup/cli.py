@@ -38,15 +38,6 @@ def _error(message: str) -> None:
     )
 
 
-def _warn(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[yellow]warning:[/] {escape(message)}"
-    )
-
-
 class SrupGroup(click.Group):
     """Turns every SrupError, Ctrl-C and SIGTERM into one line and an exit code."""
 

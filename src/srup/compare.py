@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .benchmark import image_files, read_rgb, score
+from .benchmark import bicubic, image_files, read_rgb, score
 from .errors import DataError
 from .metrics import prepare
-from .resize import imresize
 
 __all__ = ["pick_crop", "reference_scores", "side_by_side"]
 
@@ -101,7 +100,7 @@ def reference_scores(output: Path, src: Path, reference: Path, scale: int) -> li
         )
     hr = hr[:h, :w]
     rows = []
-    for method, img in (("bicubic", imresize(lr, scale)), ("srup", sr)):
+    for method, img in (("bicubic", bicubic(scale)(lr)), ("srup", sr)):
         p, s, m = score(img, hr, scale)
         rows.append({"method": method, "psnr": p, "ssim": s, "mse": m, "reference": str(hr_path)})
     return rows
