@@ -2,7 +2,7 @@
 # The exact commands that made every shipped weights file, run from the repository root with
 # ../shared beside it, one CPU thread per queue on the 2-core development machine.
 # Usage: weights/train_all.sh QUEUE   (a: espcn, fsrcnn ×3, srcnn; b: fsrcnn ×2/×4;
-# c: ESPCN second stages — queues ran side by side)
+# c: ESPCN second stages; d, e: the second session's further stages — queues ran side by side)
 # Each ×2/×4 run starts from the ×3 weights (--init), as the FSRCNN paper fine-tunes across
 # scales. Set14 is never seen: validation, and so the choice of the kept weights, is on Set5.
 # A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
@@ -45,5 +45,19 @@ case "${1:-}" in
     run fsrcnn 2 1500 --init runs/fsrcnn_x3.safetensors --lr 5e-4
     run fsrcnn 4 1500 --init runs/fsrcnn_x3.safetensors --lr 5e-4
     ;;
-  *) echo "usage: $0 a|b|c" >&2; exit 2 ;;
+  d)
+    # Second session: SRCNN ×3 a third stage, then ×2/×4 fine-tuned from it for longer.
+    RUN_SUFFIX=_ft2 run srcnn 3 6000 --batch-size 16 --patch-size 16 --init runs/srcnn_x3_ft.safetensors --lr 1e-4
+    RUN_SUFFIX=_ft2 run srcnn 2 6000 --batch-size 16 --patch-size 16 --init runs/srcnn_x3_ft2.safetensors --lr 2e-4
+    RUN_SUFFIX=_ft2 run srcnn 4 4000 --batch-size 16 --patch-size 16 --init runs/srcnn_x3_ft2.safetensors --lr 2e-4
+    ;;
+  e)
+    # Second session: ESPCN ×3 a long third stage; FSRCNN ×3 a gentler second stage, then
+    # ×2/×4 fine-tuned from it for longer than the first session's 1,500 steps.
+    RUN_SUFFIX=_ft2 run espcn 3 15000 --init runs/espcn_x3_ft.safetensors --lr 2e-4
+    RUN_SUFFIX=_ft run fsrcnn 3 8000 --init runs/fsrcnn_x3.safetensors --lr 2e-4
+    RUN_SUFFIX=_ft run fsrcnn 2 4000 --init runs/fsrcnn_x3_ft.safetensors --lr 3e-4
+    RUN_SUFFIX=_ft run fsrcnn 4 4000 --init runs/fsrcnn_x3_ft.safetensors --lr 3e-4
+    ;;
+  *) echo "usage: $0 a|b|c|d|e" >&2; exit 2 ;;
 esac

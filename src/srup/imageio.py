@@ -164,8 +164,12 @@ def read(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         raise
     except UnidentifiedImageError:
         raise BadImageError(f"{path}: not an image Pillow can read (unknown format)") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise BadImageError(f"{path}: cannot read image ({e})") from None
+    except OSError as e:
+        if e.errno is not None:  # the OS refused (permissions, I/O error), not the decoder
+            raise BadImageError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise BadImageError(f"{path}: damaged or incomplete image ({e})") from None
+    except (ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise BadImageError(f"{path}: damaged or incomplete image ({e})") from None
     exif.pop(0x0112, None)  # orientation was applied to the pixels
     picture.exif = exif.tobytes() if len(exif) else None
     picture.format = fmt
