@@ -334,6 +334,46 @@ def benchmark(
         result.write_csv(csv_file)
 
 
+# ----------------------------------------------------------------------------------- export
+
+
+@cli.command()
+@click.option(
+    "--onnx",
+    "onnx_file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The .onnx file to write.",
+)
+@click.option("-m", "--model", default="auto", show_default=True, help="Model name.")
+@click.option("-s", "--scale", type=click.IntRange(2, 8), default=3, show_default=True)
+@click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file to use.")
+@click.option(
+    "--form",
+    type=click.Choice(["rgb", "y"]),
+    default="rgb",
+    show_default=True,
+    help="rgb: the whole pipeline, RGB in and out; y: the network on luma (OpenCV dnn_superres).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def export(onnx_file, model, scale, weights, form, overwrite) -> None:
+    """Export a model to ONNX with dynamic height and width.
+
+    \b
+      srup export --onnx espcn_x3.onnx -m espcn -s 3
+    """
+    from . import load as load_upscaler
+    from .errors import OutputError
+    from .export import export_onnx
+
+    if onnx_file.exists() and not overwrite:
+        raise OutputError(f"{onnx_file}: exists; use --overwrite to replace it")
+    up = load_upscaler(model=model, scale=scale, device="cpu", weights=weights, tile=0)
+    path = export_onnx(up, onnx_file, form=form)
+    shape = "(N, 3, H, W) RGB" if form == "rgb" else "(N, 1, H, W) Y"
+    click.echo(f"wrote {path}: {up.name} ×{scale}, input {shape} float32 in [0, 1]")
+
+
 # ------------------------------------------------------------------------------------ train
 
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import imageio, tiling
-from .color import torch_matrices
 from .errors import BadImageError, UnknownModelError
 from .models import registry
+from .pipeline import ColorPipeline
 from .weights import load_into, load_state, path_for, read_metadata, shipped
 
 if TYPE_CHECKING:
@@ -67,10 +67,7 @@ class Upscaler:
         self.metadata = dict(metadata or {})
         self.overlap = max(spec.receptive_radius(scale), 2)
         self.tile = self._auto_tile() if tile is None else tile
-        self._m, self._m_inv, self._offset = torch_matrices(torch.float32, device)
-        from .models.layers import BicubicUpsample
-
-        self._bicubic = BicubicUpsample(scale).to(device)
+        self.pipeline = ColorPipeline(self.net, scale).to(device)
 
     @property
     def name(self) -> str:
@@ -105,27 +102,7 @@ class Upscaler:
 
         maxv = float(np.iinfo(tile.dtype).max)
         src = torch.from_numpy(np.array(tile, copy=True, order="C")).to(self.device)
-        x = src.permute(2, 0, 1)[None].float() / maxv
-        m, m_inv, off = self._m, self._m_inv, self._offset
-        color = x.shape[1] >= 3
-        if color:
-            r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-            y = m[0, 0] * r + m[0, 1] * g + m[0, 2] * b + off[0]
-            cb = m[1, 0] * r + m[1, 1] * g + m[1, 2] * b + off[1]
-            cr = m[2, 0] * r + m[2, 1] * g + m[2, 2] * b + off[2]
-            rest = torch.cat([cb, cr, x[:, 3:]], dim=1)
-        else:
-            gain = m[0].sum()
-            y = x[:, :1] * gain + off[0]
-            rest = x[:, 1:]
-        y_sr = self.net(y.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
-        rest_sr = self._bicubic(rest) if rest.shape[1] else y_sr[:, :0]
-        if color:
-            yy, cb, cr = y_sr - off[0], rest_sr[:, 0:1] - off[1], rest_sr[:, 1:2] - off[2]
-            planes = [m_inv[i, 0] * yy + m_inv[i, 1] * cb + m_inv[i, 2] * cr for i in range(3)]
-            out = torch.cat([*planes, rest_sr[:, 2:]], dim=1)
-        else:
-            out = torch.cat([(y_sr - off[0]) / gain, rest_sr], dim=1)
+        out = self.pipeline(src.permute(2, 0, 1)[None].float() / maxv)
         out = (out.clamp_(0, 1) * maxv).round_()
         torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.int32
         result = out[0].permute(1, 2, 0).to(torch_dtype).cpu().numpy()

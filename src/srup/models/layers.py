@@ -14,8 +14,11 @@ def symmetric_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     'symmetric'); works for any size, 1 pixel included."""
     for dim in (-2, -1):
         n = x.shape[dim]
-        idx = torch.arange(-pad, n + pad, device=x.device) % (2 * n)
-        idx = torch.where(idx < n, idx, 2 * n - 1 - idx)
+        idx = torch.arange(-pad, n + pad, device=x.device)
+        # Tensor arithmetic throughout, so that ONNX export keeps the size symbolic.
+        period = torch.full((), 2 * n, dtype=idx.dtype, device=x.device)
+        idx = torch.remainder(idx, period)
+        idx = torch.minimum(idx, period - 1 - idx)  # the mirror half, without a boolean
         x = x.index_select(dim, idx)
     return x
 

@@ -1,0 +1,128 @@
+"""Export an Upscaler's network to ONNX, with dynamic height and width.
+
+Two forms. ``rgb`` (the default) is the whole srup pipeline: ``(N, 3, H, W)`` RGB in [0, 1]
+→ ``(N, 3, H*s, W*s)`` RGB in [0, 1], with the same symmetric border padding, colour
+conversion and bicubic chroma as ``srup upscale``; round ×255 and it is srup's output.
+``y`` is the network alone on BT.601 luma, ``(N, 1, H, W)`` → ``(N, 1, H*s, W*s)``, the
+convention of OpenCV's dnn_superres (Cb/Cr are then upsampled by the caller).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import OutputError, SrupError
+from .models.layers import symmetric_pad
+from .pipeline import ColorPipeline
+from .upscale import Upscaler
+
+__all__ = ["FORMS", "export_onnx"]
+
+FORMS = ("rgb", "y")
+OPSET = 18
+
+
+class _Bordered(nn.Module):
+    """Pads symmetrically by the receptive radius, runs ``inner``, crops back: borders see
+    mirrored pixels rather than the convolutions' zeros, exactly as the tiler arranges."""
+
+    def __init__(self, inner: nn.Module, pad: int, scale: int, clamp: bool) -> None:
+        super().__init__()
+        self.inner, self.pad, self.scale, self.clamp = inner, pad, scale, clamp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(symmetric_pad(x, self.pad))
+        q = self.pad * self.scale
+        out = out[:, :, q : out.shape[2] - q, q : out.shape[3] - q]
+        return out.clamp(0, 1) if self.clamp else out
+
+
+def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
+    """The float32, NCHW module that :func:`export_onnx` writes (also handy for tests)."""
+    if form not in FORMS:
+        raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
+    net = up.spec.build(up.scale)
+    net.load_state_dict(up.net.state_dict())
+    inner = ColorPipeline(net, up.scale) if form == "rgb" else net
+    return _Bordered(inner, up.overlap, up.scale, clamp=form == "rgb").eval()
+
+
+@contextlib.contextmanager
+def _export_errors():
+    try:
+        yield
+    except Exception as e:  # the exporter's many error types: one line for the user
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SrupError(
+            f"ONNX export failed ({type(e).__name__}: {first}); it needs torch 2.6 or newer"
+        ) from None
+
+
+def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -> Path:
+    """Write ``up``'s network as ONNX (opset 18) to ``path``, atomically."""
+    try:
+        import onnx
+        import onnxscript  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        raise SrupError(
+            "ONNX export needs the onnx and onnxscript packages: pip install 'srup[onnx]'"
+        ) from None
+    from .imageio import atomic_write
+
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise OutputError(f"{path}: give the ONNX file an .onnx extension")
+    module = export_module(up, form)
+    channels = 3 if form == "rgb" else 1
+    example = torch.rand(1, channels, 40, 48)
+    dims = {2: torch.export.Dim("height", min=1), 3: torch.export.Dim("width", min=1)}
+    # The exporter reports its steps on stdout and logs about optional packages: the CLI's
+    # output stays for what the user asked.
+    quiet_log = logging.getLogger("torch.onnx")
+    level = quiet_log.level
+    quiet_log.setLevel(logging.ERROR)
+    try:
+        with (
+            _export_errors(),
+            contextlib.redirect_stdout(io.StringIO()),
+            warnings.catch_warnings(),
+            torch.inference_mode(False),
+        ):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=["rgb" if form == "rgb" else "y"],
+                output_names=["rgb_sr" if form == "rgb" else "y_sr"],
+                dynamic_shapes={"x": dims},
+                opset_version=OPSET,
+            )
+    finally:
+        quiet_log.setLevel(level)
+    model = program.model_proto
+    info = {
+        "srup_model": up.name,
+        "srup_scale": str(up.scale),
+        "srup_form": form,
+        "srup_input": "float32 NCHW in [0, 1]; RGB" if form == "rgb" else "BT.601 Y in [0, 1]",
+    }
+    for key in ("set5_psnr", "steps", "data"):
+        if key in up.metadata:
+            info[f"srup_{key}"] = up.metadata[key]
+    onnx.helper.set_model_props(model, info)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic_write(path) as f:
+            f.write(model.SerializeToString())
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+    return path
