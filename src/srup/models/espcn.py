@@ -29,7 +29,8 @@ class ESPCN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.upsample(x) + F.pixel_shuffle(self.body(x), self.scale)
+        # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
+        return F.pixel_shuffle(self.body(x) + self.upsample.phases(x), self.scale)
 
 
 SPEC = ModelSpec(

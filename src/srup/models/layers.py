@@ -33,10 +33,14 @@ class BicubicUpsample(nn.Module):
         kernel = torch.tensor(upsample_phase_kernel(scale), dtype=torch.float32)
         self.register_buffer("kernel", kernel, persistent=False)
 
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 1, H, W)`` → the ``(N, s², H, W)`` output phases, before the pixel shuffle:
+        a sub-pixel network adds its own output here, at LR size, and shuffles once."""
+        return F.conv2d(symmetric_pad(x, 2), self.kernel.to(dtype=x.dtype))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        padded = symmetric_pad(x, 2).reshape(n * c, 1, h + 4, w + 4)
-        y = F.conv2d(padded, self.kernel.to(dtype=x.dtype))
+        y = self.phases(x.reshape(n * c, 1, h, w))
         return F.pixel_shuffle(y, self.scale).reshape(n, c, h * self.scale, w * self.scale)
 
 
