@@ -1,12 +1,16 @@
 """In-process speed of every shipped model, with ratios measured in one run.
 
-    python benchmarks/speed.py [--repeat 3]
+    pip install -e '.[bench]'
+    python benchmarks/speed.py [--repeat 5] [--markdown benchmarks/results/speed.md]
 
-For each (model, scale): the input size whose output is 1920×1080 (×3: 640×360), timed in
-`Upscaler.upscale_array` (after a warm-up; median of --repeat runs), against
+For each (model, scale): the input whose output is 1920×1080 (×3: 640×360 → 1920×1080),
+RGB, timed in `Upscaler.upscale_array` (after a warm-up; median of --repeat runs), against
 1. the same network run naively: eager NCHW fp32, untiled, on the Y plane only;
-2. the FLOP bound: MACs of the network ÷ a float32 matrix-multiply peak measured here.
-Prints a Markdown table (for the README's Performance section).
+2. the same weights exported by `srup export --onnx` (the whole RGB pipeline, so the same
+   work as srup) and run by onnxruntime and by OpenCV's DNN module (`cv2.dnn`, the engine of
+   OpenCV's dnn_superres), float32 in and out, each with the machine's cores;
+3. the FLOP bound: MACs of the network ÷ a float32 matrix-multiply peak measured here.
+A ratio above 1 in "÷ srup" columns means srup is faster.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ import argparse
 import os
 import platform
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import srup
+from srup.export import export_onnx
 from srup.weights import shipped
 
 
@@ -41,22 +48,52 @@ def matmul_peak(repeat: int) -> float:
     return 2048**3 / seconds
 
 
+def onnx_runners(path: Path):
+    """(onnxruntime, cv2.dnn) callables on an NCHW float32 array, or None where missing."""
+    runners = []
+    try:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = os.cpu_count() or 1
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        runners.append(lambda x: sess.run(None, {"rgb": x})[0])
+    except ImportError:
+        runners.append(None)
+    try:
+        import cv2
+
+        cv2.setNumThreads(os.cpu_count() or 1)
+        net = cv2.dnn.readNetFromONNX(str(path))
+
+        def run_cv2(x):
+            net.setInput(x)
+            return net.forward()
+
+        runners.append(run_cv2)
+    except ImportError:
+        runners.append(None)
+    return runners
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--markdown", type=Path, help="Also write the table to this file.")
     args = parser.parse_args()
     peak = matmul_peak(args.repeat)
-    print(
+    lines = [
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"matmul peak {peak / 1e9:.1f} GMAC/s\n"
-    )
-    print(
-        "| model | scale | input | srup s | MP/s | naive NCHW s | naive ÷ srup | "
-        "FLOP bound s | srup ÷ bound |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+        f"matmul peak {peak / 1e9:.1f} GMAC/s",
+        "",
+        "| model | scale | input | srup s | MP/s | naive NCHW ÷ srup | onnxruntime ÷ srup | "
+        "cv2.dnn ÷ srup | srup ÷ FLOP bound |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
     rng = np.random.default_rng(0)
+    tmp = Path(tempfile.mkdtemp())
     for name, scale in sorted(shipped()):
         w, h = 1920 // scale, 1080 // scale
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
@@ -72,12 +109,25 @@ def main() -> None:
                 net(y)
 
         t_naive = median_time(naive, args.repeat)
+        x = np.ascontiguousarray((img.astype(np.float32) / 255).transpose(2, 0, 1)[None])
+        others = []
+        path = export_onnx(up, tmp / f"{name}_x{scale}.onnx")
+        for run in onnx_runners(path):
+            if run is None:
+                others.append("n/a")
+                continue
+            t = median_time(lambda run=run, x=x: run(x), args.repeat)
+            others.append(f"{t / t_srup:.2f}")
         bound = up.spec.macs_per_pixel(scale) * w * h * scale * scale / peak
         mp = w * h * scale * scale / 1e6
-        print(
+        line = (
             f"| {name} | ×{scale} | {w}×{h} | {t_srup:.3f} | {mp / t_srup:.1f} | "
-            f"{t_naive:.3f} | {t_naive / t_srup:.2f} | {bound:.3f} | {t_srup / bound:.2f} |"
+            f"{t_naive / t_srup:.2f} | {' | '.join(others)} | {t_srup / bound:.2f} |"
         )
+        lines.append(line)
+        print(line, flush=True)
+    if args.markdown:
+        args.markdown.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import imageio, tiling
+from .allocator import keep_freed_memory
 from .errors import BadImageError, UnknownModelError
 from .models import registry
 from .pipeline import ColorPipeline
@@ -57,6 +58,8 @@ class Upscaler:
     ) -> None:
         import torch
 
+        if device.type == "cpu":
+            keep_freed_memory()
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
         self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
