@@ -16,6 +16,7 @@ A ratio above 1 in "÷ srup" columns means srup is faster.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import statistics
@@ -99,9 +100,7 @@ def main() -> None:
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         up = srup.load(name, scale, device="cpu")
         t_srup = median_time(lambda up=up, img=img: up.upscale_array(img), args.repeat)
-        net = up.spec.build(scale)
-        net.load_state_dict(up.net.state_dict())
-        net.eval()
+        net = copy.deepcopy(up.net).to(memory_format=torch.contiguous_format)
         y = torch.rand(1, 1, h, w)
 
         def naive(net=net, y=y):

@@ -83,3 +83,23 @@ def test_fsrcnn_subpixel_form_equals_the_transposed_convolution(scale):
 def test_bicubic_layer_handles_one_pixel_images():
     x = torch.full((1, 1, 1, 1), 0.25)
     assert torch.allclose(BicubicUpsample(3)(x), torch.full((1, 1, 3, 3), 0.25))
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_inference_rewrite_is_the_same_function_away_from_the_edge(name):
+    import copy
+
+    from srup.models.inference import for_inference
+
+    torch.manual_seed(0)
+    net = registry.get(name).build(3).eval()
+    for p in net.parameters():  # random weights everywhere, the zero-initialised layers too
+        torch.nn.init.normal_(p, std=0.3)
+    fast = for_inference(copy.deepcopy(net))
+    x = torch.rand(1, 1, 30, 34)
+    r = registry.get(name).receptive_radius(3) * 3
+    with torch.no_grad():
+        a, b = net(x)[..., r:-r, r:-r], fast(x)[..., r:-r, r:-r]
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+    if name == "espcn":
+        assert not any(isinstance(m, torch.nn.Tanh) for m in fast.modules())

@@ -10,6 +10,7 @@ convention of OpenCV's dnn_superres (Cb/Cr are then upsampled by the caller).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -49,8 +50,8 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
     """The float32, NCHW module that :func:`export_onnx` writes (also handy for tests)."""
     if form not in FORMS:
         raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
-    net = up.spec.build(up.scale)
-    net.load_state_dict(up.net.state_dict())
+    net = copy.deepcopy(up.net).to(device="cpu", dtype=torch.float32)
+    net = net.to(memory_format=torch.contiguous_format)
     inner = ColorPipeline(net, up.scale) if form == "rgb" else net
     return _Bordered(inner, up.overlap, up.scale, clamp=form == "rgb").eval()
 

@@ -225,4 +225,6 @@ def load(
         tile_px = None
     else:
         tile_px = int(tile)
-    return Upscaler(net, spec, scale, dev, dtype, tile_px, meta)
+    from .models.inference import for_inference
+
+    return Upscaler(for_inference(net), spec, scale, dev, dtype, tile_px, meta)
