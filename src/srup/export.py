@@ -52,8 +52,12 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
         raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
     net = copy.deepcopy(up.net).to(device="cpu", dtype=torch.float32)
     net = net.to(memory_format=torch.contiguous_format)
-    inner = ColorPipeline(net, up.scale) if form == "rgb" else net
-    return _Bordered(inner, up.overlap, up.scale, clamp=form == "rgb").eval()
+    inner: nn.Module = net
+    if form == "rgb":
+        inner = ColorPipeline(net, up.scale)
+        inner.functional = True
+    module = _Bordered(inner, up.overlap, up.scale, clamp=form == "rgb").eval()
+    return module.requires_grad_(False)
 
 
 @contextlib.contextmanager

