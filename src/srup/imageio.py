@@ -249,7 +249,9 @@ def write(
     if fmt == "JPEG" and quality >= 90:
         kwargs["subsampling"] = 0
     if fmt == "PNG":
-        kwargs["compress_level"] = 4  # level 6+ costs much time for little size on photos
+        # Level 1, as OpenCV: 1080p×4 encodes in 0.5 s instead of 0.8 s (level 4) or 2.1 s (6),
+        # for files about 15% larger than level 4 on photographs.
+        kwargs["compress_level"] = 1
     try:
         with atomic_write(path) as f:
             img.save(f, format=fmt, **kwargs)

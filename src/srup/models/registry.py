@@ -50,13 +50,31 @@ class ModelSpec:
 
 def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
 
-    # Counts every convolution the forward pass runs, functional ones (the bicubic path,
-    # FSRCNN's sub-pixel form) included; a multiply-accumulate is two FLOPs.
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    # Every convolution the forward pass runs, functional ones (the bicubic path, FSRCNN's
+    # sub-pixel form) included. torch's FlopCounterMode would do, but importing it pulls in
+    # the compiler stack: a second of start-up for every `srup upscale`.
+    conv = {F.conv2d, torch.conv2d}
+    transposed = {F.conv_transpose2d, torch.conv_transpose2d}
+
+    class Count(TorchFunctionMode):
+        macs = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            if func in conv or func in transposed:
+                x = args[0] if args else kwargs["input"]
+                w = args[1] if len(args) > 1 else kwargs["weight"]
+                # conv: Cin/g·kh·kw per output value; transposed: Cout/g·kh·kw per input.
+                Count.macs += (out if func in conv else x).numel() * w[0].numel()
+            return out
+
+    with torch.no_grad(), Count():
         module(torch.zeros(1, 1, size, size))
-    return counter.get_total_flops() / 2 / (size * scale) ** 2
+    return Count.macs / (size * scale) ** 2
 
 
 def _discover() -> dict[str, ModelSpec]:
