@@ -7,6 +7,9 @@ folder, never overwrite without being asked, and are written atomically.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from .benchmark import IMAGE_SUFFIXES, image_files
 from .errors import OutputError, SrupError
 from .upscale import Upscaler
 
-__all__ = ["Job", "Result", "plan", "run_job"]
+__all__ = ["Job", "Result", "plan", "run_job", "run_jobs"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,70 @@ def plan(
     return jobs, refused
 
 
+def _failure(res: Result, e: BaseException, job: Job) -> Result:
+    if isinstance(e, SrupError):  # BadImageError, OutputError and the rest
+        res.error = str(e)
+    elif isinstance(e, OSError):
+        res.error = f"{job.dst}: {e.strerror or e}"
+    else:  # MemoryError
+        res.error = f"{job.src}: out of memory; use a smaller --tile or --max-pixels"
+    return res
+
+
+_FAILURES = (SrupError, OSError, MemoryError)
+
+
+def _read(
+    job: Job, overwrite: bool, skip_existing: bool, max_pixels: int
+) -> tuple[Result, imageio.Picture | None]:
+    """Checks on the output, then the decoded input (None when skipped or failed)."""
+    res = Result(str(job.src), str(job.dst), "failed")
+    start = time.perf_counter()
+    try:
+        if job.dst.exists() or job.dst.is_symlink():
+            if skip_existing:
+                res.status = "skipped"
+                return res, None
+            if job.dst.resolve() == job.src.resolve():
+                raise OutputError(f"{job.dst}: output is the input file; choose another -o")
+            if not overwrite:
+                raise OutputError(
+                    f"{job.dst}: exists; use --overwrite to replace it or --skip-existing"
+                )
+        picture = imageio.read(job.src, max_pixels=max_pixels)
+        res.size, res.notes = picture.size, tuple(picture.notes)
+        return res, picture
+    except _FAILURES as e:
+        return _failure(res, e, job), None
+    finally:
+        res.seconds += time.perf_counter() - start
+
+
+def _write(res: Result, job: Job, out: imageio.Picture, quality: int) -> Result:
+    start = time.perf_counter()
+    try:
+        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        imageio.write(out, job.dst, fmt=job.fmt, quality=quality)
+        res.out_size = out.size
+        res.status = "done"
+    except _FAILURES as e:
+        _failure(res, e, job)
+    finally:
+        res.seconds += time.perf_counter() - start
+    return res
+
+
+def _compute(up: Upscaler, res: Result, job: Job, picture, progress) -> imageio.Picture | None:
+    start = time.perf_counter()
+    try:
+        return up.upscale_picture(picture, progress=progress)
+    except _FAILURES as e:
+        _failure(res, e, job)
+        return None
+    finally:
+        res.seconds += time.perf_counter() - start
+
+
 def run_job(
     up: Upscaler,
     job: Job,
@@ -122,32 +189,60 @@ def run_job(
     progress=None,
 ) -> Result:
     """Upscale one file; every failure becomes a ``failed`` result rather than an exception."""
-    res = Result(str(job.src), str(job.dst), "failed")
-    start = time.perf_counter()
-    try:
-        if job.dst.exists() or job.dst.is_symlink():
-            if skip_existing:
-                res.status = "skipped"
-                return res
-            if job.dst.resolve() == job.src.resolve():
-                raise OutputError(f"{job.dst}: output is the input file; choose another -o")
-            if not overwrite:
-                raise OutputError(
-                    f"{job.dst}: exists; use --overwrite to replace it or --skip-existing"
-                )
-        picture = imageio.read(job.src, max_pixels=max_pixels)
-        res.size, res.notes = picture.size, tuple(picture.notes)
-        out = up.upscale_picture(picture, progress=progress)
-        job.dst.parent.mkdir(parents=True, exist_ok=True)
-        imageio.write(out, job.dst, fmt=job.fmt, quality=quality)
-        res.out_size = out.size
-        res.status = "done"
-    except SrupError as e:  # BadImageError, OutputError and the rest
-        res.error = str(e)
-    except OSError as e:
-        res.error = f"{job.dst}: {e.strerror or e}"
-    except MemoryError:
-        res.error = f"{job.src}: out of memory; use a smaller --tile or --max-pixels"
-    finally:
-        res.seconds = time.perf_counter() - start
-    return res
+    res, picture = _read(job, overwrite, skip_existing, max_pixels)
+    if picture is None:
+        return res
+    out = _compute(up, res, job, picture, progress)
+    return res if out is None else _write(res, job, out, quality)
+
+
+# Above this output size the next file is not decoded, nor the last one encoded, beside the
+# network: three big pictures at once would cost more memory than the overlap saves time.
+OVERLAP_MAX_PIXELS = 50_000_000
+
+
+def run_jobs(
+    up: Upscaler,
+    jobs: list[Job],
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    quality: int = 95,
+    max_pixels: int = imageio.DEFAULT_MAX_PIXELS,
+    progress_for: Callable[[Job], AbstractContextManager] | None = None,
+    overlap: bool = True,
+) -> Iterator[Result]:
+    """:func:`run_job` over ``jobs``, results in order. With ``overlap``, the next input is
+    decoded and the previous output encoded in two threads while the network runs: Pillow
+    and zlib release the GIL, so on a CPU they fill the gaps between the network's steps."""
+    if not overlap:
+        for job in jobs:
+            with progress_for(job) if progress_for else nullcontext() as progress:
+                yield run_job(up, job, overwrite, skip_existing, quality, max_pixels, progress)
+        return
+    if not jobs:
+        return
+    reader = ThreadPoolExecutor(1, "srup-read")
+    writer = ThreadPoolExecutor(1, "srup-write")
+    with reader, writer:
+        reading = reader.submit(_read, jobs[0], overwrite, skip_existing, max_pixels)
+        writing: Future[Result] | None = None
+        for i, job in enumerate(jobs):
+            res, picture = reading.result()
+            if i + 1 < len(jobs):
+                reading = reader.submit(_read, jobs[i + 1], overwrite, skip_existing, max_pixels)
+            out = None
+            if picture is not None:
+                with progress_for(job) if progress_for else nullcontext() as progress:
+                    out = _compute(up, res, job, picture, progress)
+                del picture
+            if writing is not None:
+                yield writing.result()
+                writing = None
+            if out is None:
+                yield res
+            elif out.size[0] * out.size[1] > OVERLAP_MAX_PIXELS:
+                yield _write(res, job, out, quality)
+            else:
+                writing = writer.submit(_write, res, job, out, quality)
+        if writing is not None:
+            yield writing.result()

@@ -223,22 +223,21 @@ def upscale(
     )
     display.start(len(jobs), f"{up.name} ×{scale} on {up.device.type}")
     limit = max_pixels or imageio.DEFAULT_MAX_PIXELS
-    for job in jobs:
-        with display.file(job.src) as tile_progress:
-            res = batch.run_job(
-                up,
-                job,
-                overwrite=overwrite,
-                skip_existing=skip_existing,
-                quality=quality,
-                max_pixels=limit,
-                progress=tile_progress,
-            )
+    results = batch.run_jobs(
+        up,
+        jobs,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        quality=quality,
+        max_pixels=limit,
+        progress_for=lambda job: display.file(job.src),
+    )
+    for res in results:
         display.result(res)
         if reference is not None and res.status == "done":
             from .compare import reference_scores
 
-            display.scores(reference_scores(Path(res.output), job.src, reference, scale))
+            display.scores(reference_scores(Path(res.output), Path(res.input), reference, scale))
     display.summary()
     return 1 if display.failed else 0
 

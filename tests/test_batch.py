@@ -1,0 +1,55 @@
+"""Batch running: overlapped decoding/encoding gives the same results, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import srup
+from srup import batch
+
+from .conftest import photo
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        Image.fromarray(photo(30 + i, 20, seed=i)).save(src / f"{i}.png")
+    (src / "2b.png").write_bytes(b"broken")  # sorts between 2 and 3
+    return src
+
+
+def run(folder: Path, out: Path, overlap: bool) -> list[batch.Result]:
+    jobs, refused = batch.plan([folder], out, 2)
+    assert not refused
+    up = srup.load("fsrcnn", 2, device="cpu")
+    return list(batch.run_jobs(up, jobs, overlap=overlap))
+
+
+def test_overlapped_batch_matches_the_sequential_one_file_for_file(folder, tmp_path):
+    seq = run(folder, tmp_path / "seq", overlap=False)
+    ovl = run(folder, tmp_path / "ovl", overlap=True)
+    names = ["0.png", "1.png", "2.png", "2b.png", "3.png", "4.png"]
+    assert [Path(r.input).name for r in ovl] == names
+    assert [r.status for r in ovl] == [r.status for r in seq]
+    assert ovl[3].status == "failed" and "2b.png" in ovl[3].error
+    for r in seq:
+        if r.status == "done":
+            name = Path(r.output).name
+            assert (tmp_path / "ovl" / name).read_bytes() == (tmp_path / "seq" / name).read_bytes()
+
+
+def test_overlapped_batch_skips_and_refuses_like_the_sequential_one(folder, tmp_path):
+    out = tmp_path / "out"
+    run(folder, out, overlap=True)
+    jobs, _ = batch.plan([folder], out, 2)
+    up = srup.load("fsrcnn", 2, device="cpu")
+    again = list(batch.run_jobs(up, jobs, skip_existing=True))
+    assert [r.status for r in again] == ["skipped"] * 3 + ["failed"] + ["skipped"] * 2
+    refused = list(batch.run_jobs(up, jobs))
+    assert all(r.status == "failed" for r in refused)
+    assert all("--overwrite" in r.error for r in refused if "2b" not in r.input)
