@@ -34,9 +34,8 @@ class ColorPipeline(nn.Module):
         self.functional = False
 
     def _net(self, y: torch.Tensor) -> torch.Tensor:
-        dtype = next(self.net.parameters()).dtype
-        y = y.to(dtype).contiguous(memory_format=torch.channels_last)
-        return self.net(y).float()
+        # float32 in: the network runs its learned layers in its own precision (run_low).
+        return self.net(y.contiguous(memory_format=torch.channels_last)).float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape

@@ -89,7 +89,7 @@ class Upscaler:
         hooks = [m.register_forward_hook(hook) for m in self.net.modules() if m is not self.net]
         try:
             with torch.inference_mode():
-                self.net(torch.zeros(1, 1, size, size, device=self.device, dtype=self.dtype))
+                self.net(torch.zeros(1, 1, size, size, device=self.device))
         finally:
             for h in hooks:
                 h.remove()

@@ -36,9 +36,10 @@ class FSRCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, radius = subpixel_weight(self.deconv.weight, self.scale)
-        detail = F.conv2d(
-            self.body(x), weight, self.deconv.bias.expand(weight.shape[0]), padding=radius
-        )
+        bias = self.deconv.bias.expand(weight.shape[0])
+        # The learned part in the weights' precision, the bicubic path in x's (see run_low).
+        features = self.body(x.to(weight.dtype))
+        detail = F.conv2d(features, weight, bias, padding=radius).to(x.dtype)
         # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
         return F.pixel_shuffle(detail + self.upsample.phases(x), self.scale)
 

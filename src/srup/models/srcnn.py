@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import BICUBIC_RADIUS, BicubicUpsample
+from .layers import BICUBIC_RADIUS, BicubicUpsample, run_low
 from .registry import ModelSpec
 
 
@@ -36,7 +36,7 @@ class SRCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         up = self.upsample(x)
         # Centred input: on raw [0, 1] pixels Adam drives the ReLUs dead within steps.
-        return up + self.body(up - 0.5)
+        return up + run_low(self.body, up - 0.5)
 
 
 SPEC = ModelSpec(

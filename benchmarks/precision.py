@@ -1,0 +1,60 @@
+"""bf16 against fp32: Set5 Y-PSNR change and speed, every shipped model, one run.
+
+    python benchmarks/precision.py [--markdown FILE]
+
+`--precision auto` stays fp32 on the CPU: bf16 is offered (`--precision bf16`) and this
+script says what it costs in quality and gains (or loses) in time on this machine. Without
+native bf16 instructions (AVX-512 BF16 / AMX) the CPU emulates it and it is slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import srup
+from srup.benchmark import discover, evaluate, pairs
+from srup.weights import shipped
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set5"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    lines = [
+        f"Set5, Y channel, shave = scale; CPU has native bf16: {'yes' if native else 'no'}",
+        "",
+        "| model | scale | fp32 dB | bf16 dB | change dB | bf16 time ÷ fp32 time |",
+        "|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
+    dataset = discover(DATA)
+    for name, scale in sorted(shipped()):
+        data = pairs(dataset, scale)
+        psnr, seconds = {}, {}
+        for precision in ("fp32", "bf16"):
+            up = srup.load(name, scale, device="cpu", precision=precision)
+            start = time.perf_counter()
+            psnr[precision] = float(
+                np.mean([s.psnr for s in evaluate(up.upscale_array, data, scale)])
+            )
+            seconds[precision] = time.perf_counter() - start
+        line = (
+            f"| {name} | ×{scale} | {psnr['fp32']:.3f} | {psnr['bf16']:.3f} | "
+            f"{psnr['bf16'] - psnr['fp32']:+.3f} | {seconds['bf16'] / seconds['fp32']:.2f} |"
+        )
+        lines.append(line)
+        print(line, flush=True)
+    if args.markdown:
+        args.markdown.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
