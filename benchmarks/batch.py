@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from PIL import Image
+from readme import update
 from skimage import data
 
 import srup
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--format", default="png", choices=["png", "jpg"])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
     up = srup.load(args.model, args.scale, device="cpu")
     photo = Image.fromarray(data.astronaut()).resize((640, 360))
@@ -47,10 +49,13 @@ def main() -> None:
                 assert all(x.status == "done" for x in results)
                 rates[overlap].append(sum(x.megapixels for x in results) / seconds)
     seq, ovl = statistics.median(rates[False]), statistics.median(rates[True])
-    print(
+    line = (
         f"{args.files} × 640×360 {args.format} → ×{args.scale} {args.model}: "
         f"sequential {seq:.1f} MP/s, overlapped {ovl:.1f} MP/s, ratio {ovl / seq:.2f}"
     )
+    print(line)
+    if args.update_readme:
+        update("batch", line)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image
+from readme import update
 from skimage import data
 
 SIZES = [(500, 375), (1000, 750), (2000, 1500), (4000, 3000)]
@@ -41,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="espcn")
     parser.add_argument("--scale", type=int, default=3)
+    parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--markdown", type=Path, help="Also write the table to this file.")
     args = parser.parse_args()
     srup = [sys.executable, "-m", "srup"]
@@ -76,6 +78,8 @@ def main() -> None:
             dst.unlink()
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")
+    if args.update_readme:
+        update("memory", "\n".join(lines))
 
 
 if __name__ == "__main__":

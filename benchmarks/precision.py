@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from readme import update
 
 import srup
 from srup.benchmark import discover, evaluate, pairs
@@ -25,6 +26,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set5"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
@@ -54,6 +56,8 @@ def main() -> None:
         print(line, flush=True)
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")
+    if args.update_readme:
+        update("precision", "\n".join(lines))
 
 
 if __name__ == "__main__":

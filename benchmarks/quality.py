@@ -9,9 +9,10 @@ Markdown table; --update-readme replaces the table between the README's quality 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
+
+from readme import update
 
 from srup.report import BenchmarkRun
 
@@ -51,15 +52,7 @@ def main() -> int:
     md = table(result.results)
     print(md)
     if args.update_readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        new = re.sub(
-            r"(<!-- quality:start -->\n).*?(\n<!-- quality:end -->)",
-            lambda m: m.group(1) + md + m.group(2),
-            text,
-            flags=re.S,
-        )
-        readme.write_text(new)
+        update("quality", md)
     return 0
 
 

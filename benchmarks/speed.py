@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from readme import update
 
 import srup
 from srup.export import export_onnx
@@ -80,6 +81,7 @@ def onnx_runners(path: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--markdown", type=Path, help="Also write the table to this file.")
     args = parser.parse_args()
     peak = matmul_peak(args.repeat)
@@ -127,6 +129,8 @@ def main() -> None:
         print(line, flush=True)
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n")
+    if args.update_readme:
+        update("speed", "\n".join(lines))
 
 
 if __name__ == "__main__":
