@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image
-from readme import update
+from readme import publish
 from skimage import data
 
 SIZES = [(500, 375), (1000, 750), (2000, 1500), (4000, 3000)]
@@ -76,10 +76,7 @@ def main() -> None:
             lines.append(line)
             print(line, flush=True)
             dst.unlink()
-    if args.markdown:
-        args.markdown.write_text("\n".join(lines) + "\n")
-    if args.update_readme:
-        update("memory", "\n".join(lines))
+    publish("memory", lines, args.markdown, args.update_readme)
 
 
 if __name__ == "__main__":

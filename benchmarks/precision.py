@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from readme import update
+from readme import publish
 
 import srup
 from srup.benchmark import discover, evaluate, pairs
@@ -54,10 +54,7 @@ def main() -> None:
         )
         lines.append(line)
         print(line, flush=True)
-    if args.markdown:
-        args.markdown.write_text("\n".join(lines) + "\n")
-    if args.update_readme:
-        update("precision", "\n".join(lines))
+    publish("precision", lines, args.markdown, args.update_readme)
 
 
 if __name__ == "__main__":

@@ -17,3 +17,12 @@ def update(name: str, markdown: str, readme: Path = README) -> None:
     readme.write_text(
         re.sub(pattern, lambda m: m.group(1) + markdown.strip() + m.group(2), text, flags=re.S)
     )
+
+
+def publish(name: str, lines: list[str], markdown: Path | None, update_readme: bool) -> None:
+    """The end of every benchmark script: the table to a file and/or into the README."""
+    text = "\n".join(lines) + "\n"
+    if markdown:
+        markdown.write_text(text)
+    if update_readme:
+        update(name, text)

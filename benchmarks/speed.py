@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from readme import update
+from readme import publish
 
 import srup
 from srup.export import export_onnx
@@ -127,10 +127,7 @@ def main() -> None:
         )
         lines.append(line)
         print(line, flush=True)
-    if args.markdown:
-        args.markdown.write_text("\n".join(lines) + "\n")
-    if args.update_readme:
-        update("speed", "\n".join(lines))
+    publish("speed", lines, args.markdown, args.update_readme)
 
 
 if __name__ == "__main__":

@@ -255,22 +255,13 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(hr_folder, tmp_
     from srup.train import TrainConfig, train
     from srup.weights import read_metadata
 
+    from .test_train import config as train_config
+
     out = tmp_path / "w.safetensors"
     ckpt = out.with_name(out.name + ".ckpt.safetensors")
 
     def config(**kw) -> TrainConfig:
-        return TrainConfig(
-            model="espcn",
-            scale=2,
-            data=[str(hr_folder)],
-            output=str(out),
-            max_steps=10,
-            batch_size=4,
-            patch_size=8,
-            workers=0,
-            device="cpu",
-            **kw,
-        )
+        return train_config(hr_folder, out, max_steps=10, **kw)
 
     def stop_at(n: int):
         def progress(info: dict) -> None:
