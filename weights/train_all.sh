@@ -2,7 +2,7 @@
 # The exact commands that made every shipped weights file, run from the repository root with
 # ../shared beside it, one CPU thread per queue on the 2-core development machine.
 # Usage: weights/train_all.sh QUEUE   (a: espcn, fsrcnn ×3, srcnn; b: fsrcnn ×2/×4;
-# c: ESPCN second stages; d, e: the second session's further stages — queues ran side by side)
+# c: ESPCN second stages; d, e, f: the second session's further stages; f ran after d — queues ran side by side)
 # Each ×2/×4 run starts from the ×3 weights (--init), as the FSRCNN paper fine-tunes across
 # scales. Set14 is never seen: validation, and so the choice of the kept weights, is on Set5.
 # A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
@@ -59,5 +59,10 @@ case "${1:-}" in
     RUN_SUFFIX=_ft run fsrcnn 2 4000 --init runs/fsrcnn_x3_ft.safetensors --lr 3e-4
     RUN_SUFFIX=_ft run fsrcnn 4 4000 --init runs/fsrcnn_x3_ft.safetensors --lr 3e-4
     ;;
-  *) echo "usage: $0 a|b|c|d|e" >&2; exit 2 ;;
+  f)
+    # Second session, after queue d: ESPCN ×2/×4 a third stage, each from its own scale.
+    RUN_SUFFIX=_ft2 run espcn 2 6000 --init runs/espcn_x2_ft.safetensors --lr 2e-4
+    RUN_SUFFIX=_ft2 run espcn 4 6000 --init runs/espcn_x4_ft.safetensors --lr 2e-4
+    ;;
+  *) echo "usage: $0 a|b|c|d|e|f" >&2; exit 2 ;;
 esac
