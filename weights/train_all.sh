@@ -2,7 +2,8 @@
 # The exact commands that made every shipped weights file, run from the repository root with
 # ../shared beside it, one CPU thread per queue on the 2-core development machine.
 # Usage: weights/train_all.sh QUEUE   (a: espcn, fsrcnn ×3, srcnn; b: fsrcnn ×2/×4;
-# c: ESPCN second stages; d, e, f: the second session's further stages; f ran after d — queues ran side by side)
+# c: ESPCN second stages; d–g: the second session's further stages, f after d and g after
+# e — queues ran side by side)
 # Each ×2/×4 run starts from the ×3 weights (--init), as the FSRCNN paper fine-tunes across
 # scales. Set14 is never seen: validation, and so the choice of the kept weights, is on Set5.
 # A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
@@ -64,5 +65,9 @@ case "${1:-}" in
     RUN_SUFFIX=_ft2 run espcn 2 6000 --init runs/espcn_x2_ft.safetensors --lr 2e-4
     RUN_SUFFIX=_ft2 run espcn 4 6000 --init runs/espcn_x4_ft.safetensors --lr 2e-4
     ;;
-  *) echo "usage: $0 a|b|c|d|e|f" >&2; exit 2 ;;
+  g)
+    # Second session, after queue e: SRCNN ×2 a gentler fourth stage.
+    RUN_SUFFIX=_ft3 run srcnn 2 4000 --batch-size 16 --patch-size 16 --init runs/srcnn_x2_ft2.safetensors --lr 1e-4
+    ;;
+  *) echo "usage: $0 a|b|c|d|e|f|g" >&2; exit 2 ;;
 esac
