@@ -11,11 +11,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def update(name: str, markdown: str, readme: Path = README) -> None:
     text = readme.read_text()
-    pattern = rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)"
+    pattern = rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)"
     if not re.search(pattern, text, flags=re.S):
         raise SystemExit(f"{readme}: no <!-- {name}:start/end --> markers")
     readme.write_text(
-        re.sub(pattern, lambda m: m.group(1) + markdown.strip() + m.group(2), text, flags=re.S)
+        re.sub(
+            pattern, lambda m: m.group(1) + markdown.strip() + "\n" + m.group(2), text, flags=re.S
+        )
     )
 
 
