@@ -175,7 +175,13 @@ def test_a_signal_during_a_batch_keeps_finished_outputs_whole_and_leaves_no_part
     # SRCNN is the slowest model: the batch is still running when the signal comes.
     cmd = [sys.executable, "-m", "srup", "upscale", str(src), "-s", "4", "-m", "srcnn"]
     proc = subprocess.Popen(
-        [*cmd, "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*cmd, "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell starting the tests in the background ignores SIGINT, and children inherit
+        # that; a user's terminal does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_for(lambda: out.is_dir() and any(out.glob("*.png")), proc)
     proc.send_signal(sig)
