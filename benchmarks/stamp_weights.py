@@ -23,7 +23,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def measure(weights: Path, scale: int, dataset: str) -> float:
-    up = srup.load(weights=weights, scale=scale, device="cpu")
+    up = srup.load(weights=weights, scale=scale, device="cpu", precision="fp32")
     pairs = bm.pairs(bm.discover(DATA / dataset), scale)
     return float(np.mean([s.psnr for s in bm.evaluate(up.upscale_array, pairs, scale)]))
 

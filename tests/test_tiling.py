@@ -9,6 +9,8 @@ import srup
 from srup import tiling
 from srup.models import registry
 
+from .conftest import photo
+
 CASES = [(spec.name, s) for spec in registry.specs() for s in spec.scales]
 
 
@@ -68,3 +70,13 @@ def test_tiled_output_equals_untiled_output(upscalers, case, h, w, channels, til
     up.tile = tile
     tiled = up.upscale_array(img)
     assert np.array_equal(whole, tiled)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_bf16_tiled_output_equals_untiled_output(name):
+    # auto picks bf16 on CPUs with native bf16; the tiling guarantee must hold there too.
+    img = photo(70, 52, seed=3)
+    whole = srup.load(name, 3, device="cpu", precision="bf16", tile=0).upscale_array(img)
+    for tile in (24, 41):
+        tiled = srup.load(name, 3, device="cpu", precision="bf16", tile=tile).upscale_array(img)
+        assert np.array_equal(whole, tiled)

@@ -119,3 +119,13 @@ def test_tiny_images_upscale(shape):
     out = up.upscale_array(np.full(shape, 100, dtype=np.uint8))
     assert out.shape == (shape[0] * 3, shape[1] * 3, shape[2])
     assert np.abs(out.astype(int) - 100).max() <= 2
+
+
+@pytest.mark.parametrize("native,expected", [(True, "bfloat16"), (False, "float32")])
+def test_auto_precision_on_cpu_is_bf16_only_with_native_bf16(monkeypatch, native, expected):
+    import torch
+
+    from srup import devices
+
+    monkeypatch.setattr(devices, "native_cpu_bf16", lambda: native)
+    assert devices.resolve_precision("auto", torch.device("cpu")) == getattr(torch, expected)

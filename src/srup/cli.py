@@ -6,6 +6,7 @@ Exit codes: 0 all done, 1 some inputs failed (or a run-time error), 2 usage erro
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import sys
@@ -102,13 +103,14 @@ def _tile(value: str) -> int | str:
     return tile
 
 
-def _engine_options(f):
+def _engine_options(f, precision: str = "auto"):
     f = click.option(
         "--precision",
-        default="auto",
+        default=precision,
         show_default=True,
         type=click.Choice(["auto", "fp32", "fp16", "bf16"]),
-        help="Arithmetic precision of the network.",
+        help="Arithmetic precision of the network (auto: fp16 on GPUs, bf16 on CPUs with "
+        "native bf16, else fp32).",
     )(f)
     f = click.option(
         "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
@@ -282,7 +284,7 @@ def models(as_json: bool) -> None:
     multiple=True,
     help="Extra .safetensors files to score (their header names model and scale).",
 )
-@_engine_options
+@functools.partial(_engine_options, precision="fp32")  # exact published protocol
 @click.option("--json", "json_file", type=click.Path(path_type=Path), help="Write results JSON.")
 @click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write results CSV.")
 @click.option(
@@ -367,7 +369,9 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
 
     if onnx_file.exists() and not overwrite:
         raise OutputError(f"{onnx_file}: exists; use --overwrite to replace it")
-    up = load_upscaler(model=model, scale=scale, device="cpu", weights=weights, tile=0)
+    up = load_upscaler(
+        model=model, scale=scale, device="cpu", weights=weights, tile=0, precision="fp32"
+    )
     path = export_onnx(up, onnx_file, form=form)
     shape = "(N, 3, H, W) RGB" if form == "rgb" else "(N, 1, H, W) Y"
     click.echo(f"wrote {path}: {up.name} ×{scale}, input {shape} float32 in [0, 1]")

@@ -51,13 +51,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 dot products in hardware."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """``auto`` → fp16 on GPUs, fp32 on the CPU; otherwise the asked precision if the device
-    supports it."""
+    """``auto`` → fp16 on GPUs; on the CPU bf16 where it has native bf16 arithmetic
+    (AVX-512 BF16 or AMX), fp32 elsewhere (emulated bf16 is 2–9× slower); otherwise the asked
+    precision if the device supports it. bf16 changes Set5 PSNR by at most 0.016 dB
+    (benchmarks/precision.py)."""
     import torch
 
     if name == "auto":
-        name = "fp32" if device.type == "cpu" else "fp16"
+        name = ("bf16" if native_cpu_bf16() else "fp32") if device.type == "cpu" else "fp16"
     if name not in PRECISIONS:
         raise DeviceError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
     if name not in _SUPPORTED[device.type]:

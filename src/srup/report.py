@@ -71,7 +71,7 @@ class BenchmarkRun:
     weights: list[Path] = field(default_factory=list)
     device: str = "auto"
     tile: int | str = "auto"
-    precision: str = "auto"
+    precision: str = "fp32"  # the published protocol, exactly
     save_images: Path | None = None
     quiet: bool = False
 

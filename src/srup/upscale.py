@@ -20,6 +20,7 @@ from . import imageio, tiling
 from .allocator import keep_freed_memory
 from .errors import BadImageError, UnknownModelError
 from .models import registry
+from .models.layers import keep_first_layer_fp32
 from .pipeline import ColorPipeline
 from .weights import load_into, load_state, path_for, read_metadata, shipped
 
@@ -63,6 +64,8 @@ class Upscaler:
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
         self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
+        if dtype != torch.float32:
+            keep_first_layer_fp32(self.net)
         self.spec = spec
         self.scale = scale
         self.device = device
@@ -227,4 +230,4 @@ def load(
         tile_px = int(tile)
     from .models.inference import for_inference
 
-    return Upscaler(for_inference(net), spec, scale, dev, dtype, tile_px, meta)
+    return Upscaler(for_inference(net, dtype), spec, scale, dev, dtype, tile_px, meta)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import BicubicUpsample, zero_
+from .layers import BicubicUpsample, run_low, zero_
 from .registry import ModelSpec
 
 D, S, M = 56, 12, 4
@@ -38,7 +38,7 @@ class FSRCNN(nn.Module):
         weight, radius = subpixel_weight(self.deconv.weight, self.scale)
         bias = self.deconv.bias.expand(weight.shape[0])
         # The learned part in the weights' precision, the bicubic path in x's (see run_low).
-        features = self.body(x.to(weight.dtype))
+        features = run_low(self.body, x).to(weight.dtype)
         detail = F.conv2d(features, weight, bias, padding=radius).to(x.dtype)
         # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
         return F.pixel_shuffle(detail + self.upsample.phases(x), self.scale)
