@@ -201,31 +201,10 @@ def test_a_signal_during_a_batch_keeps_finished_outputs_whole_and_leaves_no_part
 
 
 def train_cmd(data: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "srup",
-        "train",
-        str(data),
-        "-m",
-        "espcn",
-        "-s",
-        "2",
-        "-o",
-        str(out),
-        "--max-steps",
-        "300",
-        "--batch-size",
-        "4",
-        "--patch-size",
-        "8",
-        "--workers",
-        "0",
-        "--seed",
-        "5",
-        "-q",
-        *extra,
-    ]
+    from .test_train import train_args
+
+    args = train_args(data, out, 300, "--workers", "0", "--seed", "5", "-q", *extra)
+    return [sys.executable, "-m", "srup", *args]
 
 
 def test_a_killed_training_run_resumes_from_its_last_checkpoint(hr_folder, tmp_path):

@@ -78,6 +78,11 @@ def weights_file(tmp: Path, kind: str) -> str:
     return str(path)
 
 
+def with_weights(t: Path, kind: str, *args: str) -> list[str]:
+    """`srup upscale` of a small picture with ``--weights`` of the given kind."""
+    return ["upscale", write(t, "a.png", png_bytes(RGB)), *args, "--weights", weights_file(t, kind)]
+
+
 # Each row: (files to make → CLI arguments), exit code, a phrase the one-line error must hold.
 Case = Callable[[Path], list[str]]
 BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
@@ -144,46 +149,22 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
         "espcn, fsrcnn, srcnn",
     ),
     "pickle weights": (
-        lambda t: [
-            "upscale",
-            write(t, "a.png", png_bytes(RGB)),
-            "--weights",
-            weights_file(t, "pickle"),
-        ],
+        lambda t: with_weights(t, "pickle"),
         1,
         "can run code",
     ),
     "corrupt weights": (
-        lambda t: [
-            "upscale",
-            write(t, "a.png", png_bytes(RGB)),
-            "--weights",
-            weights_file(t, "corrupt"),
-        ],
+        lambda t: with_weights(t, "corrupt"),
         1,
         "corrupt.safetensors",
     ),
     "wrong-shape weights": (
-        lambda t: [
-            "upscale",
-            write(t, "a.png", png_bytes(RGB)),
-            "-s",
-            "2",
-            "--weights",
-            weights_file(t, "shape"),
-        ],
+        lambda t: with_weights(t, "shape", "-s", "2"),
         1,
         "shape",
     ),
     "weights for another scale": (
-        lambda t: [
-            "upscale",
-            write(t, "a.png", png_bytes(RGB)),
-            "-s",
-            "3",
-            "--weights",
-            weights_file(t, "shape"),
-        ],
+        lambda t: with_weights(t, "shape", "-s", "3"),
         2,
         "for ×2, not ×3",
     ),

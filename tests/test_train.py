@@ -17,6 +17,27 @@ from srup.weights import load_state, read_metadata
 from .conftest import photo
 
 
+def train_args(data, out, steps: int, *extra: str) -> list[str]:
+    """`srup train` arguments for a tiny ESPCN ×2 run on ``data``."""
+    return [
+        "train",
+        str(data),
+        "-m",
+        "espcn",
+        "-s",
+        "2",
+        "-o",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        "4",
+        "--patch-size",
+        "8",
+        *extra,
+    ]
+
+
 def config(hr_folder, out, **kw):
     base = dict(
         model="espcn",
@@ -154,23 +175,7 @@ def test_torchrun_two_cpu_processes(hr_folder, tmp_path):
             "--master_port=29517",
             "-m",
             "srup",
-            "train",
-            str(hr_folder),
-            "-m",
-            "espcn",
-            "-s",
-            "2",
-            "-o",
-            str(out),
-            "--max-steps",
-            "4",
-            "--batch-size",
-            "4",
-            "--patch-size",
-            "8",
-            "--device",
-            "cpu",
-            "-q",
+            *train_args(hr_folder, out, 4, "--device", "cpu", "-q"),
         ],
         capture_output=True,
         text=True,

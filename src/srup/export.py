@@ -66,9 +66,9 @@ def _export_errors():
         yield
     except Exception as e:  # the exporter's many error types: one line for the user
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SrupError(
-            f"ONNX export failed ({type(e).__name__}: {first}); it needs torch 2.6 or newer"
-        ) from None
+        major, minor = (int(p) for p in torch.__version__.split(".")[:2])
+        hint = "; it needs torch 2.6 or newer" if (major, minor) < (2, 6) else ""
+        raise SrupError(f"ONNX export failed ({type(e).__name__}: {first}){hint}") from None
 
 
 def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -> Path:
