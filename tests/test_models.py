@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from srup.models import registry
-from srup.models.fsrcnn import subpixel_weight
+from srup.models.fsrcnn import subpixel_conv, subpixel_weight
 from srup.models.layers import BicubicUpsample
 from srup.resize import imresize
 
@@ -74,8 +74,8 @@ def test_fsrcnn_subpixel_form_equals_the_transposed_convolution(scale):
     deconv = torch.nn.ConvTranspose2d(56, 1, 9, stride=scale, padding=4, output_padding=scale - 1)
     deconv = deconv.double()
     x = torch.rand(1, 56, 6, 7, dtype=torch.float64)
-    weight, radius = subpixel_weight(deconv.weight, scale)
-    sub = torch.nn.functional.conv2d(x, weight, padding=radius)
+    weight, reach = subpixel_weight(deconv.weight, scale)
+    sub = subpixel_conv(x, weight, None, reach)
     sub = torch.nn.functional.pixel_shuffle(sub, scale) + deconv.bias.view(1, -1, 1, 1)
     assert torch.allclose(sub, deconv(x), atol=1e-10)
 

@@ -100,6 +100,18 @@ def test_same_seed_gives_the_same_weights(hr_folder, tmp_path):
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 
 
+def test_mse_loss_trains_differently_and_is_recorded(hr_folder, tmp_path):
+    l1, mse = tmp_path / "l1.safetensors", tmp_path / "mse.safetensors"
+    train(config(hr_folder, l1))
+    train(config(hr_folder, mse, loss="mse"))
+    assert read_metadata(mse)["loss"] == "mse" and read_metadata(l1)["loss"] == "l1"
+    a, _ = load_state(l1)
+    b, _ = load_state(mse)
+    assert not np.array_equal(a["body.0.weight"].numpy(), b["body.0.weight"].numpy())
+    with pytest.raises(SrupError, match="--loss"):
+        train(config(hr_folder, tmp_path / "x.safetensors", loss="huber"))
+
+
 def test_init_fine_tunes_across_scales(hr_folder, tmp_path):
     x3 = tmp_path / "x3.safetensors"
     train(config(hr_folder, x3, scale=3))

@@ -3,7 +3,7 @@
 # ../shared beside it, one CPU thread per queue on the 2-core development machine.
 # Usage: weights/train_all.sh QUEUE   (a: espcn, fsrcnn ×3, srcnn; b: fsrcnn ×2/×4;
 # c: ESPCN second stages; d–g: the second session's further stages, f after d and g after
-# e — queues ran side by side)
+# e — queues ran side by side; h and i: the third session's, side by side)
 # Each ×2/×4 run starts from the ×3 weights (--init), as the FSRCNN paper fine-tunes across
 # scales. Set14 is never seen: validation, and so the choice of the kept weights, is on Set5.
 # A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
@@ -69,5 +69,18 @@ case "${1:-}" in
     # Second session, after queue e: SRCNN ×2 a gentler fourth stage.
     RUN_SUFFIX=_ft3 run srcnn 2 4000 --batch-size 16 --patch-size 16 --init runs/srcnn_x2_ft2.safetensors --lr 1e-4
     ;;
-  *) echo "usage: $0 a|b|c|d|e|f|g" >&2; exit 2 ;;
+  h)
+    # Third session: FSRCNN last stages with an MSE loss (PSNR is an MSE measure; the L1
+    # stages had flattened out), each from its own scale's best file.
+    RUN_SUFFIX=_ft2 run fsrcnn 2 10000 --loss mse --init runs/fsrcnn_x2_ft.safetensors --lr 1e-4
+    RUN_SUFFIX=_ft2 run fsrcnn 4 8000 --loss mse --init runs/fsrcnn_x4_ft.safetensors --lr 1e-4
+    RUN_SUFFIX=_ft2 run fsrcnn 3 8000 --loss mse --init runs/fsrcnn_x3_ft.safetensors --lr 1e-4
+    ;;
+  i)
+    # Third session: SRCNN last stages with an MSE loss, as queue h.
+    RUN_SUFFIX=_ft4 run srcnn 2 6000 --batch-size 16 --patch-size 16 --loss mse --init runs/srcnn_x2_ft3.safetensors --lr 1e-4
+    RUN_SUFFIX=_ft3 run srcnn 4 6000 --batch-size 16 --patch-size 16 --loss mse --init runs/srcnn_x4_ft2.safetensors --lr 1e-4
+    RUN_SUFFIX=_ft3 run srcnn 3 6000 --batch-size 16 --patch-size 16 --loss mse --init runs/srcnn_x3_ft2.safetensors --lr 1e-4
+    ;;
+  *) echo "usage: $0 a|b|c|d|e|f|g|h|i" >&2; exit 2 ;;
 esac

@@ -409,6 +409,13 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
     show_default=True,
     help="Peak learning rate (cosine decay).",
 )
+@click.option(
+    "--loss",
+    type=click.Choice(["l1", "mse"]),
+    default="l1",
+    show_default=True,
+    help="Pixel loss; mse optimises PSNR directly (a good last stage).",
+)
 @click.option("--init", type=click.Path(path_type=Path), help="Start from these weights.")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.ckpt.safetensors.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -438,6 +445,7 @@ def train(
     batch_size,
     patch_size,
     lr,
+    loss,
     init,
     resume,
     seed,
@@ -466,6 +474,7 @@ def train(
         batch_size=batch_size,
         patch_size=patch_size,
         lr=lr,
+        loss=loss,
         init=str(init) if init else None,
         resume=resume,
         seed=seed,

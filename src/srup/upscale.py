@@ -109,10 +109,14 @@ class Upscaler:
         maxv = float(np.iinfo(tile.dtype).max)
         src = torch.from_numpy(np.array(tile, copy=True, order="C")).to(self.device)
         out = self.pipeline(src.permute(2, 0, 1)[None].float() / maxv)
-        out = (out.clamp_(0, 1) * maxv).round_()
+        out.clamp_(0, 1).mul_(maxv).round_()  # in place: the pipeline's output is its own
+        # Interleave into an (h, w, C) buffer here, where torch copies on every thread: a
+        # planar result would make the tiler's stitch a slow single-threaded transpose
+        # (ESPCN ×4 at 480×270: 23 ms → 12 ms of 78 ms from the pipeline's output onwards).
         torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.int32
-        result = out[0].permute(1, 2, 0).to(torch_dtype).cpu().numpy()
-        return result.astype(tile.dtype, copy=False)
+        result = torch.empty(out.shape[2:] + out.shape[1:2], dtype=torch_dtype, device=out.device)
+        result.copy_(out[0].permute(1, 2, 0))
+        return result.cpu().numpy().astype(tile.dtype, copy=False)
 
     def upscale_array(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """``(H, W)`` or ``(H, W, C)`` uint8/uint16 with C in 1–4 (L, LA, RGB, RGBA) →

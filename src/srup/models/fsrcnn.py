@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import BicubicUpsample, run_low, zero_
+from .layers import BicubicUpsample, pixel_shuffle, run_low, zero_
 from .registry import ModelSpec
 
 D, S, M = 56, 12, 4
@@ -35,20 +35,25 @@ class FSRCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, radius = subpixel_weight(self.deconv.weight, self.scale)
+        weight, reach = subpixel_weight(self.deconv.weight, self.scale)
         bias = self.deconv.bias.expand(weight.shape[0])
         # The learned part in the weights' precision, the bicubic path in x's (see run_low).
         features = run_low(self.body, x).to(weight.dtype)
-        detail = F.conv2d(features, weight, bias, padding=radius).to(x.dtype)
+        detail = subpixel_conv(features, weight, bias, reach).to(x.dtype)
         # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
-        return F.pixel_shuffle(detail + self.upsample.phases(x), self.scale)
+        return pixel_shuffle(detail + self.upsample.phases(x), self.scale)
 
 
-def subpixel_weight(weight: torch.Tensor, scale: int) -> tuple[torch.Tensor, int]:
+def subpixel_weight(weight: torch.Tensor, scale: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """The ``(C, 1, k, k)`` weight of a stride-``scale`` transposed convolution (padding
     ``k // 2``, output padding ``scale - 1``) as the weight of an ordinary convolution with
     ``scale²`` outputs, to be pixel-shuffled: the same function, but a plain convolution is
-    faster on CPUs and computes each pixel the same way whatever the tile shape."""
+    faster on CPUs and computes each pixel the same way whatever the tile shape.
+
+    Returns the weight and its reach ``(before, after)``: output pixel q reads inputs
+    q - before … q + after. The reach can be lopsided (×3: 1 and 2), and a kernel cut to it
+    rather than centred has 16 taps instead of 25 (FSRCNN ×3: 69 → 45 ms at 640×360);
+    :func:`subpixel_conv` applies it."""
     k = weight.shape[-1]
     half = k // 2
     # Output phase r at LR position q reads input q + j through tap -j*s + r + half.
@@ -58,14 +63,29 @@ def subpixel_weight(weight: torch.Tensor, scale: int) -> tuple[torch.Tensor, int
         for j in range(-k, k + 1)
         if 0 <= -j * scale + r + half < k
     ]
-    radius = max(abs(j) for _, j, _ in pairs)
-    size = 2 * radius + 1
+    before = -min(j for _, j, _ in pairs)
+    after = max(j for _, j, _ in pairs)
+    size = before + after + 1
     rows = torch.zeros(scale, size, k, dtype=weight.dtype, device=weight.device)
     for r, j, tap in pairs:
-        rows[r, j + radius, tap] = 1.0
+        rows[r, j + before, tap] = 1.0
     # out[ry*s + rx, c, jy, jx] = weight[c, 0, tap(ry, jy), tap(rx, jx)]
     sub = torch.einsum("ayk,bxl,ckl->abcyx", rows, rows, weight[:, 0])
-    return sub.reshape(scale * scale, weight.shape[0], size, size), radius
+    return sub.reshape(scale * scale, weight.shape[0], size, size), (before, after)
+
+
+def subpixel_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, reach: tuple[int, int]
+) -> torch.Tensor:
+    """Convolve with a weight of :func:`subpixel_weight`, zero-padded like the transposed
+    convolution it stands for; the output has ``x``'s height and width."""
+    before, after = reach
+    pad = max(before, after)
+    out = F.conv2d(x, weight, bias, padding=pad)
+    if before == after:
+        return out
+    start = pad - before  # the symmetric padding's extra outputs, cut away
+    return out[:, :, start : start + x.shape[2], start : start + x.shape[3]]
 
 
 SPEC = ModelSpec(
