@@ -45,12 +45,7 @@ class ModelSpec:
     def macs_per_pixel(self, scale: int) -> float:
         """Multiply-accumulates per output pixel, counted on a probe input (convolutions,
         transposed convolutions and the fixed bicubic path)."""
-        import torch
-
-        # On the meta device the probe is shape arithmetic only: no weights are initialised
-        # and no convolution runs (0.09 s of every `srup upscale -m auto` otherwise).
-        with torch.device("meta"):
-            return _count_macs(self.build(scale), scale)
+        return _count_macs(self.build(scale), scale)
 
 
 def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
