@@ -23,16 +23,18 @@ def folder(tmp_path: Path) -> Path:
     return src
 
 
-def run(folder: Path, out: Path, overlap: bool) -> list[batch.Result]:
-    jobs, refused = batch.plan([folder], out, 2)
+def run(folder: Path, out: Path, overlap: bool, fmt: str | None = None) -> list[batch.Result]:
+    jobs, refused = batch.plan([folder], out, 2, fmt)
     assert not refused
     up = srup.load("fsrcnn", 2, device="cpu")
     return list(batch.run_jobs(up, jobs, overlap=overlap))
 
 
-def test_overlapped_batch_matches_the_sequential_one_file_for_file(folder, tmp_path):
-    seq = run(folder, tmp_path / "seq", overlap=False)
-    ovl = run(folder, tmp_path / "ovl", overlap=True)
+# PNG is encoded in the foreground (on every core), JPEG on the background writer thread.
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_overlapped_batch_matches_the_sequential_one_file_for_file(folder, tmp_path, fmt):
+    seq = run(folder, tmp_path / "seq", overlap=False, fmt=fmt)
+    ovl = run(folder, tmp_path / "ovl", overlap=True, fmt=fmt)
     names = ["0.png", "1.png", "2.png", "2b.png", "3.png", "4.png"]
     assert [Path(r.input).name for r in ovl] == names
     assert [r.status for r in ovl] == [r.status for r in seq]
