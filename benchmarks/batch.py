@@ -8,14 +8,13 @@ with `srup.batch.run_jobs`, overlap off then on, alternating --rounds times; pri
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
-from readme import update
+from readme import arguments, publish
 from skimage import data
 
 import srup
@@ -23,13 +22,12 @@ from srup import batch
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--model", default="fsrcnn")
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--format", default="png", choices=["png", "jpg"])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
     up = srup.load(args.model, args.scale, device="cpu")
     photo = Image.fromarray(data.astronaut()).resize((640, 360))
@@ -54,8 +52,7 @@ def main() -> None:
         f"sequential {seq:.1f} MP/s, overlapped {ovl:.1f} MP/s, ratio {ovl / seq:.2f}"
     )
     print(line)
-    if args.update_readme:
-        update("batch", line)
+    publish("batch", [line], args.markdown, args.update_readme)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,13 @@ child (getrusage), not sampled. The largest case is the issue's: 4000Ã—3000 at Ã
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
-from readme import publish
+from readme import arguments, publish
 from skimage import data
 
 SIZES = [(500, 375), (1000, 750), (2000, 1500), (4000, 3000)]
@@ -39,11 +38,9 @@ def child_peak(cmd: list[str]) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--model", default="espcn")
     parser.add_argument("--scale", type=int, default=3)
-    parser.add_argument("--update-readme", action="store_true")
-    parser.add_argument("--markdown", type=Path, help="Also write the table to this file.")
     args = parser.parse_args()
     srup = [sys.executable, "-m", "srup"]
     base, _ = child_peak([*srup, "--version"])

@@ -9,13 +9,12 @@ native bf16 instructions (AVX-512 BF16 / AMX) the CPU emulates it and it is slow
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from readme import publish
+from readme import arguments, publish
 
 import srup
 from srup.benchmark import discover, evaluate, pairs
@@ -25,9 +24,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set5"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--update-readme", action="store_true")
-    parser.add_argument("--markdown", type=Path)
+    parser = arguments(__doc__)
     args = parser.parse_args()
     native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     lines = [

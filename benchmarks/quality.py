@@ -8,11 +8,10 @@ Markdown table; --update-readme replaces the table between the README's quality 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from readme import update
+from readme import arguments, publish
 
 from srup.report import BenchmarkRun
 
@@ -41,8 +40,7 @@ def table(results: list[dict]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--update-readme", action="store_true")
+    parser = arguments(__doc__)
     args = parser.parse_args()
     run = BenchmarkRun(paths=[DATA / "Set5", DATA / "Set14"], scales=[2, 3, 4], device="cpu")
     result = run.execute()
@@ -51,8 +49,7 @@ def main() -> int:
     result.write_json(out / "quality.json")
     md = table(result.results)
     print(md)
-    if args.update_readme:
-        update("quality", md)
+    publish("quality", [md], args.markdown, args.update_readme)
     return 0
 
 

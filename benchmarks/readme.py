@@ -3,6 +3,7 @@ README, so the documented numbers are always the scripts' own output."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -28,3 +29,13 @@ def publish(name: str, lines: list[str], markdown: Path | None, update_readme: b
         markdown.write_text(text)
     if update_readme:
         update(name, text)
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A table script's parser, with the two options they all share."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--update-readme", action="store_true", help="Put the table in README.md.")
+    parser.add_argument("--markdown", type=Path, help="Also write the table to this file.")
+    return parser

@@ -15,7 +15,6 @@ A ratio above 1 in "÷ srup" columns means srup is faster.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import platform
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from readme import publish
+from readme import arguments, publish
 
 import srup
 from srup.export import export_onnx
@@ -79,10 +78,8 @@ def onnx_runners(path: Path):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--update-readme", action="store_true")
-    parser.add_argument("--markdown", type=Path, help="Also write the table to this file.")
     args = parser.parse_args()
     peak = matmul_peak(args.repeat)
     lines = [

@@ -11,7 +11,6 @@ falls on all of them alike. The target: the upscale within 1 s of the torch impo
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 from PIL import Image
-from readme import publish
+from readme import arguments, publish
 from skimage import data
 
 
@@ -31,10 +30,8 @@ def seconds(cmd: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = arguments(__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--update-readme", action="store_true")
-    parser.add_argument("--markdown", type=Path, help="Also write the table to this file.")
     args = parser.parse_args()
     srup = [sys.executable, "-m", "srup"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -52,6 +52,9 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
         raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
     net = copy.deepcopy(up.net).to(device="cpu", dtype=torch.float32)
     net = net.to(memory_format=torch.contiguous_format)
+    for module in net.modules():
+        if getattr(module, "exact_edges", None) is False:
+            module.exact_edges = True  # plain ops for graph readers: no write into a slice
     inner: nn.Module = net
     if form == "rgb":
         inner = ColorPipeline(net, up.scale)
