@@ -3,7 +3,8 @@
 # ../shared beside it, one CPU thread per queue on the 2-core development machine.
 # Usage: weights/train_all.sh QUEUE   (a: espcn, fsrcnn ×3, srcnn; b: fsrcnn ×2/×4;
 # c: ESPCN second stages; d–g: the second session's further stages, f after d and g after
-# e — queues ran side by side; h and i: the third session's, side by side)
+# e — queues ran side by side; h and i: the third session's, side by side, j and then k
+# after h, l and m side by side at the end)
 # Each ×2/×4 run starts from the ×3 weights (--init), as the FSRCNN paper fine-tunes across
 # scales. Set14 is never seen: validation, and so the choice of the kept weights, is on Set5.
 # A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
@@ -82,5 +83,22 @@ case "${1:-}" in
     RUN_SUFFIX=_ft3 run srcnn 4 6000 --batch-size 16 --patch-size 16 --loss mse --init runs/srcnn_x4_ft2.safetensors --lr 1e-4
     RUN_SUFFIX=_ft3 run srcnn 3 6000 --batch-size 16 --patch-size 16 --loss mse --init runs/srcnn_x3_ft2.safetensors --lr 1e-4
     ;;
-  *) echo "usage: $0 a|b|c|d|e|f|g|h|i" >&2; exit 2 ;;
+  j)
+    # Third session, after queue h: FSRCNN ×2 sat at 36.95 ± 0.03 dB in its MSE stage; a
+    # last, quieter one (4× the batch, a third of the learning rate).
+    RUN_SUFFIX=_ft3 run fsrcnn 2 3000 --batch-size 128 --loss mse --init runs/fsrcnn_x2_ft2.safetensors --lr 3e-5
+    ;;
+  k)
+    # Third session, after queue j: SRCNN ×2 likewise sat at 36.59 ± 0.01 dB in its MSE stage.
+    RUN_SUFFIX=_ft5 run srcnn 2 3000 --batch-size 64 --patch-size 16 --loss mse --init runs/srcnn_x2_ft4.safetensors --lr 3e-5
+    ;;
+  l)
+    # Third session, last: SRCNN ×3 was still rising at the end of its MSE stage (queue i).
+    RUN_SUFFIX=_ft4 run srcnn 3 4000 --batch-size 32 --patch-size 16 --loss mse --init runs/srcnn_x3_ft3.safetensors --lr 5e-5
+    ;;
+  m)
+    # Third session, last, beside l: FSRCNN ×4, a quieter MSE stage (as queue j for ×2).
+    RUN_SUFFIX=_ft3 run fsrcnn 4 4000 --batch-size 64 --loss mse --init runs/fsrcnn_x4_ft2.safetensors --lr 5e-5
+    ;;
+  *) echo "usage: $0 a|b|c|d|e|f|g|h|i|j|k|l|m" >&2; exit 2 ;;
 esac
