@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -239,17 +239,21 @@ def write(
     """Write ``picture`` atomically; the format comes from ``fmt`` or the extension."""
     path = Path(path)
     fmt = fmt or format_for(path)
-    fitted = _fit_layout(picture, fmt)
+    encode = _encoder(_fit_layout(picture, fmt), fmt, quality)
+    try:
+        with atomic_write(path) as f:
+            encode(f)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+def _encoder(picture: Picture, fmt: str, quality: int) -> Callable[[IO[bytes]], None]:
+    """What writes ``picture`` (already in a layout ``fmt`` holds) to an open file."""
     if fmt == "PNG":
         # zlib level 1, as OpenCV, deflated on every core: 0.12 s for a 4K frame where
         # Pillow takes 0.46 s on one (see srup.png).
-        try:
-            with atomic_write(path) as f:
-                write_png(f, fitted.pixels, icc=fitted.icc, exif=fitted.exif)
-        except OSError as e:
-            raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
-        return
-    img = to_pil(fitted)
+        return lambda f: write_png(f, picture.pixels, icc=picture.icc, exif=picture.exif)
+    img = to_pil(picture)
     kwargs: dict[str, object] = {}
     if picture.icc and fmt in {"JPEG", "WEBP", "TIFF"}:
         kwargs["icc_profile"] = picture.icc
@@ -259,8 +263,4 @@ def write(
         kwargs["quality"] = quality
     if fmt == "JPEG" and quality >= 90:
         kwargs["subsampling"] = 0
-    try:
-        with atomic_write(path) as f:
-            img.save(f, format=fmt, **kwargs)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+    return lambda f: img.save(f, format=fmt, **kwargs)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO
 
 import numpy as np
+
+from .ordered import ordered_map
 
 __all__ = ["write_png"]
 
@@ -92,25 +91,10 @@ def write_png(
     adler = zlib.adler32(b"")
     # The zlib header for a 32 KiB window: CMF 0x78, FLG with FCHECK making it divisible by 31.
     head = b"\x78\x01"
-    for index, (raw, body) in enumerate(_in_order(encode, len(bands), threads)):
+    workers = min(threads or os.cpu_count() or 1, len(bands))
+    encoded = ordered_map(encode, range(len(bands)), workers if workers > 1 else 0)
+    for index, (raw, body) in enumerate(encoded):
         adler = zlib.adler32(raw, adler)
         f.write(_chunk(b"IDAT", (head if index == 0 else b"") + body))
     f.write(_chunk(b"IDAT", struct.pack(">I", adler)))
     f.write(_chunk(b"IEND", b""))
-
-
-def _in_order(fn, count: int, threads: int | None) -> Iterator[tuple[bytes, bytes]]:
-    """``fn(0) … fn(count - 1)`` computed on ``threads`` threads, yielded in order, with at
-    most two tasks a thread in flight (bounded memory)."""
-    workers = max(1, min(threads or os.cpu_count() or 1, count))
-    if workers == 1:
-        yield from map(fn, range(count))
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="srup-png") as pool:
-        pending: deque[Future] = deque()
-        submitted = 0
-        while submitted < count or pending:
-            while submitted < count and len(pending) < 2 * workers:
-                pending.append(pool.submit(fn, submitted))
-                submitted += 1
-            yield pending.popleft().result()

@@ -15,7 +15,7 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ import numpy as np
 from . import benchmark
 from .errors import DataError, SrupError
 from .models import registry
+from .ordered import ordered_map
 from .resize import imresize
 from .weights import load_into, load_state, save_state
 
@@ -304,7 +305,9 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     def make_batch(step: int) -> tuple[np.ndarray, np.ndarray]:
         return sampler(np.random.default_rng([cfg.seed, rank, step]))
 
-    batches = _prefetch(make_batch, range(start, total), cfg.workers)
+    # NumPy releases the GIL in the resizes, so batches are cut ahead in threads; in order,
+    # so runs stay repeatable.
+    batches = ordered_map(make_batch, range(start, total), cfg.workers)
     completed = start
     try:
         model.train()
@@ -377,29 +380,6 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     }
     save_state(output, state, meta)
     return {"step": finished, "seconds": seconds, "val_psnr": best.get("psnr"), "output": output}
-
-
-def _prefetch(fn: Callable[[int], object], steps: range, workers: int) -> Iterator[object]:
-    """``fn(step)`` for each step, computed up to ``2 * workers`` steps ahead in threads
-    (NumPy releases the GIL in the resizes); in order, so runs stay repeatable."""
-    if workers <= 0:
-        yield from map(fn, steps)
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(workers) as pool:
-        pending: deque = deque()
-        it = iter(steps)
-        for step in it:
-            pending.append(pool.submit(fn, step))
-            if len(pending) > 2 * workers:
-                break
-        while pending:
-            yield pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(fn, nxt))
 
 
 def _init_from(net: nn.Module, path: str) -> None:
