@@ -24,9 +24,10 @@ def folder(tmp_path: Path) -> Path:
 
 
 def run(folder: Path, out: Path, overlap: bool, fmt: str | None = None) -> list[batch.Result]:
-    jobs, refused = batch.plan([folder], out, 2, fmt)
+    the_plan = batch.plan([folder], out, 2, fmt)
+    jobs, refused = the_plan.jobs, the_plan.refused
     assert not refused
-    up = srup.load("fsrcnn", 2, device="cpu")
+    up = srup.load("fsrcnn", 2, device="cpu", precision="fp32")
     return list(batch.run_jobs(up, jobs, overlap=overlap))
 
 
@@ -48,8 +49,8 @@ def test_overlapped_batch_matches_the_sequential_one_file_for_file(folder, tmp_p
 def test_overlapped_batch_skips_and_refuses_like_the_sequential_one(folder, tmp_path):
     out = tmp_path / "out"
     run(folder, out, overlap=True)
-    jobs, _ = batch.plan([folder], out, 2)
-    up = srup.load("fsrcnn", 2, device="cpu")
+    jobs = batch.plan([folder], out, 2).jobs
+    up = srup.load("fsrcnn", 2, device="cpu", precision="fp32")
     again = list(batch.run_jobs(up, jobs, skip_existing=True))
     assert [r.status for r in again] == ["skipped"] * 3 + ["failed"] + ["skipped"] * 2
     refused = list(batch.run_jobs(up, jobs))

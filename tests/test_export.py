@@ -24,7 +24,7 @@ def test_rgb_export_reproduces_srup_upscale_at_any_size(runner, tmp_path, model,
     res = runner.invoke(cli, ["export", "--onnx", str(path), "-m", model, "-s", str(scale)])
     assert res.exit_code == 0, res.output
     sess = session(path)
-    up = srup.load(model, scale, device="cpu")
+    up = srup.load(model, scale, device="cpu", precision="fp32")
     for w, h in [(37, 29), (5, 1), (64, 48)]:
         img = photo(w, h, seed=w)
         x = (img.astype(np.float32) / 255).transpose(2, 0, 1)[None]
@@ -40,7 +40,7 @@ def test_rgb_export_reproduces_srup_upscale_at_any_size(runner, tmp_path, model,
 def test_y_export_is_the_network_on_luma_with_a_dynamic_size(tmp_path):
     from srup.export import export_module, export_onnx
 
-    up = srup.load("fsrcnn", 3, device="cpu")
+    up = srup.load("fsrcnn", 3, device="cpu", precision="fp32")
     path = export_onnx(up, tmp_path / "y.onnx", form="y")
     sess = session(path)
     module = export_module(up, "y")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from srup import imageio
-from srup.errors import BadImageError, OutputError
+from srup.errors import BadImageError, UsageError
 
 from .conftest import photo
 
@@ -128,6 +128,6 @@ def test_failed_write_leaves_no_file_behind(tmp_path):
     assert os.listdir(tmp_path) == ["out.png"]
 
 
-def test_unknown_output_extension_is_refused(tmp_path):
-    with pytest.raises(OutputError, match="unknown output extension"):
+def test_unknown_output_extension_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="unknown output extension"):
         imageio.write(imageio.from_pil(Image.fromarray(photo())), tmp_path / "out.xyz")

@@ -83,7 +83,7 @@ def file_mode(img: Image.Image) -> str:
 
 @functools.cache
 def upscaler(scale: int) -> srup.Upscaler:
-    return srup.load("fsrcnn", scale, device="cpu")
+    return srup.load("fsrcnn", scale, device="cpu", precision="fp32")
 
 
 images = st.builds(

@@ -120,7 +120,7 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
     ),
     "unsupported output extension": (
         lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "-o", str(t / "a.xyz")],
-        1,
+        2,
         "unknown output extension",
     ),
     "decompression bomb": (
@@ -201,10 +201,15 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
     ),
     "folder to a file": (
         lambda t: ["upscale", str(t / "full"), "-o", write(t, "b.png", png_bytes(RGB))],
+        2,
+        "cannot go into one image file",
+    ),
+    "folder without -o": (lambda t: ["upscale", str(t / "full")], 2, "-o DIR"),
+    "folder to an existing file without suffix": (
+        lambda t: ["upscale", str(t / "full"), "-o", write(t, "plain", b"x")],
         1,
         "is not a folder",
     ),
-    "folder without -o": (lambda t: ["upscale", str(t / "full")], 1, "-o DIR"),
     "benchmark on a missing folder": (
         lambda t: ["benchmark", str(t / "nowhere")],
         1,

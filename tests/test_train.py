@@ -73,9 +73,25 @@ def test_short_run_writes_weights_with_a_header(hr_folder, tmp_path):
     assert float(meta["val_psnr"]) > 20
 
 
-def test_resume_continues_bit_for_bit(hr_folder, tmp_path):
+def same_tensors(a_path, b_path) -> bool:
+    a, _ = load_state(a_path)
+    b, _ = load_state(b_path)
+    return a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def ckpt(out):
+    return out.with_name(out.name + ".ckpt.safetensors")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"val": "HR"}, {"workers": 2}, {"degradation": "real", "synthetic_text": 0.3}],
+    ids=["plain", "val", "workers", "real"],
+)
+def test_resume_continues_bit_for_bit(hr_folder, tmp_path, extra):
+    extra = {k: str(hr_folder) if v == "HR" else v for k, v in extra.items()}
     straight = tmp_path / "straight.safetensors"
-    train(config(hr_folder, straight, max_steps=8))
+    train(config(hr_folder, straight, max_steps=8, **extra))
     split = tmp_path / "split.safetensors"
 
     def interrupt_at_4(info):
@@ -83,21 +99,59 @@ def test_resume_continues_bit_for_bit(hr_folder, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(config(hr_folder, split, max_steps=8), progress=interrupt_at_4)
+        train(config(hr_folder, split, max_steps=8, **extra), progress=interrupt_at_4)
     assert not split.exists()
-    train(config(hr_folder, split, max_steps=8, resume=True))
-    a, _ = load_state(straight)
-    b, _ = load_state(split)
-    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    train(config(hr_folder, split, max_steps=8, resume=True, **extra))
+    assert same_tensors(straight, split)
+    assert same_tensors(ckpt(straight), ckpt(split))
+
+
+def test_validation_never_changes_the_trajectory(hr_folder, tmp_path):
+    # The output holds the best validated weights; the checkpoint holds where training is.
+    without, with_val = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    train(config(hr_folder, without, max_steps=8))
+    train(config(hr_folder, with_val, max_steps=8, val=str(hr_folder)))
+    a, _ = load_state(ckpt(without))
+    b, _ = load_state(ckpt(with_val))
+    model = [k for k in a if k.startswith(("model.", "optim."))]
+    assert model and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in model)
+
+
+def test_stop_at_leaves_off_with_a_checkpoint_that_resumes_bit_for_bit(hr_folder, tmp_path):
+    straight, staged = tmp_path / "straight.safetensors", tmp_path / "staged.safetensors"
+    train(config(hr_folder, straight, max_steps=8))
+    summary = train(config(hr_folder, staged, max_steps=8, stop_at=3))
+    assert summary["stopped"] and summary["step"] == 3 and not staged.exists()
+    train(config(hr_folder, staged, max_steps=8, resume=True))
+    assert same_tensors(straight, staged)
+
+
+def test_real_degradation_patches_follow_the_seed_and_differ_from_clean(hr_folder):
+    from srup.boards import render_boards
+
+    images = load_images([hr_folder])
+    boards = render_boards(2, seed=0, size=(96, 80))
+    real = PatchSampler(images, 2, 8, 6, degradation="real", boards=boards, text_fraction=0.5)
+    clean = PatchSampler(images, 2, 8, 6)
+    lr, hr = real(np.random.default_rng(4))
+    again, hr_again = real(np.random.default_rng(4))
+    assert np.array_equal(lr, again) and np.array_equal(hr, hr_again)
+    assert lr.shape == (6, 1, 8, 8) and hr.shape == (6, 1, 16, 16)
+    assert not np.array_equal(lr, clean(np.random.default_rng(4))[0])
+
+
+def test_degradation_and_text_fraction_are_recorded_in_the_header(hr_folder, tmp_path):
+    out = tmp_path / "real.safetensors"
+    train(config(hr_folder, out, degradation="real,jpeg=50:90", synthetic_text=0.2))
+    meta = read_metadata(out)
+    assert meta["degradation"] == "real,jpeg=50:90" and meta["synthetic_text"] == "0.2"
 
 
 def test_same_seed_gives_the_same_weights(hr_folder, tmp_path):
     one, two = tmp_path / "1.safetensors", tmp_path / "2.safetensors"
     train(config(hr_folder, one))
     train(config(hr_folder, two))
-    a, _ = load_state(one)
-    b, _ = load_state(two)
-    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    assert same_tensors(one, two)
 
 
 def test_mse_loss_trains_differently_and_is_recorded(hr_folder, tmp_path):
@@ -176,23 +230,25 @@ def test_cli_train_reports_the_output(runner, hr_folder, tmp_path):
     and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")),
     reason="torchrun not installed",
 )
-def test_torchrun_two_cpu_processes(hr_folder, tmp_path):
+def test_torchrun_two_cpu_processes_resume_bit_for_bit_with_validation(hr_folder, tmp_path):
     torchrun = shutil.which("torchrun") or os.path.join(os.path.dirname(sys.executable), "torchrun")
-    out = tmp_path / "ddp.safetensors"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    res = subprocess.run(
-        [
-            torchrun,
-            "--nproc_per_node=2",
-            "--master_port=29517",
-            "-m",
-            "srup",
-            *train_args(hr_folder, out, 4, "--device", "cpu", "-q"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert read_metadata(out)["steps"] == "4"
+
+    def run(out, *extra):
+        args = train_args(hr_folder, out, 4, "--device", "cpu", "-q", "--val", str(hr_folder))
+        res = subprocess.run(
+            [torchrun, "--nproc_per_node=2", "--master_port=29517", "-m", "srup", *args, *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+
+    straight, staged = tmp_path / "ddp.safetensors", tmp_path / "staged.safetensors"
+    run(straight, "--degradation", "real")
+    assert read_metadata(straight)["steps"] == "4"
+    run(staged, "--degradation", "real", "--stop-at", "2")
+    assert not staged.exists()
+    run(staged, "--degradation", "real", "--resume")
+    assert same_tensors(straight, staged)

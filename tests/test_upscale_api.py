@@ -25,7 +25,7 @@ def test_every_model_and_scale_the_cli_offers_has_shipped_weights():
 def test_shipped_models_beat_bicubic_on_a_natural_image(name, scale):
     hr = data.astronaut()[::2, ::2][: 120 - 120 % scale, : 120 - 120 % scale]
     lr = srup.imresize(hr, 1 / scale)
-    up = srup.load(name, scale, device="cpu")
+    up = srup.load(name, scale, device="cpu", precision="fp32")
     sr = up.upscale_array(lr)
     bicubic = srup.imresize(lr, scale)
     assert srup.psnr(sr, hr, crop_border=scale) > srup.psnr(bicubic, hr, crop_border=scale)
@@ -39,18 +39,18 @@ def test_pil_mode_is_preserved(mode):
         if mode == "I;16"
         else img.convert(mode)
     )
-    out = srup.load(scale=2, device="cpu").upscale(img)
+    out = srup.load(scale=2, device="cpu", precision="fp32").upscale(img)
     assert out.mode == mode
     assert out.size == (40, 28)
 
 
 def test_palette_image_comes_back_rgb():
     img = Image.fromarray(photo(20, 14)).convert("P")
-    assert srup.load(scale=2, device="cpu").upscale(img).mode == "RGB"
+    assert srup.load(scale=2, device="cpu", precision="fp32").upscale(img).mode == "RGB"
 
 
 def test_array_variant_keeps_dtype_and_layout():
-    up = srup.load(scale=3, device="cpu")
+    up = srup.load(scale=3, device="cpu", precision="fp32")
     gray = photo(10, 6)[:, :, 0]
     assert up.upscale_array(gray).shape == (18, 30)
     sixteen = gray.astype(np.uint16) * 257
@@ -64,7 +64,7 @@ def test_array_variant_keeps_dtype_and_layout():
 
 
 def test_sixteen_bit_matches_eight_bit_result_up_to_quantisation():
-    up = srup.load(scale=2, device="cpu")
+    up = srup.load(scale=2, device="cpu", precision="fp32")
     rgb8 = photo(24, 20)[:, :, 0]
     out8 = up.upscale_array(rgb8).astype(float)
     out16 = up.upscale_array(rgb8.astype(np.uint16) * 257).astype(float) / 257
@@ -72,7 +72,7 @@ def test_sixteen_bit_matches_eight_bit_result_up_to_quantisation():
 
 
 def test_auto_model_is_a_fast_shipped_model():
-    up = srup.load(scale=3, device="cpu")
+    up = srup.load(scale=3, device="cpu", precision="fp32")
     assert up.name in {n for n, s in SHIPPED if s == 3}
     assert up.spec.macs_per_pixel(3) * 1920 * 1080 <= srup.upscale.FAST_MACS_1080P
 
@@ -97,14 +97,14 @@ def test_fp16_on_cpu_is_refused_and_bf16_works():
     with pytest.raises(DeviceError, match="not supported on cpu"):
         srup.load(scale=2, device="cpu", precision="fp16")
     up = srup.load(scale=2, device="cpu", precision="bf16")
-    ref = srup.load(scale=2, device="cpu")
+    ref = srup.load(scale=2, device="cpu", precision="fp32")
     img = photo(30, 30)
     diff = np.abs(up.upscale_array(img).astype(int) - ref.upscale_array(img).astype(int))
     assert diff.max() <= 3
 
 
 def test_bad_arrays_are_refused():
-    up = srup.load(scale=2, device="cpu")
+    up = srup.load(scale=2, device="cpu", precision="fp32")
     with pytest.raises(BadImageError):
         up.upscale_array(np.zeros((4, 4, 5), dtype=np.uint8))
     with pytest.raises(BadImageError):
@@ -115,17 +115,21 @@ def test_bad_arrays_are_refused():
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (1, 9, 3), (9, 1, 1), (2, 2, 4)])
 def test_tiny_images_upscale(shape):
-    up = srup.load(scale=3, device="cpu")
+    up = srup.load(scale=3, device="cpu", precision="fp32")
     out = up.upscale_array(np.full(shape, 100, dtype=np.uint8))
     assert out.shape == (shape[0] * 3, shape[1] * 3, shape[2])
     assert np.abs(out.astype(int) - 100).max() <= 2
 
 
-@pytest.mark.parametrize("native,expected", [(True, "bfloat16"), (False, "float32")])
-def test_auto_precision_on_cpu_is_bf16_only_with_native_bf16(monkeypatch, native, expected):
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_on_cpu_is_fp32_whatever_the_bf16_support(monkeypatch, native):
     import torch
 
     from srup import devices
 
     monkeypatch.setattr(devices, "native_cpu_bf16", lambda: native)
-    assert devices.resolve_precision("auto", torch.device("cpu")) == getattr(torch, expected)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native, raising=False)
+    assert devices.resolve_precision("auto", torch.device("cpu")) == torch.float32
+    up = srup.load(scale=2, device="cpu", precision="fp32", tile=0)
+    assert up.precision == "fp32"

@@ -48,26 +48,26 @@ def test_corrupt_and_wrong_shape_weights_are_refused(tmp_path):
     with pytest.raises(BadWeightsError, match=r"not a (valid )?safetensors"):
         srup.load(weights=bad, scale=2)
     wrong = tmp_path / "wrong.safetensors"
-    net = srup.load("espcn", 3, device="cpu").net
+    net = srup.load("espcn", 3, device="cpu", precision="fp32").net
     save_state(wrong, net.state_dict(), {"model": "espcn", "scale": 2})
     with pytest.raises(BadWeightsError, match="shape"):
         srup.load(weights=wrong, scale=2)
 
 
 def test_safetensors_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path):
-    net = srup.load("espcn", 2, device="cpu").net
+    net = srup.load("espcn", 2, device="cpu", precision="fp32").net
     path = tmp_path / "w.safetensors"
     for pad in range(300):
         save_state(path, net.state_dict(), {"model": "espcn", "scale": 2, "pad": "x" * pad})
         if path.read_bytes()[0] == 0x80:
             break
     assert path.read_bytes()[0] == 0x80
-    assert srup.load(weights=path, scale=2, device="cpu").name == "espcn"
+    assert srup.load(weights=path, scale=2, device="cpu", precision="fp32").name == "espcn"
 
 
 def test_weights_option_reads_model_and_scale_from_the_header(tmp_path):
     src = shipped()[("espcn", 2)]
-    up = srup.load(weights=src, scale=2, device="cpu")
+    up = srup.load(weights=src, scale=2, device="cpu", precision="fp32")
     assert up.name == "espcn"
     with pytest.raises(srup.SrupError, match="×2, not ×3"):
         srup.load(weights=src, scale=3)

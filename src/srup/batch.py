@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import imageio
-from .benchmark import IMAGE_SUFFIXES, image_files
-from .errors import OutputError, SrupError
-from .upscale import Upscaler
+from .errors import OutputError, SrupError, UsageError
+from .upscale import AutoUpscaler, Upscaler
 
-__all__ = ["Job", "Result", "plan", "run_job", "run_jobs"]
+Engine = Upscaler | AutoUpscaler
+
+__all__ = ["Job", "Plan", "Result", "plan", "run_job", "run_jobs"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Result:
     size: tuple[int, int] | None = None
     out_size: tuple[int, int] | None = None
     notes: tuple[str, ...] = ()
+    model: str | None = None
 
     @property
     def megapixels(self) -> float:
@@ -55,25 +57,48 @@ def _default_name(src: Path, scale: int) -> Path:
     return src.with_name(f"{src.stem}_x{scale}{suffix}")
 
 
+@dataclass
+class Plan:
+    """What ``srup upscale`` will do: the jobs, the inputs refused before any work (missing,
+    clashing), and the files a folder scan left out (not images by their suffix)."""
+
+    jobs: list[Job]
+    refused: list[Result]
+    left_out: list[Path]
+
+
+def _names_folder(output: Path | None, raw: str | None) -> bool:
+    """``-o`` names a folder: it is one, or it is written with a trailing slash."""
+    if output is None:
+        return False
+    return output.is_dir() or (raw or str(output)).endswith(("/", "\\"))
+
+
 def plan(
     inputs: list[Path],
     output: Path | None,
     scale: int,
     fmt: str | None = None,
     recursive: bool = False,
-) -> tuple[list[Job], list[Result]]:
-    """The jobs for ``inputs`` and the inputs refused before any work (missing, clashing).
+    output_text: str | None = None,
+) -> Plan:
+    """The jobs for ``inputs``.
 
     One file and an ``output`` that is not a folder: that file. Otherwise ``output`` is a
-    folder (made if missing) and folders given as input are mirrored into it.
+    folder (made if missing) and folders given as input are mirrored into it. ``output``
+    names a folder when it is one or when ``output_text`` (the ``-o`` value as typed, since
+    :class:`~pathlib.Path` drops a trailing slash) ends with a slash. Several inputs into
+    a name with an image suffix is a :class:`UsageError`, not a folder called ``x.png``.
     """
     refused: list[Result] = []
+    left_out: list[Path] = []
     sources: list[tuple[Path, Path]] = []  # (file, path relative to the output folder)
     for item in inputs:
         if not item.exists():
             refused.append(Result(str(item), None, "failed", f"{item}: no such file or folder"))
         elif item.is_dir():
-            files = image_files(item, recursive=recursive)
+            files, others = imageio.scan(item, recursive=recursive)
+            left_out += others
             if not files:
                 kind = (
                     "image files" if recursive else "image files (use --recursive for subfolders)"
@@ -82,16 +107,27 @@ def plan(
             sources += [(f, f.relative_to(item)) for f in files]
         else:
             sources.append((item, Path(item.name)))
-    if not sources:
-        return [], refused
+    folder = _names_folder(output, output_text)
     single = len(inputs) == 1 and inputs[0].is_file()
-    if single and (output is None or not (output.is_dir() or str(output).endswith(("/", "\\")))):
+    if (
+        output is not None
+        and not folder
+        and not single
+        and output.suffix.lower() in imageio.IMAGE_SUFFIXES
+    ):
+        raise UsageError(
+            f"-o {output}: several inputs cannot go into one image file; "
+            "give a folder (end it with /)"
+        )
+    if not sources:
+        return Plan([], refused, left_out)
+    if single and not folder:
         src = sources[0][0]
         dst = output if output is not None else _default_name(src, scale)
         out_fmt = fmt or imageio.format_for(dst)
-        return [Job(src, dst, out_fmt)], refused
+        return Plan([Job(src, dst, out_fmt)], refused, left_out)
     if output is None:
-        raise OutputError("several inputs or a folder: give an output folder with -o DIR")
+        raise UsageError("several inputs or a folder: give an output folder with -o DIR/")
     if output.exists() and not output.is_dir():
         raise OutputError(f"{output}: exists and is not a folder; -o must be a folder here")
     root = output.resolve()
@@ -99,7 +135,7 @@ def plan(
     seen: dict[Path, Path] = {}
     for src, rel in sources:
         out_fmt = _format_of(src, fmt)
-        suffix = src.suffix if not fmt and src.suffix.lower() in IMAGE_SUFFIXES else None
+        suffix = src.suffix if not fmt and src.suffix.lower() in imageio.EXTENSIONS else None
         rel = rel.with_suffix(suffix or imageio.suffix_for(out_fmt))
         dst = output / rel
         if not dst.resolve().is_relative_to(root):
@@ -112,7 +148,7 @@ def plan(
             continue
         seen[dst] = src
         jobs.append(Job(src, dst, out_fmt))
-    return jobs, refused
+    return Plan(jobs, refused, left_out)
 
 
 def _failure(res: Result, e: BaseException, job: Job) -> Result:
@@ -168,10 +204,12 @@ def _write(res: Result, job: Job, out: imageio.Picture, quality: int) -> Result:
     return res
 
 
-def _compute(up: Upscaler, res: Result, job: Job, picture, progress) -> imageio.Picture | None:
+def _compute(up: Engine, res: Result, job: Job, picture, progress) -> imageio.Picture | None:
     start = time.perf_counter()
     try:
-        return up.upscale_picture(picture, progress=progress)
+        chosen = up.pick(picture)
+        res.model = chosen.name
+        return chosen.upscale_picture(picture, progress=progress)
     except _FAILURES as e:
         _failure(res, e, job)
         return None
@@ -180,7 +218,7 @@ def _compute(up: Upscaler, res: Result, job: Job, picture, progress) -> imageio.
 
 
 def run_job(
-    up: Upscaler,
+    up: Engine,
     job: Job,
     overwrite: bool = False,
     skip_existing: bool = False,
@@ -202,7 +240,7 @@ OVERLAP_MAX_PIXELS = 50_000_000
 
 
 def run_jobs(
-    up: Upscaler,
+    up: Engine,
     jobs: list[Job],
     overwrite: bool = False,
     skip_existing: bool = False,

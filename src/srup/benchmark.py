@@ -9,6 +9,7 @@ pixels shaved from each border.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from . import imageio
+from .degrade import Degradation, parse
 from .errors import DataError
+from .imageio import image_files
 from .metrics import mse, psnr, ssim
 from .resize import imresize
 
@@ -31,8 +34,6 @@ __all__ = [
     "pairs",
     "score",
 ]
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,6 @@ class Score:
     pixels: int
 
 
-def image_files(folder: Path, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` (by extension), sorted; hidden files skipped."""
-    pattern = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted(
-        p
-        for p in pattern
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    )
-
-
 def discover(path: str | Path) -> Dataset:
     """The data set at ``path``; :class:`DataError` when it is missing or has no images."""
     root = Path(path)
@@ -79,7 +70,7 @@ def discover(path: str | Path) -> Dataset:
     hr_dir = root / "HR" if (root / "HR").is_dir() else root
     hr_files = image_files(hr_dir)
     if not hr_files:
-        raise DataError(f"{hr_dir}: no images found (.png, .jpg, .bmp, .tif, .webp)")
+        raise DataError(f"{hr_dir}: no images found ({imageio.suffix_list()})")
     samples = []
     for hr in hr_files:
         lr = {}
@@ -95,9 +86,7 @@ def discover(path: str | Path) -> Dataset:
 
 def read_rgb(path: Path) -> np.ndarray:
     """An image file as uint8 RGB ``(H, W, 3)`` (gray repeated, alpha dropped)."""
-    pixels = imageio.read(path).pixels
-    if pixels.dtype != np.uint8:
-        pixels = np.clip(np.rint(pixels / 257.0), 0, 255).astype(np.uint8)
+    pixels = imageio.to_8bit(imageio.read(path).pixels)
     if pixels.shape[2] in (1, 2):
         pixels = np.repeat(pixels[:, :, :1], 3, axis=2)
     return np.ascontiguousarray(pixels[:, :, :3])
@@ -154,5 +143,21 @@ def evaluate(
     return scores
 
 
-def pairs(dataset: Dataset, scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    return [(s.name, *load_pair(s, scale)) for s in dataset.samples]
+DEGRADATION_SEED = 20261122  # one fixed draw per image, so every run scores the same LR
+
+
+def pairs(
+    dataset: Dataset, scale: int, degradation: Degradation | str | None = None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, LR, HR)`` uint8 RGB for every sample. With a ``degradation`` other than
+    clean, the LR is degraded from a seed fixed per image name: from the data set's own
+    (MATLAB) LR image when the degradation resizes by plain bicubic, else from the HR."""
+    deg = parse(degradation)
+    out = []
+    for s in dataset.samples:
+        lr, hr = load_pair(s, scale)
+        if not deg.is_clean:
+            rng = np.random.default_rng([DEGRADATION_SEED, zlib.crc32(s.name.encode())])
+            lr = deg.apply_to_lr(lr, rng) if deg.resizes_like_matlab else deg.apply(hr, scale, rng)
+        out.append((s.name, lr, hr))
+    return out

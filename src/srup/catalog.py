@@ -1,16 +1,115 @@
-"""What `srup models` reports: every registered model, its shipped weights and their headers."""
+"""What `srup models` reports: every shipped model (variants included), read without torch.
+
+A listing should not pay torch's import (1.5–3 s): what a model file's header does not say
+(title, paper, MACs per pixel) comes from ``weights/architectures.json``, which
+:func:`describe_architectures` writes from the registry and a test keeps equal to it.
+Parameters are counted from the tensor shapes in the safetensors header. Weights in a folder
+without that file (``SRUP_WEIGHTS``) are described through the registry, with torch.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 from contextlib import suppress
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from .errors import SrupError
-from .models import registry
-from .upscale import default_model
-from .weights import read_metadata, shipped
+from .weights import read_metadata, shipped, split_name, weights_dir
 
-__all__ = ["catalog"]
+__all__ = [
+    "ARCHITECTURES_FILE",
+    "FAST_MACS_1080P",
+    "catalog",
+    "default_model",
+    "describe_architectures",
+    "macs_per_pixel",
+]
+
+ARCHITECTURES_FILE = "architectures.json"
+# A model is "fast" when a 1920×1080 output costs at most this many multiply-accumulates:
+# about one second on a 2-core laptop CPU (see benchmarks/speed.py).
+FAST_MACS_1080P = 12e9
+
+
+def describe_architectures() -> dict[str, dict[str, Any]]:
+    """Title, paper and MACs per output pixel at each scale of every registered model."""
+    from .models import registry
+
+    return {
+        spec.name: {
+            "title": spec.title,
+            "paper": spec.paper,
+            "macs_per_pixel": {str(s): round(spec.macs_per_pixel(s), 1) for s in spec.scales},
+        }
+        for spec in registry.specs()
+    }
+
+
+@lru_cache(maxsize=4)
+def _architectures(folder: Path) -> dict[str, dict[str, Any]]:
+    path = folder / ARCHITECTURES_FILE
+    with suppress(OSError, ValueError):
+        return json.loads(path.read_text())
+    return describe_architectures()
+
+
+def _architecture(arch: str) -> dict[str, Any]:
+    known = _architectures(weights_dir())
+    if arch not in known:  # a model newer than the cached file
+        known = describe_architectures()
+    if arch not in known:
+        from .errors import UnknownModelError
+
+        raise UnknownModelError(f"unknown model {arch!r}; available: {', '.join(sorted(known))}")
+    return known[arch]
+
+
+def macs_per_pixel(arch: str, scale: int) -> float:
+    """Multiply-accumulates per output pixel of ``arch`` at ``scale``."""
+    return float(_architecture(arch)["macs_per_pixel"][str(scale)])
+
+
+def _parameters(path: Path) -> int:
+    """Trainable parameters of a weights file, from the shapes in its header."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+    return sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
+
+
+def default_model(scale: int, lossy: bool = False) -> str:
+    """What ``auto`` means at ``scale``: among the shipped models fast enough for a 1080p
+    output in about a second on a laptop CPU, the one with the best recorded Set5 PSNR;
+    for a ``lossy`` input (JPEG, lossy WebP) the real-photo variant (``-real``) chosen the
+    same way, or the clean model where no real variant is shipped for the scale."""
+    for variant in ("real", "") if lossy else ("",):
+        best: tuple[float, str] | None = None
+        for (name, s), path in shipped().items():
+            arch, var = split_name(name)
+            if s != scale or var != variant:
+                continue
+            try:
+                macs = macs_per_pixel(arch, scale)
+            except (SrupError, KeyError):
+                continue  # an architecture or scale srup does not have
+            if macs * 1920 * 1080 > FAST_MACS_1080P:
+                continue
+            meta = read_metadata(path)
+            score = float(meta.get("set5_psnr") or meta.get("val_psnr") or 0.0)
+            if best is None or score > best[0]:
+                best = (score, name)
+        if best is not None:
+            return best[1]
+    from .errors import UnknownModelError
+
+    scales = sorted({s for _, s in shipped()})
+    raise UnknownModelError(
+        f"no shipped weights for scale {scale}; available scales: "
+        f"{', '.join(map(str, scales)) or 'none'}"
+    )
 
 
 def _float(value: str | None) -> float | None:
@@ -20,30 +119,48 @@ def _float(value: str | None) -> float | None:
         return None
 
 
+def _defaults(defaults: dict[tuple[int, bool], str], name: str, lossy: bool) -> list[int]:
+    return [s for (s, for_lossy), n in defaults.items() if n == name and for_lossy == lossy]
+
+
 def catalog() -> list[dict[str, Any]]:
-    """One dict per model: name, title, paper, scales (with shipped weights), and per scale
-    (keys are strings, as in JSON) parameters, MACs per output pixel and recorded PSNRs."""
+    """One dict per shipped model name (``fsrcnn``, ``fsrcnn-real``, …): architecture,
+    title, paper, scales, what it was trained for, and per scale (keys are strings, as in
+    JSON) parameters, MACs per output pixel, recorded PSNRs and the training command."""
     files = shipped()
-    defaults: dict[int, str] = {}
+    defaults: dict[tuple[int, bool], str] = {}
     for scale in sorted({s for _, s in files}):
-        with suppress(SrupError):
-            defaults[scale] = default_model(scale)
+        for lossy in (False, True):
+            with suppress(SrupError):
+                defaults[(scale, lossy)] = default_model(scale, lossy)
     rows = []
-    for spec in registry.specs():
-        scales = sorted(s for (name, s) in files if name == spec.name)
-        metas = {s: read_metadata(files[(spec.name, s)]) for s in scales}
+    for name in sorted({n for n, _ in files}, key=lambda n: split_name(n)[::-1]):
+        arch, variant = split_name(name)
+        try:
+            about = _architecture(arch)
+        except SrupError:
+            continue  # a file whose architecture srup does not have
+        scales = sorted(s for (n, s) in files if n == name)
+        metas = {s: read_metadata(files[(name, s)]) for s in scales}
+        trained_for = {m.get("degradation", "clean") for m in metas.values()}
         rows.append(
             {
-                "name": spec.name,
-                "title": spec.title,
-                "paper": spec.paper,
+                "name": name,
+                "architecture": arch,
+                "variant": variant or "clean",
+                "trained_for": ", ".join(sorted(trained_for)),
+                "title": about["title"],
+                "paper": about["paper"],
                 "scales": scales,
-                "parameters": {str(s): spec.parameters(s) for s in scales},
-                "macs_per_pixel": {str(s): round(spec.macs_per_pixel(s), 1) for s in scales},
+                "parameters": {str(s): _parameters(files[(name, s)]) for s in scales},
+                "macs_per_pixel": {str(s): about["macs_per_pixel"][str(s)] for s in scales},
                 "set5_psnr": {str(s): _float(metas[s].get("set5_psnr")) for s in scales},
                 "set14_psnr": {str(s): _float(metas[s].get("set14_psnr")) for s in scales},
                 "training": {str(s): metas[s].get("command", "") for s in scales},
-                "default_for": [s for s, name in defaults.items() if name == spec.name],
+                "default_for": [s for (s, lossy), n in defaults.items() if n == name and not lossy],
+                "default_for_lossy": [
+                    s for (s, lossy), n in defaults.items() if n == name and lossy
+                ],
             }
         )
     return rows

@@ -20,6 +20,7 @@ import click
 
 from . import __version__
 from .errors import SrupError
+from .formats import FORMAT_NAMES
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -42,6 +43,16 @@ def _error(message: str) -> None:
     )
 
 
+def _how_to_continue() -> str:
+    """What to run next after an interruption, by the command that was interrupted."""
+    words = sys.argv[1:]
+    if "train" in words:
+        return "finished outputs are whole; run the same command with --resume to continue"
+    if "upscale" in words:
+        return "finished outputs are whole; run the same command with --skip-existing to continue"
+    return "nothing partial was written"
+
+
 class SrupGroup(click.Group):
     """Turns every SrupError, Ctrl-C and SIGTERM into one line and an exit code."""
 
@@ -60,10 +71,10 @@ class SrupGroup(click.Group):
             e.show()
             sys.exit(e.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt):
-            _error("interrupted")
+            _error(f"interrupted; {_how_to_continue()}")
             sys.exit(EXIT_INTERRUPTED)
         except Terminated:
-            _error("terminated")
+            _error(f"terminated; {_how_to_continue()}")
             sys.exit(EXIT_TERMINATED)
         except SrupError as e:
             _error(str(e))
@@ -107,6 +118,16 @@ def _scales(value: str) -> list[int]:
     return scales
 
 
+def _degradation(value: str) -> str:
+    """A degradation spec, checked here so that a bad one is a usage error."""
+    from .degrade import parse
+
+    try:
+        return parse(value).spec()
+    except SrupError as e:
+        raise click.BadParameter(str(e), param_hint="--degradation") from None
+
+
 def _tile(value: str) -> int | str:
     if value == "auto":
         return value
@@ -120,13 +141,15 @@ def _tile(value: str) -> int | str:
 
 
 def _engine_options(f, precision: str = "auto"):
+    from .devices import PRECISIONS
+
     f = click.option(
         "--precision",
         default=precision,
         show_default=True,
-        type=click.Choice(["auto", "fp32", "fp16", "bf16"]),
-        help="Arithmetic precision of the network (auto: fp16 on GPUs, bf16 on CPUs with "
-        "native bf16, else fp32).",
+        type=click.Choice(PRECISIONS),
+        help="Arithmetic precision of the network (auto: fp32 on CPUs, where it is exact and "
+        "tile-independent; fp16 on GPUs).",
     )(f)
     f = click.option(
         "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
@@ -149,8 +172,9 @@ def _engine_options(f, precision: str = "auto"):
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
-    help="Output file, or folder for several inputs (default: NAME_xS beside it).",
+    type=click.Path(),
+    help="Output file, or folder (a name ending in /, or several inputs; default: NAME_xS "
+    "beside the input).",
 )
 @click.option(
     "-m",
@@ -164,8 +188,8 @@ def _engine_options(f, precision: str = "auto"):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["png", "jpeg", "webp", "tiff", "bmp"], case_sensitive=False),
-    help="Output format in batch mode (default: the input's).",
+    type=click.Choice(sorted(FORMAT_NAMES), case_sensitive=False),
+    help="Output format in batch mode (default: the input's; GIF becomes PNG).",
 )
 @click.option(
     "--quality",
@@ -216,35 +240,52 @@ def upscale(
       srup upscale photos/ -s 2 -o photos_x2/ --recursive
     """
     with _startup():
+        from PIL import Image
+
         from . import batch, imageio
         from . import load as load_upscaler
+        from .allocator import keep_freed_memory
         from .render import BatchDisplay
 
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing exclude each other")
-    fmt_name = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
-    jobs, refused = batch.plan(
-        list(inputs), output, scale, fmt_name[fmt.lower()] if fmt else None, recursive
+    # Process-wide settings belong to the program, not to the library: srup applies its own
+    # --max-pixels, and keeps freed memory for the next tile (see srup.allocator).
+    Image.MAX_IMAGE_PIXELS = None
+    keep_freed_memory()
+    out_path = Path(output) if output is not None else None
+    the_plan = batch.plan(
+        list(inputs),
+        out_path,
+        scale,
+        FORMAT_NAMES[fmt.lower()] if fmt else None,
+        recursive,
+        output_text=output,
     )
     display = BatchDisplay(quiet=quiet, as_json=as_json)
-    for res in refused:
+    display.left_out = len(the_plan.left_out)
+    for res in the_plan.refused:
         display.result(res)
-    if not jobs:
+    if not the_plan.jobs:
         display.summary()
         return 1
-    up = load_upscaler(
-        model=model,
-        scale=scale,
-        device=device,
-        weights=weights,
-        tile=_tile(tile),
-        precision=precision,
-    )
-    display.start(len(jobs), f"{up.name} ×{scale} on {up.device.type}")
+    options = {"device": device, "tile": _tile(tile), "precision": precision}
+    if model == "auto" and weights is None:
+        from .upscale import AutoUpscaler
+
+        up = AutoUpscaler(scale, **options)
+    else:
+        up = load_upscaler(model=model, scale=scale, weights=weights, **options)
+    display.context = {
+        "scale": scale,
+        "device": str(up.device),
+        "precision": up.precision,
+    }
+    display.start(len(the_plan.jobs), f"{up.name} ×{scale} on {up.device.type}, {up.precision}")
     limit = max_pixels or imageio.DEFAULT_MAX_PIXELS
     results = batch.run_jobs(
         up,
-        jobs,
+        the_plan.jobs,
         overwrite=overwrite,
         skip_existing=skip_existing,
         quality=quality,
@@ -293,7 +334,20 @@ def models(as_json: bool) -> None:
     "model_names",
     default="all",
     show_default=True,
-    help="Comma-separated model names, all, or bicubic (bicubic is always included).",
+    help="Comma-separated model names; all: the clean models; real: the real-photo "
+    "variants; bicubic: bicubic alone (it is always included).",
+)
+@click.option(
+    "--degradation",
+    default="clean",
+    show_default=True,
+    help="Degrade the LR before upscaling: clean (the protocol), real, or a spec such as "
+    "clean,jpeg=75 (one fixed draw per image).",
+)
+@click.option(
+    "--jpeg",
+    type=click.IntRange(1, 100),
+    help="Shorthand: JPEG-compress the LR at this quality (adds jpeg=Q to --degradation).",
 )
 @click.option(
     "--weights",
@@ -315,6 +369,8 @@ def benchmark(
     paths,
     scales,
     model_names,
+    degradation,
+    jpeg,
     weights,
     tile,
     device,
@@ -331,7 +387,10 @@ def benchmark(
     """
     from .report import BenchmarkRun
 
+    if jpeg is not None:
+        degradation = f"{degradation},jpeg={jpeg}:{jpeg}"
     run = BenchmarkRun(
+        degradation=_degradation(degradation),
         paths=list(paths),
         scales=_scales(scales),
         models=model_names,
@@ -433,8 +492,27 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
     show_default=True,
     help="Pixel loss; mse optimises PSNR directly (a good last stage).",
 )
+@click.option(
+    "--degradation",
+    default="clean",
+    show_default=True,
+    help="How LR patches are made: clean (MATLAB bicubic, the papers' protocol), real "
+    "(blur, noise, JPEG as a phone camera), or a spec like real,jpeg=50:95 (see README).",
+)
+@click.option(
+    "--synthetic-text",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of patches cut from rendered boards of text (chalk, marker, print).",
+)
 @click.option("--init", type=click.Path(path_type=Path), help="Start from these weights.")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.ckpt.safetensors.")
+@click.option(
+    "--stop-at",
+    type=click.IntRange(1),
+    help="Leave off after this step with a checkpoint (continue later with --resume).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--workers",
@@ -463,8 +541,11 @@ def train(
     patch_size,
     lr,
     loss,
+    degradation,
+    synthetic_text,
     init,
     resume,
+    stop_at,
     seed,
     workers,
     device,
@@ -492,8 +573,11 @@ def train(
         patch_size=patch_size,
         lr=lr,
         loss=loss,
+        degradation=_degradation(degradation),
+        synthetic_text=synthetic_text,
         init=str(init) if init else None,
         resume=resume,
+        stop_at=stop_at,
         seed=seed,
         workers=workers,
         device=device,
@@ -501,7 +585,12 @@ def train(
     )
     with TrainDisplay(quiet=quiet) as display:
         summary = run_training(cfg, progress=display.update)
-    if summary.get("output"):
+    if summary.get("stopped"):
+        click.echo(
+            f"stopped at step {summary['step']}, checkpoint {summary['checkpoint']}; "
+            "continue with --resume"
+        )
+    elif summary.get("output"):
         psnr = summary.get("val_psnr")
         tail = f", validation PSNR {psnr:.3f} dB" if psnr else ""
         click.echo(

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .benchmark import bicubic, image_files, read_rgb, score
+from .benchmark import bicubic, read_rgb, score
 from .errors import DataError
+from .imageio import image_files
 from .metrics import prepare
 
 __all__ = ["pick_crop", "reference_scores", "side_by_side"]

@@ -9,7 +9,7 @@ from .errors import DeviceError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PRECISIONS", "resolve_device", "resolve_precision"]
+__all__ = ["PRECISIONS", "auto_precision", "precision_name", "resolve_device", "resolve_precision"]
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _SUPPORTED = {"cpu": {"fp32", "bf16"}, "cuda": {"fp32", "fp16", "bf16"}, "mps": {"fp32", "fp16"}}
@@ -59,15 +59,30 @@ def native_cpu_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+def auto_precision(device: torch.device) -> str:
+    """The precision ``auto`` means on ``device``: fp32 on every CPU, fp16 on GPUs.
+
+    On the CPU only fp32 gives the same pixels whatever the tile size and whatever the CPU,
+    and bf16 does not pay for giving that up: emulated it is 2–9× slower, and with native
+    bf16 (AVX-512 BF16 on an AMD EPYC) ESPCN ×3 took 0.93× and FSRCNN ×3 1.61× of fp32's
+    time (benchmarks/precision.py). So the CPU's bf16 support plays no part in the choice."""
+    return "fp32" if device.type == "cpu" else "fp16"
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """``torch.float32`` → ``fp32`` and so on."""
+    import torch
+
+    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+
+
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """``auto`` → fp16 on GPUs; on the CPU bf16 where it has native bf16 arithmetic
-    (AVX-512 BF16 or AMX), fp32 elsewhere (emulated bf16 is 2–9× slower); otherwise the asked
-    precision if the device supports it. bf16 changes Set5 PSNR by at most 0.016 dB
-    (benchmarks/precision.py)."""
+    """``auto`` → :func:`auto_precision`; otherwise the asked precision if the device
+    supports it. bf16 changes Set5 PSNR by at most 0.02 dB (benchmarks/precision.py)."""
     import torch
 
     if name == "auto":
-        name = ("bf16" if native_cpu_bf16() else "fp32") if device.type == "cpu" else "fp16"
+        name = auto_precision(device)
     if name not in PRECISIONS:
         raise DeviceError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
     if name not in _SUPPORTED[device.type]:

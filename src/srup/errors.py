@@ -10,6 +10,7 @@ __all__ = [
     "OutputError",
     "SrupError",
     "UnknownModelError",
+    "UsageError",
 ]
 
 
@@ -35,6 +36,13 @@ class BadWeightsError(SrupError):
 
 class DeviceError(SrupError):
     """The asked device or precision is not available."""
+
+    exit_code = 2
+
+
+class UsageError(SrupError):
+    """A command line that cannot mean anything (an output name with no known format,
+    several inputs into one file): exit code 2, as Click's own usage errors."""
 
     exit_code = 2
 

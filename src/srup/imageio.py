@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -20,33 +19,41 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import BadImageError, OutputError
+from .errors import BadImageError, OutputError, UsageError
+from .formats import EXTENSIONS, FORMAT_NAMES, IMAGE_SUFFIXES, SUFFIX_FOR
 from .png import write_png
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "EXTENSIONS",
+    "FORMAT_NAMES",
+    "IMAGE_SUFFIXES",
     "Picture",
     "atomic_write",
     "format_for",
     "from_pil",
+    "image_files",
+    "is_lossy",
     "read",
+    "scan",
+    "to_8bit",
     "to_pil",
     "write",
 ]
 
 DEFAULT_MAX_PIXELS = 150_000_000
 LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-EXTENSIONS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-}
-_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+# TIFF compressions Pillow writes; others (or none known) get lossless LZW.
+_TIFF_WRITES = {"raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg"}
+_TIFF_DEFAULT = "tiff_lzw"
+# Tags that describe a TIFF container's own layout (sizes, strips, tiles, sample format,
+# the embedded ICC profile): a TIFF's IFD0 is what Pillow returns as its "EXIF", and these
+# would describe the input file, not the picture written. Camera, date and GPS tags stay.
+_CONTAINER_TAGS = frozenset(
+    {254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 288}
+    | {289, 290, 291, 292, 293, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 347}
+    | {530, 531, 532, 0x0112, 34675}
+)
 _SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
 # Layouts each format can hold; others are converted by _fit_layout.
 _HOLDS = {
@@ -69,6 +76,8 @@ class Picture:
     exif: bytes | None = None
     format: str | None = None
     notes: list[str] = field(default_factory=list)
+    compression: str | None = None  # the input TIFF's, kept for TIFF output
+    lossy: bool = False  # the file was lossy-compressed (JPEG, lossy WebP, JPEG-in-TIFF)
 
     @property
     def layout(self) -> str:
@@ -81,17 +90,81 @@ class Picture:
 
 
 def format_for(path: Path) -> str:
+    """The output format that ``path``'s suffix names; :class:`UsageError` otherwise."""
     fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
-        raise OutputError(
-            f"{path}: unknown output extension {path.suffix!r}; "
-            f"use one of {', '.join(sorted(set(EXTENSIONS)))}"
+        what = f"unknown output extension {path.suffix!r}" if path.suffix else "no extension"
+        raise UsageError(
+            f"{path}: {what}; use one of {', '.join(sorted(set(EXTENSIONS)))}, "
+            "or end the name with / for a folder"
         )
     return fmt
 
 
+def suffix_list() -> str:
+    """The image suffixes srup reads, for messages."""
+    return ", ".join(sorted(IMAGE_SUFFIXES))
+
+
+def scan(folder: Path, recursive: bool = False) -> tuple[list[Path], list[Path]]:
+    """``(images, left_out)`` in ``folder``: image files by suffix, sorted, and the other
+    regular files (hidden ones included) that a batch leaves out and should report."""
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    images, others = [], []
+    for p in sorted(pattern):
+        if not p.is_file():
+            continue
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
+            images.append(p)
+        else:
+            others.append(p)
+    return images, others
+
+
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by suffix), sorted; hidden files skipped."""
+    return scan(folder, recursive)[0]
+
+
+def to_8bit(pixels: np.ndarray) -> np.ndarray:
+    """uint16 → uint8 by rounding ``v / 257`` (65535 → 255); uint8 unchanged."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    return np.clip(np.rint(pixels / 257.0), 0, 255).astype(np.uint8)
+
+
+_LOSSY_FORMATS = {"JPEG", "MPO"}
+
+
+def is_lossy(path: Path, fmt: str | None, compression: str | None = None) -> bool:
+    """Whether a file's pixels went through lossy compression: JPEG (and phones' MPO),
+    JPEG-compressed TIFF, and WebP whose image chunk is VP8 (lossy) rather than VP8L."""
+    if fmt in _LOSSY_FORMATS or (fmt == "TIFF" and compression == "jpeg"):
+        return True
+    if fmt != "WEBP":
+        return False
+    with open(path, "rb") as f:
+        data = f.read(1 << 16)
+    # RIFF container: 12-byte header, then chunks of (fourcc, little-endian size, data).
+    pos = 12
+    while pos + 8 <= len(data):
+        fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc == b"VP8 "
+        pos += 8 + size + (size & 1)
+    return False
+
+
+def _real_exif(exif: Image.Exif) -> bytes | None:
+    """The EXIF worth carrying to the output: no orientation (applied to the pixels) and
+    none of a TIFF container's own layout tags."""
+    for tag in [t for t in exif if t in _CONTAINER_TAGS]:
+        del exif[tag]
+    return exif.tobytes() if len(exif) else None
+
+
 def suffix_for(fmt: str) -> str:
-    return _SUFFIX[fmt]
+    return SUFFIX_FOR[fmt]
 
 
 def from_pil(img: Image.Image) -> Picture:
@@ -138,14 +211,9 @@ def read(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     try:
         if path.stat().st_size == 0:
             raise BadImageError(f"{path}: empty file (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            old_limit = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # srup applies its own limit, below
-            try:
-                img = Image.open(path)
-            finally:
-                Image.MAX_IMAGE_PIXELS = old_limit
+        # Pillow's own limit (Image.MAX_IMAGE_PIXELS) is the host program's setting: srup's
+        # CLI lifts it once at start-up, a library call leaves it as it finds it.
+        img = Image.open(path)
         with img:
             w, h = img.size
             if w * h > max_pixels:
@@ -154,6 +222,7 @@ def read(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> 
                     f"{max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
                 )
             fmt = img.format
+            compression = img.info.get("compression")
             notes = []
             if getattr(img, "n_frames", 1) > 1:
                 notes.append(f"animated ({img.n_frames} frames): only the first is upscaled")
@@ -169,11 +238,17 @@ def read(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         if e.errno is not None:  # the OS refused (permissions, I/O error), not the decoder
             raise BadImageError(f"{path}: cannot read ({e.strerror or e})") from None
         raise BadImageError(f"{path}: damaged or incomplete image ({e})") from None
-    except (ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:
+        raise BadImageError(
+            f"{path}: refused by Pillow's Image.MAX_IMAGE_PIXELS ({e}); raise it if the file "
+            "is trusted"
+        ) from None
+    except (ValueError, SyntaxError) as e:
         raise BadImageError(f"{path}: damaged or incomplete image ({e})") from None
-    exif.pop(0x0112, None)  # orientation was applied to the pixels
-    picture.exif = exif.tobytes() if len(exif) else None
+    picture.exif = _real_exif(exif)
     picture.format = fmt
+    picture.compression = compression if fmt == "TIFF" else None
+    picture.lossy = is_lossy(path, fmt, compression)
     picture.notes[:0] = notes
     return picture
 
@@ -182,7 +257,7 @@ def _fit_layout(picture: Picture, fmt: str) -> Picture:
     """Convert to what ``fmt`` can hold: drop alpha for JPEG, 8 bits where 16 cannot go."""
     px = picture.pixels
     if px.dtype == np.uint16 and fmt not in _HOLDS_16:
-        px = np.clip(np.rint(px / 257.0), 0, 255).astype(np.uint8)
+        px = to_8bit(px)
     layout = LAYOUTS[px.shape[2]]
     holds = _HOLDS[fmt]
     if layout not in holds:
@@ -247,6 +322,17 @@ def write(
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
+def _tiff_compression(picture: Picture) -> str:
+    """The input TIFF's compression where Pillow can write it for this picture (JPEG only
+    for 8-bit L/RGB), else lossless LZW."""
+    c = picture.compression
+    if c not in _TIFF_WRITES:
+        return _TIFF_DEFAULT
+    if c == "jpeg" and (picture.pixels.dtype != np.uint8 or picture.layout not in {"L", "RGB"}):
+        return _TIFF_DEFAULT
+    return c
+
+
 def _encoder(picture: Picture, fmt: str, quality: int) -> Callable[[IO[bytes]], None]:
     """What writes ``picture`` (already in a layout ``fmt`` holds) to an open file."""
     if fmt == "PNG":
@@ -261,6 +347,10 @@ def _encoder(picture: Picture, fmt: str, quality: int) -> Callable[[IO[bytes]], 
         kwargs["exif"] = picture.exif
     if fmt in {"JPEG", "WEBP"}:
         kwargs["quality"] = quality
+    if fmt == "TIFF":
+        kwargs["compression"] = _tiff_compression(picture)
+        if kwargs["compression"] == "jpeg":
+            kwargs["quality"] = quality
     if fmt == "JPEG" and quality >= 90:
         kwargs["subsampling"] = 0
     return lambda f: img.save(f, format=fmt, **kwargs)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .batch import Result
+if TYPE_CHECKING:
+    from .batch import Result
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -45,6 +46,8 @@ class BatchDisplay:
         self.started = time.perf_counter()
         self.progress: Progress | None = None
         self.files_task = None
+        self.context: dict[str, Any] = {}  # what ran: scale, device, precision
+        self.left_out = 0  # files a folder scan passed over (not images by suffix)
 
     @property
     def failed(self) -> int:
@@ -91,10 +94,13 @@ class BatchDisplay:
                 "input": res.input,
                 "output": res.output,
                 "status": res.status,
+                "model": res.model,
+                **self.context,
                 "size": list(res.size) if res.size else None,
                 "output_size": list(res.out_size) if res.out_size else None,
                 "seconds": round(res.seconds, 4),
                 "error": res.error,
+                "notes": list(res.notes),
             }
             stdout.out(json.dumps(obj, ensure_ascii=False), highlight=False)
         con = self.progress.console if self.progress else stderr
@@ -121,9 +127,11 @@ class BatchDisplay:
         c = self.counts
         rate = self.megapixels / seconds if seconds > 0 else 0.0
         colour = "red" if c["failed"] else "green"
+        left = f", {self.left_out} not images (left out)" if self.left_out else ""
         stderr.print(
-            f"[{colour}]{c['done']} done, {c['skipped']} skipped, {c['failed']} failed[/] "
-            f"in {seconds:.1f} s ({self.megapixels:.1f} MP out, {rate:.2f} MP/s)"
+            f"[{colour}]{c['done']} done, {c['skipped']} skipped, {c['failed']} failed[/]"
+            f"{escape(left)} in {seconds:.1f} s ({self.megapixels:.1f} MP out, "
+            f"{rate:.2f} MP/s)"
         )
 
 
@@ -170,30 +178,48 @@ class TrainDisplay:
             )
 
 
+_AUTO_FOR = (("lossless", "default_for"), ("JPEG, lossy WebP", "default_for_lossy"))
+
+
 def models_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="srup models (one row per shipped weights file)")
-    for col in ("model", "scale", "architecture", "params", "MACs/px", "Set5 dB", "default"):
-        table.add_column(col, justify="left" if col in ("model", "architecture") else "right")
+    cols = ("model", "scale", "architecture", "trained for", "params", "MACs/px", "Set5 dB")
+    for col in (*cols, "auto for"):
+        justify = "left" if col in ("model", "architecture", "trained for", "auto for") else "right"
+        table.add_column(col, justify=justify)
     for r in rows:
-        if not r["scales"]:
-            table.add_row(r["name"], "-", r["title"], "", "", "", "")
         for s in r["scales"]:
             psnr = r["set5_psnr"].get(str(s))
+            auto = [
+                what
+                for what, key in (
+                    ("lossless", "default_for"),
+                    ("JPEG, lossy WebP", "default_for_lossy"),
+                )
+                if s in r.get(key, [])
+            ]
             table.add_row(
                 r["name"],
                 f"×{s}",
                 r["title"],
+                r.get("trained_for", "clean"),
                 f"{r['parameters'][str(s)]:,}",
                 f"{r['macs_per_pixel'][str(s)]:,.0f}",
                 f"{psnr:.2f}" if psnr else "-",
-                "yes" if s in r["default_for"] else "",
+                ", ".join(auto),
             )
     stdout.print(table)
+    stdout.print(
+        "[dim]clean: trained on MATLAB-bicubic LR (the papers' protocol); real: on LR "
+        "blurred, noisy and JPEG-compressed like a phone photo (srup.degrade)[/]"
+    )
 
 
 def benchmark_tables(result: Any, per_image: bool = False) -> None:
+    deg = result.meta.get("degradation", "clean")
+    lr = "" if deg == "clean" else f", LR degraded: {deg}"
     for (dataset, scale), rows in result.grouped().items():
-        table = Table(title=f"{dataset} ×{scale} (Y channel, shave {scale})")
+        table = Table(title=f"{dataset} ×{scale} (Y channel, shave {scale}{lr})")
         for col in ("model", "PSNR", "SSIM", "Δ PSNR vs bicubic", "seconds", "MP/s"):
             table.add_column(col, justify="left" if col == "model" else "right")
         for r in rows:

@@ -14,7 +14,7 @@ import numpy as np
 from . import benchmark as bm
 from .errors import SrupError, UnknownModelError
 from .models import registry
-from .weights import read_metadata, shipped
+from .weights import read_metadata, shipped, split_name
 
 __all__ = ["BenchmarkResult", "BenchmarkRun"]
 
@@ -36,6 +36,8 @@ FIELDS = [
 class BenchmarkResult:
     results: list[dict[str, Any]] = field(default_factory=list)
     per_image: list[dict[str, Any]] = field(default_factory=list)
+    # What produced the numbers: srup and torch versions, device, precision, degradation.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def grouped(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
         groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -46,7 +48,9 @@ class BenchmarkResult:
     def write_json(self, path: Path) -> None:
         from .imageio import atomic_write
 
-        blob = json.dumps({"results": self.results, "per_image": self.per_image}, indent=2)
+        blob = json.dumps(
+            {"meta": self.meta, "results": self.results, "per_image": self.per_image}, indent=2
+        )
         with atomic_write(Path(path)) as f:
             f.write(blob.encode())
 
@@ -74,26 +78,35 @@ class BenchmarkRun:
     precision: str = "fp32"  # the published protocol, exactly
     save_images: Path | None = None
     quiet: bool = False
+    degradation: str = "clean"  # how the LR is made (srup.degrade); clean: the protocol
 
     def _methods(self, scale: int) -> list[tuple[str, Callable[[], Any]]]:
-        """(label, factory of an Upscaler) for every method but bicubic at ``scale``."""
+        """(label, factory of an Upscaler) for every method but bicubic at ``scale``.
+
+        ``all``: every shipped clean model (the protocol's); ``real``: every shipped
+        real-photo variant; or names, comma-separated."""
         from .upscale import load
 
         names = [n.strip() for n in self.models.split(",") if n.strip()]
-        have = {n for (n, s) in shipped() if s == scale}
-        if names == ["all"]:
-            chosen = sorted(have & set(registry.names()))
-        elif names == ["bicubic"]:
-            chosen = []
-        else:
-            chosen = []
-            for n in names:
-                if n == "bicubic":
-                    continue
-                registry.get(n)  # unknown names fail with the list of models
+        have = {n for (n, s) in shipped() if s == scale and split_name(n)[0] in registry.names()}
+        chosen: list[str] = []
+        for n in names:
+            if n == "all":
+                chosen += sorted(m for m in have if not split_name(m)[1])
+            elif n == "real":
+                chosen += sorted(m for m in have if split_name(m)[1] == "real")
+            elif n != "bicubic":
+                registry.get(split_name(n)[0])  # unknown names fail with the list of models
                 if n not in have:
                     raise UnknownModelError(f"no shipped {n} weights for ×{scale}")
                 chosen.append(n)
+        chosen = list(dict.fromkeys(chosen))
+        if not chosen and not self.weights and names != ["bicubic"]:
+            scales = sorted({s for (_, s) in shipped()})
+            raise UnknownModelError(
+                f"no shipped model for ×{scale} (shipped scales: "
+                f"{', '.join(map(str, scales))}); use -m bicubic to score bicubic alone"
+            )
         methods: list[tuple[str, Callable[[], Any]]] = [
             (n, lambda n=n: load(n, scale, self.device, None, self.tile, self.precision))
             for n in chosen
@@ -110,15 +123,21 @@ class BenchmarkRun:
         return methods
 
     def execute(self, log: Callable[[str], None] | None = None) -> BenchmarkResult:
+        from . import __version__
+        from .degrade import parse
+
+        deg = parse(self.degradation)
         datasets = [bm.discover(p) for p in self.paths]
-        result = BenchmarkResult()
+        for scale in self.scales:  # a scale with nothing to score fails before any work
+            self._methods(scale)
+        result = BenchmarkResult(meta=_environment(self, deg.spec(), __version__))
         for ds in datasets:
             for scale in self.scales:
                 self._one(ds, scale, result, log)
         return result
 
     def _one(self, ds: bm.Dataset, scale: int, result: BenchmarkResult, log) -> None:
-        pairs = bm.pairs(ds, scale)
+        pairs = bm.pairs(ds, scale, degradation=self.degradation)
         outputs: dict[str, dict[str, np.ndarray]] = {name: {} for name, _, _ in pairs}
 
         def keep(label: str) -> Callable[[str, np.ndarray], None]:
@@ -167,6 +186,21 @@ class BenchmarkRun:
         for name, lr, hr in pairs:
             picture = side_by_side(lr, hr, outputs[name], scale)
             write(Picture(np.asarray(picture)), folder / f"{name}.png")
+
+
+def _environment(run: BenchmarkRun, degradation: str, version: str) -> dict[str, Any]:
+    import torch
+
+    from .devices import precision_name, resolve_device, resolve_precision
+
+    device = resolve_device(run.device)
+    return {
+        "srup": version,
+        "torch": torch.__version__,
+        "device": str(device),
+        "precision": precision_name(resolve_precision(run.precision, device)),
+        "degradation": degradation,
+    }
 
 
 def _summary(dataset: str, scale: int, model: str, scores: list[bm.Score]) -> dict[str, Any]:

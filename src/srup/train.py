@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import benchmark
+from . import benchmark, degrade
+from .boards import render_boards
+from .degrade import Degradation
 from .errors import DataError, SrupError
+from .imageio import image_files, suffix_list
 from .models import registry
 from .ordered import ordered_map
 from .resize import imresize
@@ -36,6 +39,7 @@ __all__ = ["PatchSampler", "TrainConfig", "load_images", "train"]
 
 LOSSES = {"l1": "l1_loss", "mse": "mse_loss"}
 MARGIN = 3  # LR pixels cut around each patch so the bicubic kernel sees real neighbours
+BOARDS = 48  # rendered boards in the pool --synthetic-text draws from
 
 
 @dataclass
@@ -59,6 +63,9 @@ class TrainConfig:
     workers: int = 0
     device: str = "auto"
     checkpoint_minutes: float = 10.0
+    degradation: str = "clean"
+    synthetic_text: float = 0.0
+    stop_at: int | None = None  # leave off after this step, checkpointed, for --resume
     command: str = field(default_factory=lambda: shlex.join(["srup", *sys.argv[1:]]))
 
 
@@ -69,9 +76,9 @@ def load_images(folders: Sequence[str | Path]) -> list[np.ndarray]:
         path = Path(folder)
         if not path.is_dir():
             raise DataError(f"{path}: no such folder")
-        files = benchmark.image_files(path, recursive=True)
+        files = image_files(path, recursive=True)
         if not files:
-            raise DataError(f"{path}: no training images found (.png, .jpg, .bmp, .tif, .webp)")
+            raise DataError(f"{path}: no training images found ({suffix_list()})")
         for f in files:
             images.append(benchmark.read_rgb(f))
     return images
@@ -95,9 +102,11 @@ def _zoom(patch: np.ndarray, size: int) -> np.ndarray:
 
 
 class PatchSampler:
-    """Random (LR, HR) Y patches: random image (weighted by area), random downscale of the
-    HR in [0.6, 1], random crop, random flip/90° rotation, LR by MATLAB bicubic on uint8 RGB
-    as in the evaluation protocol."""
+    """Random (LR, HR) Y patches: random image (weighted by area; rendered boards, if any,
+    drawn with probability ``text_fraction``), random downscale of the HR in [0.6, 1],
+    random crop, random flip/90° rotation, LR made from uint8 RGB by ``degradation``
+    (default: MATLAB bicubic, as in the evaluation protocol), per patch from the same
+    generator."""
 
     def __init__(
         self,
@@ -106,18 +115,33 @@ class PatchSampler:
         patch: int,
         batch: int,
         min_zoom: float = 0.6,
+        degradation: Degradation | None = None,
+        boards: Sequence[np.ndarray] = (),
+        text_fraction: float = 0.0,
     ) -> None:
-        self.images, self.scale, self.patch, self.batch = images, scale, patch, batch
+        if not 0 <= text_fraction <= 1:
+            raise SrupError(f"--synthetic-text is a fraction from 0 to 1, got {text_fraction}")
+        if text_fraction > 0 and not boards:
+            raise SrupError("--synthetic-text needs rendered boards")
+        self.scale, self.patch, self.batch = scale, patch, batch
+        self.images = list(images) + list(boards)
         self.hr_size = (patch + 2 * MARGIN) * scale
         self.min_zoom = min_zoom
-        sides = np.array([min(im.shape[:2]) for im in images])
+        self.degradation = degrade.parse(degradation)
+        sides = np.array([min(im.shape[:2]) for im in self.images])
         if sides.max() < self.hr_size:
             raise DataError(
                 f"every training image is smaller than {self.hr_size} pixels, the HR patch "
                 f"at patch size {patch} and ×{scale}; use a smaller --patch-size"
             )
         self.sides = sides
-        self.areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
+        areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
+        if boards:
+            # Photos keep their area weighting among themselves; boards share the rest.
+            photo = (1 - text_fraction) * areas / areas.sum() if len(areas) else areas
+            board = np.full(len(boards), text_fraction / len(boards))
+            areas = np.concatenate([photo, board])
+        self.areas = areas
 
     def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """float32 ``(N, 1, p, p)`` LR Y and ``(N, 1, p*s, p*s)`` HR Y, in [0, 1]."""
@@ -142,7 +166,10 @@ class PatchSampler:
             p = np.rot90(p, k=int(rng.integers(4)))
             patches.append(_zoom(p, self.hr_size) if crop != self.hr_size else p)
         hr = np.stack(patches)
-        lr = _stack_resize(hr, self.hr_size // self.scale)
+        if self.degradation.is_clean:
+            lr = _stack_resize(hr, self.hr_size // self.scale)
+        else:
+            lr = np.stack([self.degradation.apply(p, self.scale, rng) for p in hr])
         m, ms = MARGIN, MARGIN * self.scale
         lr, hr = lr[:, m:-m, m:-m], hr[:, ms:-ms, ms:-ms]
         return (
@@ -152,17 +179,20 @@ class PatchSampler:
 
 
 def _validate(net: nn.Module, spec: registry.ModelSpec, scale: int, val_pairs: list) -> float:
-    """Mean Y-PSNR of ``net`` on the validation pairs, by the benchmark protocol."""
+    """Mean Y-PSNR of ``net`` on the validation pairs, by the benchmark protocol.
+
+    It runs on a copy: the Upscaler changes its network's memory layout and mode, and the
+    network being trained must follow the same path whether or not it is validated."""
+    import copy
+
     import torch
 
     from .upscale import Upscaler
 
     device = next(net.parameters()).device
-    up = Upscaler(net, spec, scale, device, torch.float32, tile=0)
-    try:
-        scores = benchmark.evaluate(up.upscale_array, val_pairs, scale)
-    finally:
-        net.train()
+    frozen = copy.deepcopy(net).requires_grad_(False)
+    up = Upscaler(frozen, spec, scale, device, torch.float32, tile=0)
+    scores = benchmark.evaluate(up.upscale_array, val_pairs, scale)
     return float(np.mean([s.psnr for s in scores]))
 
 
@@ -257,12 +287,24 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         raise SrupError(f"{output.parent}: output folder does not exist")
     images = load_images(cfg.data)
     per_rank = max(1, cfg.batch_size // world)
-    sampler = PatchSampler(images, cfg.scale, cfg.patch_size, per_rank)
+    deg = degrade.parse(cfg.degradation)
+    boards = render_boards(BOARDS, cfg.seed) if cfg.synthetic_text > 0 else []
+    sampler = PatchSampler(
+        images,
+        cfg.scale,
+        cfg.patch_size,
+        per_rank,
+        degradation=deg,
+        boards=boards,
+        text_fraction=cfg.synthetic_text,
+    )
     hr_pixels = sum(im.shape[0] * im.shape[1] for im in images)
     steps_per_epoch = max(1, round(hr_pixels / (cfg.batch_size * sampler.hr_size**2)))
     total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
     eval_every = min(steps_per_epoch, max(1, total // 20))
-    val_pairs = benchmark.pairs(benchmark.discover(cfg.val), cfg.scale) if cfg.val else []
+    val_pairs = []
+    if cfg.val:
+        val_pairs = benchmark.pairs(benchmark.discover(cfg.val), cfg.scale, degradation=deg)
 
     torch.manual_seed(cfg.seed)
     net = spec.build(cfg.scale)
@@ -273,7 +315,9 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(net, device_ids=[device.index] if device.index else None)
+        model = DistributedDataParallel(
+            net, device_ids=[device.index] if device.index is not None else None
+        )
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ckpt = _Checkpoint(output)
     start, best, elapsed = 0, {}, 0.0
@@ -348,6 +392,8 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
                 last_ckpt = time.monotonic()
             if stop["signal"] is not None:
                 break
+            if cfg.stop_at is not None and done >= cfg.stop_at:
+                break
     except KeyboardInterrupt:
         if rank == 0:
             save_ckpt(completed)
@@ -361,6 +407,8 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     save_ckpt(finished)
     if stop["signal"] is not None:
         raise SrupError(f"stopped at step {finished}; continue with --resume")
+    if finished < total:  # --stop-at: a stage of the run, continued by --resume
+        return {"step": finished, "stopped": True, "checkpoint": ckpt.path}
     state = best.get("state") or net.state_dict()
     seconds = time.monotonic() - t0
     meta = {
@@ -376,6 +424,8 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         "init": Path(cfg.init).name if cfg.init else "",
         "val_data": Path(cfg.val).name if cfg.val else "",
         "val_psnr": round(best["psnr"], 3) if "psnr" in best else "",
+        "degradation": deg.spec(),
+        "synthetic_text": cfg.synthetic_text,
         "command": cfg.command,
     }
     save_state(output, state, meta)

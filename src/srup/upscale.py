@@ -17,23 +17,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import imageio, tiling
-from .allocator import keep_freed_memory
+from .catalog import FAST_MACS_1080P, default_model
 from .errors import BadImageError, UnknownModelError
 from .models import registry
 from .models.layers import keep_first_layer_fp32
 from .pipeline import ColorPipeline
-from .weights import load_into, load_state, path_for, read_metadata, shipped
+from .weights import load_into, load_state, path_for, read_metadata, shipped, split_name
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
     from torch import nn
 
-__all__ = ["FAST_MACS_1080P", "Upscaler", "default_model", "load"]
+__all__ = ["FAST_MACS_1080P", "AutoUpscaler", "Upscaler", "default_model", "load"]
 
-# A model is "fast" when a 1920×1080 output costs at most this many multiply-accumulates:
-# about one second on a 2-core laptop CPU (see benchmarks/speed.py).
-FAST_MACS_1080P = 12e9
 TILE_BUDGET_BYTES = 256 * 2**20
 
 Progress = Callable[[int, int], None]
@@ -59,8 +56,6 @@ class Upscaler:
     ) -> None:
         import torch
 
-        if device.type == "cpu":
-            keep_freed_memory()
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
         self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
@@ -75,9 +70,23 @@ class Upscaler:
         self.tile = self._auto_tile() if tile is None else tile
         self.pipeline = ColorPipeline(self.net, scale).to(device)
 
+    model_name: str | None = None
+
     @property
     def name(self) -> str:
-        return self.spec.name
+        """The model's name as ``srup models`` lists it (``fsrcnn``, ``fsrcnn-real``)."""
+        return self.model_name or self.spec.name
+
+    def pick(self, picture: imageio.Picture) -> Upscaler:
+        """The upscaler for ``picture``: this one (see :class:`AutoUpscaler`)."""
+        return self
+
+    @property
+    def precision(self) -> str:
+        """The precision the network runs in: fp32, fp16 or bf16."""
+        from .devices import precision_name
+
+        return precision_name(self.dtype)
 
     def _auto_tile(self) -> int:
         import torch
@@ -152,30 +161,6 @@ class Upscaler:
         return imageio.to_pil(self.upscale_picture(imageio.from_pil(img)))
 
 
-def default_model(scale: int) -> str:
-    """The shipped model with the best recorded Set5 PSNR at ``scale`` among those fast
-    enough for a 1080p output in about a second on a laptop CPU."""
-    best: tuple[float, str] | None = None
-    for (name, s), path in shipped().items():
-        if s != scale or name not in registry.names():
-            continue
-        spec = registry.get(name)
-        if spec.macs_per_pixel(scale) * 1920 * 1080 > FAST_MACS_1080P:
-            continue
-        meta = read_metadata(path)
-        score = float(meta.get("set5_psnr") or meta.get("val_psnr") or 0.0)
-        if best is None or score > best[0]:
-            best = (score, name)
-    if best is None:
-        raise UnknownModelError(f"no shipped weights for scale {scale}; {_available()}")
-    return best[1]
-
-
-def _available() -> str:
-    scales = sorted({s for _, s in shipped()})
-    return f"available scales: {', '.join(map(str, scales)) or 'none'}"
-
-
 def load(
     model: str = "auto",
     scale: int = 3,
@@ -183,10 +168,13 @@ def load(
     weights: str | os.PathLike[str] | None = None,
     tile: int | str = "auto",
     precision: str = "auto",
+    lossy: bool = False,
 ) -> Upscaler:
     """Build an :class:`Upscaler`.
 
-    ``model``: a registered name or ``auto`` (the best fast shipped model for ``scale``).
+    ``model``: a shipped model (``srup models``: ``fsrcnn``, ``fsrcnn-real``, …) or ``auto``
+    (the best fast shipped model for ``scale``; with ``lossy=True``, its real-photo variant,
+    made for JPEG-compressed, blurred, noisy input).
     ``weights``: a safetensors file to use instead of the shipped one; its header names the
     model and scale. ``tile``: input tile side in pixels, 0 for the whole image, ``auto``
     for a memory budget. ``device``: auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32,
@@ -207,16 +195,22 @@ def load(
         path = Path(weights)
     else:
         if model == "auto":
-            model = default_model(scale)
-        registry.get(model)  # an unknown name fails here, with the list of models
+            model = default_model(scale, lossy)
+        arch, variant = split_name(model)
+        registry.get(arch)  # an unknown name fails here, with the list of models
         path = path_for(model, scale)
         if not path.is_file():
             have = sorted(s for (n, s) in shipped() if n == model)
+            if not have and variant:
+                raise UnknownModelError(
+                    f"no shipped model {model!r}; see `srup models` for the shipped ones"
+                )
             raise UnknownModelError(
                 f"no shipped {model} weights for ×{scale}; available scales for {model}: "
                 f"{', '.join(map(str, have)) or 'none'}"
             )
-    spec = registry.get(model)
+    name = model
+    spec = registry.get(split_name(model)[0])
     if scale not in spec.scales:
         raise UnknownModelError(
             f"{model} does not support ×{scale}; scales: {', '.join(map(str, spec.scales))}"
@@ -234,4 +228,45 @@ def load(
         tile_px = int(tile)
     from .models.inference import for_inference
 
-    return Upscaler(for_inference(net, dtype), spec, scale, dev, dtype, tile_px, meta)
+    up = Upscaler(for_inference(net, dtype), spec, scale, dev, dtype, tile_px, meta)
+    up.model_name = name
+    return up
+
+
+class AutoUpscaler:
+    """``--model auto`` over a batch: per picture, the real-photo variant for a lossy file
+    (JPEG, lossy WebP, JPEG-in-TIFF), the clean model for the rest. Each is loaded on
+    first use and kept; ``pick`` says which one a picture gets."""
+
+    def __init__(self, scale: int, **options: object) -> None:
+        self.scale = scale
+        self.options = options
+        self._loaded: dict[bool, Upscaler] = {}
+        self.clean = self._for(False)
+
+    def _for(self, lossy: bool) -> Upscaler:
+        if lossy not in self._loaded:
+            self._loaded[lossy] = load(model="auto", scale=self.scale, lossy=lossy, **self.options)
+        return self._loaded[lossy]
+
+    def pick(self, picture: imageio.Picture) -> Upscaler:
+        return self._for(picture.lossy)
+
+    @property
+    def name(self) -> str:
+        names = [self.clean.name]
+        try:
+            real = default_model(self.scale, lossy=True)
+        except UnknownModelError:
+            real = self.clean.name
+        if real != names[0]:
+            names.append(f"{real} for JPEG/lossy WebP")
+        return "auto: " + ", ".join(names)
+
+    @property
+    def device(self) -> torch.device:
+        return self.clean.device
+
+    @property
+    def precision(self) -> str:
+        return self.clean.precision

@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["load_state", "path_for", "read_metadata", "save_state", "shipped", "weights_dir"]
+__all__ = [
+    "load_state",
+    "path_for",
+    "read_metadata",
+    "save_state",
+    "shipped",
+    "split_name",
+    "weights_dir",
+]
 
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
 
@@ -38,6 +46,13 @@ def weights_dir() -> Path:
 
 def path_for(model: str, scale: int) -> Path:
     return weights_dir() / f"{model}_x{scale}.safetensors"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """A shipped model's name is ``ARCH`` or ``ARCH-VARIANT``: ``fsrcnn-real`` →
+    ``("fsrcnn", "real")``, ``espcn`` → ``("espcn", "")``."""
+    arch, _, variant = name.partition("-")
+    return arch, variant
 
 
 def shipped() -> dict[tuple[str, int], Path]:

@@ -1,0 +1,24 @@
+"""The file formats srup knows, by suffix: kept apart, free of imports, so the command line
+can offer them without loading Pillow."""
+
+from __future__ import annotations
+
+__all__ = ["EXTENSIONS", "FORMAT_NAMES", "IMAGE_SUFFIXES", "READ_ONLY", "SUFFIX_FOR"]
+
+# Suffixes srup reads and writes, and the Pillow format each names.
+EXTENSIONS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+# Formats read but not written (srup writes their first frame as PNG): found by folder scans.
+READ_ONLY = {".gif": "GIF"}
+IMAGE_SUFFIXES = frozenset(EXTENSIONS) | frozenset(READ_ONLY)
+# What --format accepts: the format names and the suffixes -o accepts.
+FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
+FORMAT_NAMES |= {"tif": "TIFF", "bmp": "BMP"}
+SUFFIX_FOR = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
