@@ -212,4 +212,112 @@ def test_real_subprocess_upscales_and_reports_json(rgb_file, tmp_path):
     assert res.returncode == 0, res.stderr
     obj = json.loads(res.stdout.strip().splitlines()[-1])
     assert obj["status"] == "done" and obj["output_size"] == [96, 80]
+    assert obj["precision"] == "fp32" and obj["device"] == "cpu" and obj["model"] == "fsrcnn"
     assert np.asarray(Image.open(out)).shape == (80, 96, 3)
+    assert ", fp32" in res.stderr  # the banner says which precision ran
+
+
+def test_a_trailing_slash_makes_the_output_a_folder(runner, rgb_file, tmp_path):
+    res = runner.invoke(cli, ["upscale", str(rgb_file), "-s", "2", "-o", f"{tmp_path}/new/"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new" / "board.png").is_file()
+    res = runner.invoke(
+        cli,
+        ["upscale", str(rgb_file), "-s", "2", "-o", f"{tmp_path}/w/", "--format", "webp"],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "w").is_dir() and (tmp_path / "w" / "board.webp").is_file()
+
+
+def test_several_inputs_into_one_image_name_is_a_usage_error(runner, rgb_file, tmp_path):
+    other = tmp_path / "other.png"
+    Image.fromarray(photo(20, 20)).save(other)
+    res = runner.invoke(
+        cli, ["upscale", str(rgb_file), str(other), "-o", str(tmp_path / "combined.png")]
+    )
+    assert res.exit_code == 2 and "one image file" in res.output
+    assert not (tmp_path / "combined.png").exists()
+
+
+def test_folder_scan_takes_gifs_and_counts_what_it_leaves_out(runner, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(20, 16)).convert("P").save(src / "anim.gif")
+    Image.fromarray(photo(20, 16)).save(src / "a.png")
+    (src / "notes.txt").write_text("not an image")
+    res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "anim.png").is_file()  # GIF in, PNG out
+    assert "2 done" in res.output and "1 not images (left out)" in res.output
+
+
+@pytest.mark.parametrize("fmt,suffix", [("tif", ".tif"), ("jpg", ".jpg"), ("tiff", ".tif")])
+def test_format_accepts_the_suffixes_output_names_accept(runner, tmp_path, fmt, suffix):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(20, 16)).save(src / "a.png")
+    out = tmp_path / "out"
+    res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out), "--format", fmt])
+    assert res.exit_code == 0, res.output
+    assert (out / f"a{suffix}").is_file()
+
+
+def test_json_carries_the_cmyk_note(runner, tmp_path):
+    src = tmp_path / "c.jpg"
+    Image.fromarray(photo(20, 16)).convert("CMYK").save(src)
+    res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "c.png")])
+    res = runner.invoke(
+        cli, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "d.png"), "--json", "-q"]
+    )
+    obj = json.loads(res.stdout.strip().splitlines()[-1])
+    assert any("CMYK" in n for n in obj["notes"])
+
+
+def test_weights_of_another_model_are_a_usage_error(runner, rgb_file, tmp_path):
+    from srup.weights import path_for
+
+    res = runner.invoke(
+        cli,
+        [
+            "upscale",
+            str(rgb_file),
+            "-s",
+            "3",
+            "-m",
+            "espcn",
+            "--weights",
+            str(path_for("fsrcnn", 3)),
+        ],
+    )
+    assert res.exit_code == 2 and "for fsrcnn, not espcn" in res.output
+
+
+def test_benchmark_at_a_scale_without_models_is_a_usage_error(runner, hr_folder):
+    res = runner.invoke(cli, ["benchmark", str(hr_folder), "-s", "5"])
+    assert res.exit_code == 2 and "no shipped model for ×5" in res.output
+
+
+def test_benchmark_json_records_versions_precision_and_degradation(runner, hr_folder, tmp_path):
+    out = tmp_path / "b.json"
+    args = ["benchmark", str(hr_folder), "-s", "2", "-m", "bicubic", "--jpeg", "75"]
+    res = runner.invoke(cli, [*args, "--json", str(out), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["precision"] == "fp32" and meta["device"] == "cpu"
+    assert meta["srup"] and meta["torch"] and meta["degradation"] == "clean,jpeg=75:75"
+
+
+def test_models_lists_without_importing_torch():
+    code = (
+        "import sys; from srup.cli import cli; from srup.catalog import catalog; rows = catalog(); "
+        "assert rows and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_architectures_file_matches_the_registry():
+    from srup.catalog import ARCHITECTURES_FILE, describe_architectures
+    from srup.weights import weights_dir
+
+    cached = json.loads((weights_dir() / ARCHITECTURES_FILE).read_text())
+    assert cached == describe_architectures()

@@ -188,6 +188,7 @@ def test_a_signal_during_a_batch_keeps_finished_outputs_whole_and_leaves_no_part
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == code, stderr
     assert word in stderr and "Traceback" not in stderr
+    assert "--skip-existing" in stderr  # what to run next
     done = sorted(out.glob("*.png"))
     assert 1 <= len(done) < 12
     for path in done:

@@ -133,3 +133,72 @@ def test_auto_precision_on_cpu_is_fp32_whatever_the_bf16_support(monkeypatch, na
     assert devices.resolve_precision("auto", torch.device("cpu")) == torch.float32
     up = srup.load(scale=2, device="cpu", precision="fp32", tile=0)
     assert up.precision == "fp32"
+
+
+def test_library_calls_leave_process_settings_alone(monkeypatch, tmp_path):
+    from srup import allocator, imageio
+
+    def no_global_change() -> bool:
+        raise AssertionError("a library call tuned malloc for the whole process")
+
+    monkeypatch.setattr(allocator, "keep_freed_memory", no_global_change)
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.fromarray(photo(20, 16)).save(tmp_path / "a.png")
+    up = srup.load(scale=2, device="cpu", precision="fp32")
+    up.upscale_picture(imageio.read(tmp_path / "a.png"))
+    assert limit == Image.MAX_IMAGE_PIXELS
+
+
+def test_pillow_limit_of_the_host_program_is_reported_not_raised(monkeypatch, tmp_path):
+    from srup import imageio
+
+    Image.fromarray(photo(20, 16)).save(tmp_path / "a.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 320 pixels is over twice that
+    with pytest.raises(BadImageError, match="MAX_IMAGE_PIXELS"):
+        imageio.read(tmp_path / "a.png")
+
+
+def test_ddp_gets_the_index_of_cuda_0():
+    import torch
+
+    from srup.train import ddp_device_ids
+
+    assert ddp_device_ids(torch.device("cuda", 0)) == [0]
+    assert ddp_device_ids(torch.device("cuda", 1)) == [1]
+    assert ddp_device_ids(torch.device("cpu")) is None
+
+
+def test_auto_picks_the_real_variant_for_lossy_input_where_one_is_shipped(tmp_path, monkeypatch):
+    import shutil
+
+    from srup import imageio
+    from srup.catalog import default_model
+    from srup.upscale import AutoUpscaler
+    from srup.weights import path_for
+
+    # A weights folder with fsrcnn ×2 and a "real" variant of it (the same tensors).
+    clean = path_for("fsrcnn", 2)
+    monkeypatch.setenv("SRUP_WEIGHTS", str(tmp_path / "w"))
+    (tmp_path / "w").mkdir()
+    shutil.copy(clean, tmp_path / "w" / "fsrcnn_x2.safetensors")
+    assert default_model(2, lossy=True) == "fsrcnn"  # no variant: the clean model
+    shutil.copy(
+        tmp_path / "w" / "fsrcnn_x2.safetensors", tmp_path / "w" / "fsrcnn-real_x2.safetensors"
+    )
+    assert default_model(2, lossy=False) == "fsrcnn"
+    assert default_model(2, lossy=True) == "fsrcnn-real"
+    Image.fromarray(photo(20, 16)).save(tmp_path / "a.jpg", quality=80)
+    Image.fromarray(photo(20, 16)).save(tmp_path / "a.png")
+    Image.fromarray(photo(20, 16)).save(tmp_path / "lossless.webp", lossless=True)
+    Image.fromarray(photo(20, 16)).save(tmp_path / "lossy.webp", quality=80)
+    auto = AutoUpscaler(2, device="cpu", precision="fp32", tile=0)
+    picks = {
+        name: auto.pick(imageio.read(tmp_path / name)).name
+        for name in ("a.jpg", "a.png", "lossless.webp", "lossy.webp")
+    }
+    assert picks == {
+        "a.jpg": "fsrcnn-real",
+        "a.png": "fsrcnn",
+        "lossless.webp": "fsrcnn",
+        "lossy.webp": "fsrcnn-real",
+    }

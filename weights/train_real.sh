@@ -2,11 +2,13 @@
 # The real-photo variants (fourth session), run from the repository root with ../shared beside
 # it: two queues side by side (fsrcnn, espcn), one CPU thread each, on the 2-core machine.
 # Usage: weights/train_real.sh fsrcnn|espcn
-# --degradation real: per patch, blur (isotropic or not), a downscale by MATLAB bicubic, area
-# or bilinear, Gaussian or Poisson-like noise, JPEG at quality 30–95 and now and then a second
-# round (srup.degrade); a quarter of the patches come from boards of text rendered by
-# srup.boards. Each run is fine-tuned from the clean weights of its own scale and validated
-# on Set5 degraded the same way (one fixed draw per image). Set14 is never seen.
+# --degradation real: per patch, blur half the time (σ 0.2–1 HR pixels, some anisotropic), a
+# downscale by MATLAB bicubic (or area or bilinear), Gaussian or Poisson-like noise (σ 1–5
+# levels) half the time, JPEG at quality 50–95 nine times in ten (srup.degrade); a quarter of
+# the patches come from boards of text rendered by srup.boards. Each run is fine-tuned with an
+# MSE loss from the clean weights of its own scale and validated on Set5 as a phone
+# photographs it (--val-degradation phone: blur σ 0.7, noise σ 3, JPEG 75). Set14 is never
+# seen.
 # A stopped run continues where it stopped (--resume from runs/*.ckpt.safetensors).
 set -euo pipefail
 DATA="../shared/data"
@@ -22,10 +24,11 @@ run() {  # scale steps [extra args]
   local resume=()
   [ -f "$out.ckpt.safetensors" ] && resume=(--resume)
   srup train "${TRAIN[@]}" -m "$model" -s "$scale" -o "$out" --val "$DATA/Set5" \
-    --max-steps "$steps" --degradation real --synthetic-text 0.25 --workers 1 \
+    --max-steps "$steps" --degradation real --val-degradation phone --synthetic-text 0.25 \
+    --loss mse --workers 1 \
     "${resume[@]}" "$@"
 }
 
-run 3 10000 --lr 3e-4 --init "weights/${model}_x3.safetensors"
-run 2 4000 --lr 3e-4 --init "weights/${model}_x2.safetensors"
-run 4 4000 --lr 3e-4 --init "weights/${model}_x4.safetensors"
+run 3 8000 --lr 3e-4 --init "weights/${model}_x3.safetensors"
+run 2 5000 --lr 3e-4 --init "weights/${model}_x2.safetensors"
+run 4 5000 --lr 3e-4 --init "weights/${model}_x4.safetensors"

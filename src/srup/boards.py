@@ -220,10 +220,13 @@ def render_board(
     fonts: tuple[str, ...] | None = None,
     text_px: tuple[int, int] = (14, 56),
     words: tuple[str, ...] = tuple(WORDS),
+    lines: list[str] | None = None,
+    max_angle: float = 3.0,
 ) -> tuple[np.ndarray, list[str]]:
     """One board: ``(H, W, 3)`` uint8 RGB of ``size`` = (W, H), and the lines written on it,
     top to bottom. ``style``: chalk, marker, print or None (drawn at random). ``text_px``:
-    the range of font sizes in pixels."""
+    the range of font sizes in pixels. ``lines``: write exactly these, in one font and size
+    (the legibility benchmark's known text; :class:`ValueError` if one does not fit)."""
     from PIL import Image, ImageDraw, ImageFilter
 
     w, h = size
@@ -233,24 +236,29 @@ def render_board(
     fonts = font_files() if fonts is None else fonts
     choices: list[str | None] = list(fonts) or [None]
     bg, inks = _palette(style, rng)
-    angle = float(rng.uniform(-3, 3))
+    angle = float(rng.uniform(-max_angle, max_angle))
     # Drawn larger, then rotated and cut to size, so no corner is left empty.
     pad = math.ceil(0.06 * max(w, h))
     cw, ch = w + 2 * pad, h + 2 * pad
     mask_img = Image.new("L", (cw, ch), 0)
     ink_img = Image.new("RGB", (cw, ch), (0, 0, 0))
     draw_mask, draw_ink = ImageDraw.Draw(mask_img), ImageDraw.Draw(ink_img)
+    given = list(lines) if lines is not None else None
     lines = []
     y = pad + int(rng.integers(0, max(1, h // 10)))
     font_path = choices[int(rng.integers(len(choices)))]
     px = int(rng.integers(text_px[0], text_px[1] + 1))
-    while y < ch - pad:
-        if rng.random() < 0.3:  # a new hand or heading now and then
+    while y < ch - pad if given is None else given:
+        if given is None and rng.random() < 0.3:  # a new hand or heading now and then
             font_path = choices[int(rng.integers(len(choices)))]
             px = int(rng.integers(text_px[0], text_px[1] + 1))
         font = _font(font_path, px)
-        text = _line_text(rng, words)
+        text = _line_text(rng, words) if given is None else given.pop(0)
         x = pad + int(rng.integers(0, max(1, w // 8)))
+        if given is not None and (
+            x + draw_mask.textlength(text, font=font) > pad + w - px or y + 2 * px > pad + h
+        ):
+            raise ValueError(f"{text!r} at {px} px does not fit a {w}×{h} board")
         color = inks[int(rng.integers(len(inks)))] if rng.random() < 0.4 else inks[0]
         width = max(1, round(px / 16)) if style == "marker" and rng.random() < 0.5 else 0
         draw_mask.text((x, y), text, fill=255, font=font, stroke_width=width, stroke_fill=255)

@@ -500,6 +500,11 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
     "(blur, noise, JPEG as a phone camera), or a spec like real,jpeg=50:95 (see README).",
 )
 @click.option(
+    "--val-degradation",
+    help="How the validation LR is made (default: as --degradation, one fixed draw per "
+    "image); e.g. phone for the fixed phone photo.",
+)
+@click.option(
     "--synthetic-text",
     type=click.FloatRange(0, 1),
     default=0.0,
@@ -542,6 +547,7 @@ def train(
     lr,
     loss,
     degradation,
+    val_degradation,
     synthetic_text,
     init,
     resume,
@@ -574,6 +580,7 @@ def train(
         lr=lr,
         loss=loss,
         degradation=_degradation(degradation),
+        val_degradation=_degradation(val_degradation) if val_degradation else None,
         synthetic_text=synthetic_text,
         init=str(init) if init else None,
         resume=resume,

@@ -1,7 +1,7 @@
-"""BT.601 YCbCr exactly as MATLAB's ``rgb2ycbcr``, on NumPy arrays and torch tensors.
+"""BT.601 YCbCr exactly as MATLAB's ``rgb2ycbcr``: the matrix the metrics, the training
+patches and the colour pipeline (srup.pipeline, in torch) are all written against.
 
-All functions take values scaled to [0, 1] and work on the last axis (NumPy, ``(..., 3)``)
-or on axis 1 (torch, ``(N, 3, H, W)``); both are written against the same matrix.
+Functions take NumPy values scaled to [0, 1] and work on the last axis, ``(..., 3)``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ __all__ = [
     "OFFSET",
     "RGB_TO_YCC",
     "YCC_TO_RGB",
-    "gray_from_y",
     "rgb_to_y",
     "rgb_to_ycbcr",
-    "y_from_gray",
     "ycbcr_to_rgb",
 ]
 
@@ -47,13 +45,3 @@ def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
 def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
     """``(..., 3)`` RGB in [0, 1] → ``(...)`` Y in [16/255, 235/255], float64."""
     return np.asarray(rgb, dtype=np.float64) @ RGB_TO_YCC[0] + OFFSET[0]
-
-
-def y_from_gray(gray: np.ndarray) -> np.ndarray:
-    """Gray values in [0, 1] → the Y of the RGB pixel (v, v, v)."""
-    return np.asarray(gray, dtype=np.float64) * RGB_TO_YCC[0].sum() + OFFSET[0]
-
-
-def gray_from_y(y: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`y_from_gray`; not clipped."""
-    return (np.asarray(y, dtype=np.float64) - OFFSET[0]) / RGB_TO_YCC[0].sum()

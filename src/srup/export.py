@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .errors import OutputError, SrupError
+from .imageio import write_file
 from .models.layers import symmetric_pad
 from .pipeline import ColorPipeline
 from .upscale import Upscaler
@@ -83,7 +84,6 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
         raise SrupError(
             "ONNX export needs the onnx and onnxscript packages: pip install 'srup[onnx]'"
         ) from None
-    from .imageio import atomic_write
 
     path = Path(path)
     if path.suffix.lower() != ".onnx":
@@ -128,9 +128,6 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
             info[f"srup_{key}"] = up.metadata[key]
     onnx.helper.set_model_props(model, info)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_write(path) as f:
-            f.write(model.SerializeToString())
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+    blob = model.SerializeToString()
+    write_file(path, lambda f: f.write(blob))
     return path

@@ -39,6 +39,7 @@ __all__ = [
     "to_8bit",
     "to_pil",
     "write",
+    "write_file",
 ]
 
 DEFAULT_MAX_PIXELS = 150_000_000
@@ -59,7 +60,7 @@ _SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
 _HOLDS = {
     "JPEG": {"L", "RGB"},
     "WEBP": {"RGB", "RGBA"},
-    "BMP": {"L", "RGB", "RGBA"},
+    "BMP": {"L", "RGB"},  # Pillow writes RGBA BMPs that read back as RGB
     "PNG": {"L", "LA", "RGB", "RGBA"},
     "TIFF": {"L", "LA", "RGB", "RGBA"},
 }
@@ -314,10 +315,16 @@ def write(
     """Write ``picture`` atomically; the format comes from ``fmt`` or the extension."""
     path = Path(path)
     fmt = fmt or format_for(path)
-    encode = _encoder(_fit_layout(picture, fmt), fmt, quality)
+    write_file(path, _encoder(_fit_layout(picture, fmt), fmt, quality))
+
+
+def write_file(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> None:
+    """Write a file atomically with ``fill(f)``; an OS failure (full disk, permissions)
+    becomes an :class:`OutputError` naming the file."""
+    path = Path(path)
     try:
         with atomic_write(path) as f:
-            encode(f)
+            fill(f)
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
 

@@ -46,25 +46,23 @@ class BenchmarkResult:
         return groups
 
     def write_json(self, path: Path) -> None:
-        from .imageio import atomic_write
+        from .imageio import write_file
 
         blob = json.dumps(
             {"meta": self.meta, "results": self.results, "per_image": self.per_image}, indent=2
-        )
-        with atomic_write(Path(path)) as f:
-            f.write(blob.encode())
+        ).encode()
+        write_file(path, lambda f: f.write(blob))
 
     def write_csv(self, path: Path) -> None:
         import io
 
-        from .imageio import atomic_write
+        from .imageio import write_file
 
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(self.results)
-        with atomic_write(Path(path)) as f:
-            f.write(buf.getvalue().encode())
+        write_file(path, lambda f: f.write(buf.getvalue().encode()))
 
 
 @dataclass

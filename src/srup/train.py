@@ -33,6 +33,7 @@ from .resize import imresize
 from .weights import load_into, load_state, save_state
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 __all__ = ["PatchSampler", "TrainConfig", "load_images", "train"]
@@ -64,6 +65,7 @@ class TrainConfig:
     device: str = "auto"
     checkpoint_minutes: float = 10.0
     degradation: str = "clean"
+    val_degradation: str | None = None  # how the validation LR is made; None: as training's
     synthetic_text: float = 0.0
     stop_at: int | None = None  # leave off after this step, checkpointed, for --resume
     command: str = field(default_factory=lambda: shlex.join(["srup", *sys.argv[1:]]))
@@ -239,6 +241,12 @@ def _prefixed(tensors: dict, prefix: str) -> dict:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
+def ddp_device_ids(device: torch.device) -> list[int] | None:
+    """DistributedDataParallel's ``device_ids``: the GPU's index (``cuda:0`` included, whose
+    index 0 is false), None on the CPU."""
+    return [device.index] if device.type == "cuda" and device.index is not None else None
+
+
 def _dist_env() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
@@ -304,7 +312,8 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     eval_every = min(steps_per_epoch, max(1, total // 20))
     val_pairs = []
     if cfg.val:
-        val_pairs = benchmark.pairs(benchmark.discover(cfg.val), cfg.scale, degradation=deg)
+        val_deg = degrade.parse(cfg.val_degradation) if cfg.val_degradation else deg
+        val_pairs = benchmark.pairs(benchmark.discover(cfg.val), cfg.scale, degradation=val_deg)
 
     torch.manual_seed(cfg.seed)
     net = spec.build(cfg.scale)
@@ -315,9 +324,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(
-            net, device_ids=[device.index] if device.index is not None else None
-        )
+        model = DistributedDataParallel(net, device_ids=ddp_device_ids(device))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ckpt = _Checkpoint(output)
     start, best, elapsed = 0, {}, 0.0
@@ -425,6 +432,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         "val_data": Path(cfg.val).name if cfg.val else "",
         "val_psnr": round(best["psnr"], 3) if "psnr" in best else "",
         "degradation": deg.spec(),
+        "val_degradation": degrade.parse(cfg.val_degradation or deg).spec(),
         "synthetic_text": cfg.synthetic_text,
         "command": cfg.command,
     }

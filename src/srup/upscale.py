@@ -120,12 +120,11 @@ class Upscaler:
         out = self.pipeline(src.permute(2, 0, 1)[None].float() / maxv)
         out.clamp_(0, 1).mul_(maxv).round_()  # in place: the pipeline's output is its own
         # Interleave into an (h, w, C) buffer here, where torch copies on every thread: a
-        # planar result would make the tiler's stitch a slow single-threaded transpose
-        # (ESPCN ×4 at 480×270: 23 ms → 12 ms of 78 ms from the pipeline's output onwards).
-        torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.int32
+        # planar result would make the tiler's stitch a single-threaded transpose.
+        torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.uint16
         result = torch.empty(out.shape[2:] + out.shape[1:2], dtype=torch_dtype, device=out.device)
         result.copy_(out[0].permute(1, 2, 0))
-        return result.cpu().numpy().astype(tile.dtype, copy=False)
+        return result.cpu().numpy()
 
     def upscale_array(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """``(H, W)`` or ``(H, W, C)`` uint8/uint16 with C in 1–4 (L, LA, RGB, RGBA) →
@@ -184,10 +183,16 @@ def load(
 
     if weights is not None:
         meta = read_metadata(weights)
+        named = meta.get("model", "")
         if model == "auto":
-            model = meta.get("model", "")
+            model = named
             if not model:
                 raise UnknownModelError(f"{weights}: the header names no model; pass --model")
+        elif named and split_name(model)[0] != named:
+            raise UnknownModelError(
+                f"{weights}: these weights are for {named}, not {model}; drop --model or "
+                f"pass --model {named}"
+            )
         if meta.get("scale", str(scale)) != str(scale):
             raise UnknownModelError(
                 f"{weights}: these weights are for ×{meta['scale']}, not ×{scale}"

@@ -140,11 +140,10 @@ def save_state(
     """Write a safetensors file atomically (temporary file, fsync, rename)."""
     from safetensors.torch import save
 
-    from .imageio import atomic_write
+    from .imageio import write_file
 
     blob = save(
         {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
         metadata={k: str(v) for k, v in metadata.items()},
     )
-    with atomic_write(Path(path)) as f:
-        f.write(blob)
+    write_file(path, lambda f: f.write(blob))

@@ -66,7 +66,7 @@ def subpixel_weight(weight: torch.Tensor, scale: int) -> tuple[torch.Tensor, tup
 
     Returns the weight and its reach ``(before, after)``: output pixel q reads inputs
     q - before … q + after. The reach can be lopsided (×3: 1 and 2), and a kernel cut to it
-    rather than centred has 16 taps instead of 25 (FSRCNN ×3: 69 → 46 ms at 640×360);
+    rather than centred has 16 taps instead of 25, a third less work;
     :func:`subpixel_conv` applies it with the transposed convolution's zero padding."""
     k = weight.shape[-1]
     half = k // 2
