@@ -202,3 +202,24 @@ def test_auto_picks_the_real_variant_for_lossy_input_where_one_is_shipped(tmp_pa
         "lossless.webp": "fsrcnn",
         "lossy.webp": "fsrcnn-real",
     }
+
+
+def test_fp32_on_a_gpu_switches_tf32_off_while_it_runs_and_restores_it():
+    import torch
+
+    from srup.devices import exact_numerics
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic)
+    cudnn.allow_tf32, cudnn.benchmark = True, True
+    try:
+        with exact_numerics(torch.device("cuda"), torch.float32):
+            assert not cudnn.allow_tf32 and not matmul.allow_tf32
+            assert cudnn.deterministic and not cudnn.benchmark
+        assert cudnn.allow_tf32 and cudnn.benchmark
+        with exact_numerics(torch.device("cuda"), torch.float16):
+            assert cudnn.allow_tf32  # fp16 is not promised to be float32
+        with exact_numerics(torch.device("cpu"), torch.float32):
+            assert cudnn.allow_tf32
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic = before

@@ -98,7 +98,10 @@ def default_model(scale: int, lossy: bool = False) -> str:
             if macs * 1920 * 1080 > FAST_MACS_1080P:
                 continue
             meta = read_metadata(path)
-            score = float(meta.get("set5_psnr") or meta.get("val_psnr") or 0.0)
+            # Real variants are ranked on the input they were made for.
+            keys = ("set5_phone_psnr",) if variant else ()
+            keys += ("set5_psnr", "val_psnr")
+            score = float(next((meta[k] for k in keys if meta.get(k)), 0.0))
             if best is None or score > best[0]:
                 best = (score, name)
         if best is not None:

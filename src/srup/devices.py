@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .errors import DeviceError
@@ -9,7 +11,14 @@ from .errors import DeviceError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PRECISIONS", "auto_precision", "precision_name", "resolve_device", "resolve_precision"]
+__all__ = [
+    "PRECISIONS",
+    "auto_precision",
+    "exact_numerics",
+    "precision_name",
+    "resolve_device",
+    "resolve_precision",
+]
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _SUPPORTED = {"cpu": {"fp32", "bf16"}, "cuda": {"fp32", "fp16", "bf16"}, "mps": {"fp32", "fp16"}}
@@ -57,6 +66,27 @@ def native_cpu_bf16() -> bool:
 
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+@contextmanager
+def exact_numerics(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
+    """While srup runs on a GPU in fp32: float32 means float32 (TF32 off: PyTorch lets
+    cuDNN convolutions use it by default) and cuDNN picks deterministic algorithms rather
+    than timing a fastest one per shape. The caller's settings come back afterwards; on the
+    CPU nothing changes."""
+    import torch
+
+    if device.type != "cuda" or dtype != torch.float32:
+        yield
+        return
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic)
+    cudnn.allow_tf32 = matmul.allow_tf32 = cudnn.benchmark = False
+    cudnn.deterministic = True
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic = saved
 
 
 def auto_precision(device: torch.device) -> str:

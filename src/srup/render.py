@@ -48,6 +48,7 @@ class BatchDisplay:
         self.files_task = None
         self.context: dict[str, Any] = {}  # what ran: scale, device, precision
         self.left_out = 0  # files a folder scan passed over (not images by suffix)
+        self.models: dict[str, int] = {}  # files done by each model (auto picks per file)
 
     @property
     def failed(self) -> int:
@@ -88,6 +89,8 @@ class BatchDisplay:
 
     def result(self, res: Result) -> None:
         self.counts[res.status] += 1
+        if res.status == "done" and res.model:
+            self.models[res.model] = self.models.get(res.model, 0) + 1
         self.megapixels += res.megapixels
         if self.as_json:
             obj = {
@@ -128,10 +131,12 @@ class BatchDisplay:
         rate = self.megapixels / seconds if seconds > 0 else 0.0
         colour = "red" if c["failed"] else "green"
         left = f", {self.left_out} not images (left out)" if self.left_out else ""
+        by = ", ".join(f"{n} {m}" for m, n in sorted(self.models.items()))
+        by = f" (by {by})" if by else ""
         stderr.print(
-            f"[{colour}]{c['done']} done, {c['skipped']} skipped, {c['failed']} failed[/]"
-            f"{escape(left)} in {seconds:.1f} s ({self.megapixels:.1f} MP out, "
-            f"{rate:.2f} MP/s)"
+            f"[{colour}]{c['done']} done{escape(by)}, {c['skipped']} skipped, "
+            f"{c['failed']} failed[/]{escape(left)} in {seconds:.1f} s "
+            f"({self.megapixels:.1f} MP out, {rate:.2f} MP/s)"
         )
 
 

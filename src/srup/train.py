@@ -262,7 +262,7 @@ def train(
     import torch.distributed as dist
     import torch.nn.functional as F
 
-    from .devices import resolve_device
+    from .devices import exact_numerics, resolve_device
 
     spec = registry.get(cfg.model)
     if cfg.scale not in spec.scales:
@@ -283,7 +283,8 @@ def train(
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        return _train(cfg, spec, device, rank, world, progress, torch, dist, F)
+        with exact_numerics(device, torch.float32):  # resumable bit for bit on GPUs too
+            return _train(cfg, spec, device, rank, world, progress, torch, dist, F)
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import imageio, tiling
 from .catalog import FAST_MACS_1080P, default_model
+from .devices import exact_numerics
 from .errors import BadImageError, UnknownModelError
 from .models import registry
 from .models.layers import keep_first_layer_fp32
@@ -141,7 +142,7 @@ class Upscaler:
             raise BadImageError(f"expected uint8 or uint16 pixels, got {arr.dtype}")
         if 0 in arr.shape:
             raise BadImageError(f"empty image {arr.shape}")
-        with torch.inference_mode():
+        with torch.inference_mode(), exact_numerics(self.device, self.dtype):
             out = tiling.run(
                 self._run_tile, arr, self.scale, self.tile, self.overlap, progress=progress
             )
@@ -264,9 +265,9 @@ class AutoUpscaler:
             real = default_model(self.scale, lossy=True)
         except UnknownModelError:
             real = self.clean.name
-        if real != names[0]:
-            names.append(f"{real} for JPEG/lossy WebP")
-        return "auto: " + ", ".join(names)
+        if real == names[0]:
+            return f"auto: {real}"
+        return f"auto: {names[0]} (lossless), {real} (JPEG, lossy WebP)"
 
     @property
     def device(self) -> torch.device:
