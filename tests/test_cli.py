@@ -133,7 +133,9 @@ def test_format_option_converts_batch_outputs(runner, tmp_path):
     [
         (["upscale", "missing.png", "-s", "2"], 1, "no such file"),
         (["upscale", "{img}", "-s", "2", "-m", "nope"], 2, "available: "),
-        (["upscale", "{img}", "-s", "7"], 2, "available scales"),
+        (["upscale", "{img}", "-s", "0"], 2, "range"),
+        (["upscale", "{img}", "-s", "2", "--width", "100"], 2, "not both"),
+        (["upscale", "{img}", "-s", "2", "-m", "fsrcnn-nope"], 2, "no shipped model"),
         (["upscale", "{img}", "-s", "2", "--tile", "-3"], 2, "negative"),
         (["upscale", "{img}", "-s", "2", "--device", "cuda:7"], 2, "cuda"),
         (["benchmark", "nowhere/"], 1, "no such folder"),

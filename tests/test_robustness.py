@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from srup.cli import cli
+from srup.weights import path_for
 
 from .conftest import photo
 
@@ -133,15 +134,22 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
         1,
         "--max-pixels",
     ),
-    "unsupported scale": (
-        lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "-s", "5"],
+    "weights at another scale": (
+        lambda t: [
+            "upscale",
+            write(t, "a.png", png_bytes(RGB)),
+            "-s",
+            "5",
+            "--weights",
+            str(path_for("espcn", 3)),
+        ],
         2,
-        "available scales: 2, 3, 4",
+        "for ×3, not ×5",
     ),
     "scale out of range": (
         lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "-s", "40"],
         2,
-        "2<=x<=8",
+        "0<x<=16",
     ),
     "unknown model": (
         lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "-m", "edsr"],

@@ -173,7 +173,8 @@ def test_auto_picks_the_real_variant_for_lossy_input_where_one_is_shipped(tmp_pa
 
     from srup import imageio
     from srup.catalog import default_model
-    from srup.upscale import AutoUpscaler
+    from srup.engine import Engine
+    from srup.sizing import Sizing
     from srup.weights import path_for
 
     # A weights folder with fsrcnn ×2 and a "real" variant of it (the same tensors).
@@ -191,9 +192,9 @@ def test_auto_picks_the_real_variant_for_lossy_input_where_one_is_shipped(tmp_pa
     Image.fromarray(photo(20, 16)).save(tmp_path / "a.png")
     Image.fromarray(photo(20, 16)).save(tmp_path / "lossless.webp", lossless=True)
     Image.fromarray(photo(20, 16)).save(tmp_path / "lossy.webp", quality=80)
-    auto = AutoUpscaler(2, device="cpu", precision="fp32", tile=0)
+    auto = Engine(Sizing(2), device="cpu", precision="fp32", tile=0)
     picks = {
-        name: auto.pick(imageio.read(tmp_path / name)).name
+        name: auto.process(imageio.read(tmp_path / name))[1]
         for name in ("a.jpg", "a.png", "lossless.webp", "lossy.webp")
     }
     assert picks == {

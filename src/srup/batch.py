@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import imageio
+from .engine import Engine
 from .errors import OutputError, SrupError, UsageError
-from .upscale import AutoUpscaler, Upscaler
+from .upscale import Upscaler
 
-Engine = Upscaler | AutoUpscaler
+Runner = Upscaler | Engine
 
 __all__ = ["Job", "Plan", "Result", "plan", "run_job", "run_jobs"]
 
@@ -52,9 +53,11 @@ def _format_of(src: Path, fmt: str | None) -> str:
     return imageio.EXTENSIONS.get(src.suffix.lower(), "PNG")
 
 
-def _default_name(src: Path, scale: int) -> Path:
+def _default_name(src: Path, scale: int | str) -> Path:
+    """``board.jpg`` → ``board_x3.jpg`` (``scale`` 3) or ``board_w1920.jpg`` (``"w1920"``)."""
     suffix = src.suffix if src.suffix.lower() in imageio.EXTENSIONS else ".png"
-    return src.with_name(f"{src.stem}_x{scale}{suffix}")
+    tag = f"x{scale}" if isinstance(scale, int) else scale
+    return src.with_name(f"{src.stem}_{tag}{suffix}")
 
 
 @dataclass
@@ -77,7 +80,7 @@ def _names_folder(output: Path | None, raw: str | None) -> bool:
 def plan(
     inputs: list[Path],
     output: Path | None,
-    scale: int,
+    scale: int | str,
     fmt: str | None = None,
     recursive: bool = False,
     output_text: str | None = None,
@@ -89,6 +92,7 @@ def plan(
     names a folder when it is one or when ``output_text`` (the ``-o`` value as typed, since
     :class:`~pathlib.Path` drops a trailing slash) ends with a slash. Several inputs into
     a name with an image suffix is a :class:`UsageError`, not a folder called ``x.png``.
+    ``scale`` names the default output (``NAME_x3``; a string such as ``w1920`` as is).
     """
     refused: list[Result] = []
     left_out: list[Path] = []
@@ -204,12 +208,11 @@ def _write(res: Result, job: Job, out: imageio.Picture, quality: int) -> Result:
     return res
 
 
-def _compute(up: Engine, res: Result, job: Job, picture, progress) -> imageio.Picture | None:
+def _compute(up: Runner, res: Result, job: Job, picture, progress) -> imageio.Picture | None:
     start = time.perf_counter()
     try:
-        chosen = up.pick(picture)
-        res.model = chosen.name
-        return chosen.upscale_picture(picture, progress=progress)
+        out, res.model = up.process(picture, progress)
+        return out
     except _FAILURES as e:
         _failure(res, e, job)
         return None
@@ -218,7 +221,7 @@ def _compute(up: Engine, res: Result, job: Job, picture, progress) -> imageio.Pi
 
 
 def run_job(
-    up: Engine,
+    up: Runner,
     job: Job,
     overwrite: bool = False,
     skip_existing: bool = False,
@@ -240,7 +243,7 @@ OVERLAP_MAX_PIXELS = 50_000_000
 
 
 def run_jobs(
-    up: Engine,
+    up: Runner,
     jobs: list[Job],
     overwrite: bool = False,
     skip_existing: bool = False,

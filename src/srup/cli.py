@@ -118,6 +118,24 @@ def _scales(value: str) -> list[int]:
     return scales
 
 
+def _name_tag(sizing) -> int | str:
+    """What a default output name carries: 3 (``_x3``), ``x2.5``, ``w1920``, ``1920x1080``."""
+    if sizing.integer_scale is not None:
+        return sizing.integer_scale
+    if sizing.scale is not None:
+        return f"x{sizing.scale:g}"
+    if sizing.width and sizing.height:
+        return f"{sizing.width}x{sizing.height}"
+    return f"w{sizing.width}" if sizing.width else f"h{sizing.height}"
+
+
+def _size_text(sizing) -> str:
+    if sizing.scale is not None:
+        return f"×{sizing.scale:g}"
+    size = f"{sizing.width or '?'}×{sizing.height or '?'}"
+    return f"to {size}" + (f" ({sizing.fit})" if sizing.width and sizing.height else "")
+
+
 def _degradation(value: str) -> str:
     """A degradation spec, checked here so that a bad one is a usage error."""
     from .degrade import parse
@@ -168,7 +186,22 @@ def _engine_options(f, precision: str = "auto"):
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-s", "--scale", type=click.IntRange(2, 8), default=3, show_default=True)
+@click.option(
+    "-s",
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True, max=16),
+    help="How many times larger: 3, or any number such as 2.5 (default 3 unless --width or "
+    "--height is given).",
+)
+@click.option("--width", type=click.IntRange(1), help="Output width in pixels.")
+@click.option("--height", type=click.IntRange(1), help="Output height in pixels.")
+@click.option(
+    "--fit",
+    type=click.Choice(["contain", "cover", "stretch"]),
+    default="contain",
+    show_default=True,
+    help="With --width and --height: fit inside, fill and cut the centre, or stretch.",
+)
 @click.option(
     "-o",
     "--output",
@@ -217,6 +250,9 @@ def _engine_options(f, precision: str = "auto"):
 def upscale(
     inputs,
     scale,
+    width,
+    height,
+    fit,
     output,
     model,
     weights,
@@ -243,7 +279,6 @@ def upscale(
         from PIL import Image
 
         from . import batch, imageio
-        from . import load as load_upscaler
         from .allocator import keep_freed_memory
         from .render import BatchDisplay
 
@@ -253,11 +288,18 @@ def upscale(
     # --max-pixels, and keeps freed memory for the next tile (see srup.allocator).
     Image.MAX_IMAGE_PIXELS = None
     keep_freed_memory()
+    from .sizing import Sizing
+
+    if scale is None and width is None and height is None:
+        scale = 3.0
+    sizing = Sizing(scale, width, height, fit)
+    if reference is not None and sizing.integer_scale is None:
+        raise click.UsageError("--reference needs a whole-number --scale")
     out_path = Path(output) if output is not None else None
     the_plan = batch.plan(
         list(inputs),
         out_path,
-        scale,
+        _name_tag(sizing),
         FORMAT_NAMES[fmt.lower()] if fmt else None,
         recursive,
         output_text=output,
@@ -269,15 +311,11 @@ def upscale(
     if not the_plan.jobs:
         display.summary()
         return 1
-    options = {"device": device, "tile": _tile(tile), "precision": precision}
-    if model == "auto" and weights is None:
-        from .upscale import AutoUpscaler
+    from .engine import Engine
 
-        up = AutoUpscaler(scale, **options)
-    else:
-        up = load_upscaler(model=model, scale=scale, weights=weights, **options)
+    up = Engine(sizing, model, weights, device=device, tile=_tile(tile), precision=precision)
     display.context = {
-        "scale": scale,
+        "scale": sizing.integer_scale or sizing.scale,
         "device": str(up.device),
         "precision": up.precision,
     }
@@ -297,7 +335,9 @@ def upscale(
         if reference is not None and res.status == "done":
             from .compare import reference_scores
 
-            display.scores(reference_scores(Path(res.output), Path(res.input), reference, scale))
+            display.scores(
+                reference_scores(Path(res.output), Path(res.input), reference, sizing.integer_scale)
+            )
     display.summary()
     return 1 if display.failed else 0
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["contributions", "imresize", "upsample_phase_kernel"]
+__all__ = ["contributions", "imresize", "resize_pixels", "upsample_phase_kernel"]
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -104,6 +104,18 @@ def imresize(
         if is_uint8:
             out = np.clip(np.round(out), 0, 255)
     return out.astype(np.uint8) if is_uint8 else out.astype(img.dtype)
+
+
+def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``(H, W[, C])`` uint8 or uint16 → ``size`` = (width, height), same dtype: MATLAB
+    bicubic, antialiased when shrinking, each channel alike (alpha included)."""
+    w, h = size
+    if pixels.shape[1] == w and pixels.shape[0] == h:
+        return pixels
+    if pixels.dtype == np.uint8:
+        return imresize(pixels, output_shape=(h, w))
+    out = imresize(pixels.astype(np.float64), output_shape=(h, w))
+    return np.clip(np.rint(out), 0, np.iinfo(pixels.dtype).max).astype(pixels.dtype)
 
 
 @lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ from .errors import BadImageError, UnknownModelError
 from .models import registry
 from .models.layers import keep_first_layer_fp32
 from .pipeline import ColorPipeline
+from .resize import resize_pixels
 from .weights import load_into, load_state, path_for, read_metadata, shipped, split_name
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from PIL import Image
     from torch import nn
 
-__all__ = ["FAST_MACS_1080P", "AutoUpscaler", "Upscaler", "default_model", "load"]
+__all__ = ["FAST_MACS_1080P", "Upscaler", "default_model", "load"]
 
 TILE_BUDGET_BYTES = 256 * 2**20
 
@@ -78,9 +79,12 @@ class Upscaler:
         """The model's name as ``srup models`` lists it (``fsrcnn``, ``fsrcnn-real``)."""
         return self.model_name or self.spec.name
 
-    def pick(self, picture: imageio.Picture) -> Upscaler:
-        """The upscaler for ``picture``: this one (see :class:`AutoUpscaler`)."""
-        return self
+    def process(
+        self, picture: imageio.Picture, progress: Progress | None = None
+    ) -> tuple[imageio.Picture, str]:
+        """``picture`` upscaled, and the name of the model that did it (as
+        :meth:`srup.engine.Engine.process`, which picks per picture)."""
+        return self.upscale_picture(picture, progress), self.name
 
     @property
     def precision(self) -> str:
@@ -154,11 +158,16 @@ class Upscaler:
         """A :class:`~srup.imageio.Picture` upscaled, with its ICC profile and EXIF."""
         return replace(picture, pixels=self.upscale_array(picture.pixels, progress))
 
-    def upscale(self, img: Image.Image) -> Image.Image:
+    def upscale(self, img: Image.Image, size: tuple[int, int] | None = None) -> Image.Image:
         """Upscale a Pillow image. L, LA, RGB, RGBA and 16-bit gray keep their mode;
-        P becomes RGB or RGBA, CMYK and others RGB."""
+        P becomes RGB or RGBA, CMYK and others RGB. ``size`` = (width, height): the network's
+        output resized to exactly that (MATLAB bicubic, antialiased), e.g. a ×3 model for a
+        2.5× enlargement."""
         img.load()
-        return imageio.to_pil(self.upscale_picture(imageio.from_pil(img)))
+        picture = self.upscale_picture(imageio.from_pil(img))
+        if size is not None:
+            picture = replace(picture, pixels=resize_pixels(picture.pixels, size))
+        return imageio.to_pil(picture)
 
 
 def load(
@@ -237,42 +246,3 @@ def load(
     up = Upscaler(for_inference(net, dtype), spec, scale, dev, dtype, tile_px, meta)
     up.model_name = name
     return up
-
-
-class AutoUpscaler:
-    """``--model auto`` over a batch: per picture, the real-photo variant for a lossy file
-    (JPEG, lossy WebP, JPEG-in-TIFF), the clean model for the rest. Each is loaded on
-    first use and kept; ``pick`` says which one a picture gets."""
-
-    def __init__(self, scale: int, **options: object) -> None:
-        self.scale = scale
-        self.options = options
-        self._loaded: dict[bool, Upscaler] = {}
-        self.clean = self._for(False)
-
-    def _for(self, lossy: bool) -> Upscaler:
-        if lossy not in self._loaded:
-            self._loaded[lossy] = load(model="auto", scale=self.scale, lossy=lossy, **self.options)
-        return self._loaded[lossy]
-
-    def pick(self, picture: imageio.Picture) -> Upscaler:
-        return self._for(picture.lossy)
-
-    @property
-    def name(self) -> str:
-        names = [self.clean.name]
-        try:
-            real = default_model(self.scale, lossy=True)
-        except UnknownModelError:
-            real = self.clean.name
-        if real == names[0]:
-            return f"auto: {real}"
-        return f"auto: {names[0]} (lossless), {real} (JPEG, lossy WebP)"
-
-    @property
-    def device(self) -> torch.device:
-        return self.clean.device
-
-    @property
-    def precision(self) -> str:
-        return self.clean.precision
