@@ -10,15 +10,19 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import imageio
 from .engine import Engine
 from .errors import OutputError, SrupError, UsageError
+from .formats import VIDEO_SUFFIXES
 from .upscale import Upscaler
+from .video import VideoOptions, is_video, upscale_video
 
 Runner = Upscaler | Engine
+VIDEO = "VIDEO"  # a job's format when its input is a video
+NO_VIDEO_OPTIONS = VideoOptions()
 
 __all__ = ["Job", "Plan", "Result", "plan", "run_job", "run_jobs"]
 
@@ -41,13 +45,21 @@ class Result:
     out_size: tuple[int, int] | None = None
     notes: tuple[str, ...] = ()
     model: str | None = None
+    frames: int | None = None  # videos: frames upscaled
+    fps: float | None = None
+
+    megapixels_out: float | None = None  # videos: all frames together
 
     @property
     def megapixels(self) -> float:
+        if self.megapixels_out is not None:
+            return self.megapixels_out
         return self.out_size[0] * self.out_size[1] / 1e6 if self.out_size else 0.0
 
 
 def _format_of(src: Path, fmt: str | None) -> str:
+    if is_video(src):
+        return VIDEO  # a video stays in its container; --format is for pictures
     if fmt:
         return fmt
     return imageio.EXTENSIONS.get(src.suffix.lower(), "PNG")
@@ -55,7 +67,8 @@ def _format_of(src: Path, fmt: str | None) -> str:
 
 def _default_name(src: Path, scale: int | str) -> Path:
     """``board.jpg`` → ``board_x3.jpg`` (``scale`` 3) or ``board_w1920.jpg`` (``"w1920"``)."""
-    suffix = src.suffix if src.suffix.lower() in imageio.EXTENSIONS else ".png"
+    keep = src.suffix.lower() in imageio.EXTENSIONS or src.suffix.lower() in VIDEO_SUFFIXES
+    suffix = src.suffix if keep else ".mp4" if is_video(src) else ".png"
     tag = f"x{scale}" if isinstance(scale, int) else scale
     return src.with_name(f"{src.stem}_{tag}{suffix}")
 
@@ -128,6 +141,13 @@ def plan(
     if single and not folder:
         src = sources[0][0]
         dst = output if output is not None else _default_name(src, scale)
+        if is_video(src):
+            if dst.suffix.lower() not in VIDEO_SUFFIXES:
+                raise UsageError(
+                    f"{dst}: a video goes into a video file "
+                    f"({', '.join(sorted(VIDEO_SUFFIXES))}); or use --frames-to DIR"
+                )
+            return Plan([Job(src, dst, VIDEO)], refused, left_out)
         out_fmt = fmt or imageio.format_for(dst)
         return Plan([Job(src, dst, out_fmt)], refused, left_out)
     if output is None:
@@ -139,7 +159,8 @@ def plan(
     seen: dict[Path, Path] = {}
     for src, rel in sources:
         out_fmt = _format_of(src, fmt)
-        suffix = src.suffix if not fmt and src.suffix.lower() in imageio.EXTENSIONS else None
+        keep = out_fmt == VIDEO or (not fmt and src.suffix.lower() in imageio.EXTENSIONS)
+        suffix = src.suffix if keep else None
         rel = rel.with_suffix(suffix or imageio.suffix_for(out_fmt))
         dst = output / rel
         if not dst.resolve().is_relative_to(root):
@@ -185,6 +206,9 @@ def _read(
                 raise OutputError(
                     f"{job.dst}: exists; use --overwrite to replace it or --skip-existing"
                 )
+        if job.fmt == VIDEO:  # decoded frame by frame by _video, not here
+            res.status = VIDEO
+            return res, None
         picture = imageio.read(job.src, max_pixels=max_pixels)
         res.size, res.notes = picture.size, tuple(picture.notes)
         return res, picture
@@ -220,6 +244,29 @@ def _compute(up: Runner, res: Result, job: Job, picture, progress) -> imageio.Pi
         res.seconds += time.perf_counter() - start
 
 
+def _video(up: Runner, res: Result, job: Job, options: VideoOptions, progress) -> Result:
+    """One video, through srup.video; its frames go to ``options.frames_to/NAME`` instead
+    when that is set."""
+    start = time.perf_counter()
+    res.status = "failed"
+    try:
+        if options.frames_to is not None:
+            options = replace(options, frames_to=Path(options.frames_to) / job.src.stem)
+            res.output = str(options.frames_to)
+        else:
+            job.dst.parent.mkdir(parents=True, exist_ok=True)
+        done = upscale_video(job.src, job.dst, up.process, options, progress)
+        res.status, res.model, res.frames = "done", done.model, done.frames
+        res.size, res.out_size, res.notes = done.size, done.out_size, tuple(done.notes)
+        res.fps = round(done.fps, 2)
+        res.megapixels_out = done.frames * done.out_size[0] * done.out_size[1] / 1e6
+    except _FAILURES as e:
+        _failure(res, e, job)
+    finally:
+        res.seconds += time.perf_counter() - start
+    return res
+
+
 def run_job(
     up: Runner,
     job: Job,
@@ -228,9 +275,12 @@ def run_job(
     quality: int = 95,
     max_pixels: int = imageio.DEFAULT_MAX_PIXELS,
     progress=None,
+    video: VideoOptions = NO_VIDEO_OPTIONS,
 ) -> Result:
     """Upscale one file; every failure becomes a ``failed`` result rather than an exception."""
     res, picture = _read(job, overwrite, skip_existing, max_pixels)
+    if res.status == VIDEO:
+        return _video(up, res, job, video, progress)
     if picture is None:
         return res
     out = _compute(up, res, job, picture, progress)
@@ -251,6 +301,7 @@ def run_jobs(
     max_pixels: int = imageio.DEFAULT_MAX_PIXELS,
     progress_for: Callable[[Job], AbstractContextManager] | None = None,
     overlap: bool = True,
+    video: VideoOptions = NO_VIDEO_OPTIONS,
 ) -> Iterator[Result]:
     """:func:`run_job` over ``jobs``, results in order. With ``overlap``, the next input is
     decoded and the previous output encoded (unless PNG, which encodes on every core itself)
@@ -259,7 +310,9 @@ def run_jobs(
     if not overlap:
         for job in jobs:
             with progress_for(job) if progress_for else nullcontext() as progress:
-                yield run_job(up, job, overwrite, skip_existing, quality, max_pixels, progress)
+                yield run_job(
+                    up, job, overwrite, skip_existing, quality, max_pixels, progress, video
+                )
         return
     if not jobs:
         return
@@ -273,9 +326,12 @@ def run_jobs(
             if i + 1 < len(jobs):
                 reading = reader.submit(_read, jobs[i + 1], overwrite, skip_existing, max_pixels)
             out = None
-            if picture is not None:
+            if picture is not None or res.status == VIDEO:
                 with progress_for(job) if progress_for else nullcontext() as progress:
-                    out = _compute(up, res, job, picture, progress)
+                    if res.status == VIDEO:
+                        res = _video(up, res, job, video, progress)
+                    else:
+                        out = _compute(up, res, job, picture, progress)
                 del picture
             if writing is not None:
                 yield writing.result()

@@ -245,6 +245,17 @@ def _engine_options(f, precision: str = "auto"):
     type=click.Path(path_type=Path),
     help="HR image (or folder of them) to score the output against.",
 )
+@click.option("--codec", help="Video: output codec (default: the input's; h264 where not).")
+@click.option("--crf", type=click.IntRange(0, 63), help="Video: encoder quality (lower: better).")
+@click.option("--preset", help="Video: encoder speed preset (e.g. fast, medium, slow).")
+@click.option("--start", type=click.FloatRange(0), help="Video: start at this second.")
+@click.option("--end", type=click.FloatRange(0), help="Video: stop at this second.")
+@click.option("--frames", "frame_count", type=click.IntRange(1), help="Video: at most N frames.")
+@click.option(
+    "--frames-to",
+    type=click.Path(path_type=Path),
+    help="Video: numbered PNG frames into DIR/NAME/ instead of a video.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 def upscale(
@@ -266,14 +277,22 @@ def upscale(
     skip_existing,
     max_pixels,
     reference,
+    codec,
+    crf,
+    preset,
+    start,
+    end,
+    frame_count,
+    frames_to,
     as_json,
     quiet,
 ) -> int:
-    """Upscale images or folders of images.
+    """Upscale images, videos or folders of them.
 
     \b
       srup upscale board.jpg -s 3 -o board_x3.png
       srup upscale photos/ -s 2 -o photos_x2/ --recursive
+      srup upscale clip.mp4 -s 2 -o clip_x2.mp4      (pip install 'srup[video]')
     """
     with _startup():
         from PIL import Image
@@ -321,9 +340,15 @@ def upscale(
     }
     display.start(len(the_plan.jobs), f"{up.name} ×{scale} on {up.device.type}, {up.precision}")
     limit = max_pixels or imageio.DEFAULT_MAX_PIXELS
+    if start is not None and end is not None and end <= start:
+        raise click.UsageError("--end must come after --start")
+    from .video import VideoOptions
+
+    video = VideoOptions(codec, crf, preset, start, end, frame_count, frames_to)
     results = batch.run_jobs(
         up,
         the_plan.jobs,
+        video=video,
         overwrite=overwrite,
         skip_existing=skip_existing,
         quality=quality,

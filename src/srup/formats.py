@@ -3,7 +3,14 @@ can offer them without loading Pillow."""
 
 from __future__ import annotations
 
-__all__ = ["EXTENSIONS", "FORMAT_NAMES", "IMAGE_SUFFIXES", "READ_ONLY", "SUFFIX_FOR"]
+__all__ = [
+    "EXTENSIONS",
+    "FORMAT_NAMES",
+    "IMAGE_SUFFIXES",
+    "READ_ONLY",
+    "SUFFIX_FOR",
+    "VIDEO_SUFFIXES",
+]
 
 # Suffixes srup reads and writes, and the Pillow format each names.
 EXTENSIONS = {
@@ -17,6 +24,8 @@ EXTENSIONS = {
 }
 # Formats read but not written (srup writes their first frame as PNG): found by folder scans.
 READ_ONLY = {".gif": "GIF"}
+# Video containers (srup.video, through PyAV): kept in their own container.
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm"})
 IMAGE_SUFFIXES = frozenset(EXTENSIONS) | frozenset(READ_ONLY)
 # What --format accepts: the format names and the suffixes -o accepts.
 FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}

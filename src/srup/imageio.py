@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import BadImageError, OutputError, UsageError
-from .formats import EXTENSIONS, FORMAT_NAMES, IMAGE_SUFFIXES, SUFFIX_FOR
+from .formats import EXTENSIONS, FORMAT_NAMES, IMAGE_SUFFIXES, SUFFIX_FOR, VIDEO_SUFFIXES
 from .png import write_png
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PIXELS = 150_000_000
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 # TIFF compressions Pillow writes; others (or none known) get lossless LZW.
 _TIFF_WRITES = {"raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg"}
@@ -108,14 +109,14 @@ def suffix_list() -> str:
 
 
 def scan(folder: Path, recursive: bool = False) -> tuple[list[Path], list[Path]]:
-    """``(images, left_out)`` in ``folder``: image files by suffix, sorted, and the other
-    regular files (hidden ones included) that a batch leaves out and should report."""
+    """``(pictures, left_out)`` in ``folder``: image and video files by suffix, sorted, and
+    the other regular files (hidden ones included) that a batch leaves out and reports."""
     pattern = folder.rglob("*") if recursive else folder.glob("*")
     images, others = [], []
     for p in sorted(pattern):
         if not p.is_file():
             continue
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
+        if p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith("."):
             images.append(p)
         else:
             others.append(p)
@@ -124,7 +125,7 @@ def scan(folder: Path, recursive: bool = False) -> tuple[list[Path], list[Path]]
 
 def image_files(folder: Path, recursive: bool = False) -> list[Path]:
     """Image files in ``folder`` (by suffix), sorted; hidden files skipped."""
-    return scan(folder, recursive)[0]
+    return [p for p in scan(folder, recursive)[0] if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def to_8bit(pixels: np.ndarray) -> np.ndarray:

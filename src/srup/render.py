@@ -25,6 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .formats import VIDEO_SUFFIXES
+
 if TYPE_CHECKING:
     from .batch import Result
 
@@ -76,10 +78,19 @@ class BatchDisplay:
             yield None
             return
         task = self.progress.add_task(escape(path.name), total=None, visible=False)
+        video = path.suffix.lower() in VIDEO_SUFFIXES
+        started = time.perf_counter()
 
         def tiles(done: int, total: int) -> None:
-            # Only worth a bar when a file has several tiles.
-            self.progress.update(task, completed=done, total=total, visible=total > 1)
+            # Tiles of a large picture, or frames of a video (total 0: count unknown).
+            if not video:  # only worth a bar when a picture has several tiles
+                self.progress.update(task, completed=done, total=total, visible=total > 1)
+                return
+            fps = done / max(time.perf_counter() - started, 1e-9)
+            name = f"{escape(path.name)} {fps:.1f} fps"
+            self.progress.update(
+                task, completed=done, total=total or None, visible=True, description=name
+            )
 
         try:
             yield tiles
@@ -105,6 +116,8 @@ class BatchDisplay:
                 "error": res.error,
                 "notes": list(res.notes),
             }
+            if res.frames is not None:
+                obj |= {"frames": res.frames, "fps": res.fps}
             stdout.out(json.dumps(obj, ensure_ascii=False), highlight=False)
         con = self.progress.console if self.progress else stderr
         if res.status == "failed":
