@@ -156,3 +156,22 @@ def test_missing_pyav_names_the_extra(runner, clip, tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_av)
     res = runner.invoke(cli, ["upscale", str(clip), "-s", "2", "-o", str(tmp_path / "o.mp4")])
     assert res.exit_code == 1 and "srup[video]" in res.output
+
+
+def test_rotation_is_kept(runner, tmp_path):
+    src = tmp_path / "rot.mp4"
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.set_display_rotation(90)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    dst = tmp_path / "rot_x2.mp4"
+    res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(dst)])
+    assert res.exit_code == 0, res.output
+    with av.open(str(dst)) as c:
+        frame = next(c.decode(video=0))
+        assert frame.rotation == 90 and (frame.width, frame.height) == (128, 96)

@@ -301,6 +301,10 @@ def _to_video(av, inp, vin, dst, process, options, progress, total, result) -> N
                 ahead[-1] = work_frame(first)
                 rgb = ahead[-1][1]
                 vout = _open_video_stream(av, out, vin, rgb, options)
+                rotation = getattr(first[2], "rotation", 0)
+                if rotation and hasattr(vout, "set_display_rotation"):
+                    # The display matrix, as the input's: players turn the picture alike.
+                    vout.set_display_rotation(rotation)
                 result.out_size = (rgb.shape[1], rgb.shape[0])
 
             if vout is None:
@@ -340,9 +344,6 @@ def _open_video_stream(av, out, vin, rgb: np.ndarray, options: VideoOptions):
     if options.preset:
         opts["preset"] = options.preset
     stream.options = opts
-    rotation = vin.metadata.get("rotate")
-    if rotation:
-        stream.metadata["rotate"] = rotation
     return stream
 
 

@@ -1,0 +1,121 @@
+"""Video speed and memory: `srup upscale clip.mp4` against an OpenCV loop, and peak memory
+for a short and a long clip.
+
+    python benchmarks/video.py [--update-readme] [--seconds 4]
+
+Clips are made here (moving shapes on a gradient with an AAC tone, H.264). Speed: frames per
+second of the whole `srup upscale` (decode, network, encode, mux) for 640×360 → 1280×720
+(×2) and 640×360 → 1920×1080 (×3) with each model, against the same Upscaler inside
+OpenCV's VideoCapture → upscale_array → VideoWriter loop (mp4v, no audio), in one run.
+Memory: peak RSS of `srup upscale` on a 10 s and a 60 s clip (flat means the pipeline's
+queues bound it).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from readme import arguments, publish
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from test_video import make_clip, probe  # noqa: E402  (the tests' clip maker)
+
+
+def srup_fps(clip: Path, out: Path, model: str, scale: int) -> float:
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "srup", "upscale", str(clip), "-s", str(scale), "-m", model]
+    subprocess.run([*cmd, "-o", str(out), "-q", "--overwrite"], check=True)
+    seconds = time.perf_counter() - start
+    return probe(out)["frames"] / seconds
+
+
+def opencv_fps(clip: Path, out: Path, model: str, scale: int) -> float:
+    import cv2
+
+    import srup
+
+    start = time.perf_counter()
+    up = srup.load(model, scale, device="cpu", precision="fp32")
+    cap = cv2.VideoCapture(str(clip))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer, frames = None, 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        sr = up.upscale_array(np.ascontiguousarray(bgr[:, :, ::-1]))[:, :, ::-1]
+        if writer is None:
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            writer = cv2.VideoWriter(str(out), fourcc, fps, (sr.shape[1], sr.shape[0]))
+        writer.write(np.ascontiguousarray(sr))
+        frames += 1
+    cap.release()
+    writer.release()
+    return frames / (time.perf_counter() - start)
+
+
+def peak_rss_mib(clip: Path, out: Path) -> float:
+    code = (
+        "import resource, sys; from srup.cli import main; sys.argv = ['srup', 'upscale', "
+        f"{str(clip)!r}, '-s', '2', '-o', {str(out)!r}, '-q', '--overwrite']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(res.stdout.split()[-1]) / 1024
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--seconds", type=float, default=4.0, help="Length of the speed clip.")
+    parser.add_argument("--models", default="espcn,fsrcnn")
+    args = parser.parse_args()
+    lines = [
+        f"{args.seconds:g} s clips at 25 fps, 640×360 in; frames per second of the whole run "
+        "(decode, upscale, encode), one run on this machine",
+        "",
+        "| model | scale | output | srup upscale fps | OpenCV loop fps | srup ÷ OpenCV |",
+        "|---|---|---|---|---|---|",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        clip = make_clip(t / "clip.mp4", frames=int(25 * args.seconds), size=(640, 360), fps=25)
+        for model in args.models.split(","):
+            for scale in (2, 3):
+                ours = srup_fps(clip, t / "srup.mp4", model, scale)
+                theirs = opencv_fps(clip, t / "cv.mp4", model, scale)
+                lines.append(
+                    f"| {model} | ×{scale} | {640 * scale}×{360 * scale} | {ours:.2f} | "
+                    f"{theirs:.2f} | {ours / theirs:.2f} |"
+                )
+                print(lines[-1], flush=True)
+        lines += [
+            "",
+            "`srup upscale clip.mp4 -s 2` (auto model), 640×360 → 1280×720 with an AAC track:",
+            "",
+            "| clip | frames in / out | frame rate in / out | audio packets identical | "
+            "peak RSS MiB |",
+            "|---|---|---|---|---|",
+        ]
+        for seconds in (10, 60):
+            long = make_clip(t / f"c{seconds}.mp4", frames=25 * seconds, size=(640, 360), fps=25)
+            out = t / "long_x2.mp4"
+            rss = peak_rss_mib(long, out)
+            a, b = probe(long), probe(out)
+            same = "yes" if a["audio"] == b["audio"] and a["audio"] else "no"
+            lines.append(
+                f"| {seconds} s | {a['frames']} / {b['frames']} | {a['rate']} / {b['rate']} | "
+                f"{same} | {rss:.0f} |"
+            )
+            print(lines[-1], flush=True)
+    publish("video", lines, args.markdown, args.update_readme)
+
+
+if __name__ == "__main__":
+    main()
