@@ -102,3 +102,8 @@ def test_boards_are_repeatable_and_hold_text(style):
 def test_training_boards_differ_by_seed():
     one, two = render_boards(2, seed=0, size=(64, 48)), render_boards(2, seed=1, size=(64, 48))
     assert not np.array_equal(one[0], two[0]) and not np.array_equal(one[0], one[1])
+
+
+def test_boards_fall_back_to_pillows_own_font_without_matplotlib():
+    img, lines = render_board(np.random.default_rng(1), (160, 120), style="print", fonts=())
+    assert lines and np.abs(np.diff(img.astype(float).mean(axis=2), axis=1)).max() > 60

@@ -224,3 +224,16 @@ def test_fp32_on_a_gpu_switches_tf32_off_while_it_runs_and_restores_it():
             assert cudnn.allow_tf32
     finally:
         cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic = before
+
+
+def test_srup_precision_forces_what_auto_means(monkeypatch):
+    import torch
+
+    from srup import devices
+
+    monkeypatch.setenv("SRUP_PRECISION", "bf16")
+    assert devices.resolve_precision("auto", torch.device("cpu")) == torch.bfloat16
+    assert devices.resolve_precision("fp32", torch.device("cpu")) == torch.float32
+    monkeypatch.setenv("SRUP_PRECISION", "fp16")
+    with pytest.raises(DeviceError, match="not supported on cpu"):
+        devices.resolve_precision("auto", torch.device("cpu"))

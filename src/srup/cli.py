@@ -20,7 +20,7 @@ import click
 
 from . import __version__
 from .errors import SrupError
-from .formats import FORMAT_NAMES
+from .formats import FORMAT_NAMES, ONNX_FORMS
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -338,7 +338,8 @@ def upscale(
         "device": str(up.device),
         "precision": up.precision,
     }
-    display.start(len(the_plan.jobs), f"{up.name} ×{scale} on {up.device.type}, {up.precision}")
+    where = f"on {up.device.type}, {up.precision}"
+    display.start(len(the_plan.jobs), f"{up.name} {_size_text(sizing)} {where}")
     limit = max_pixels or imageio.DEFAULT_MAX_PIXELS
     if start is not None and end is not None and end <= start:
         raise click.UsageError("--end must come after --start")
@@ -492,7 +493,7 @@ def benchmark(
 @click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file to use.")
 @click.option(
     "--form",
-    type=click.Choice(["rgb", "y"]),
+    type=click.Choice(ONNX_FORMS),
     default="rgb",
     show_default=True,
     help="rgb: the whole pipeline, RGB in and out; y: the network on luma (OpenCV dnn_superres).",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -90,12 +91,17 @@ def exact_numerics(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
 
 
 def auto_precision(device: torch.device) -> str:
-    """The precision ``auto`` means on ``device``: fp32 on every CPU, fp16 on GPUs.
+    """The precision ``auto`` means on ``device``: fp32 on every CPU, fp16 on GPUs, unless
+    ``SRUP_PRECISION`` names another (the test suite runs under each to show that no test
+    of an exact property leans on ``auto``).
 
     On the CPU only fp32 gives the same pixels whatever the tile size and whatever the CPU,
     and bf16 does not pay for giving that up: emulated it is 2–9× slower, and with native
     bf16 (AVX-512 BF16 on an AMD EPYC) ESPCN ×3 took 0.93× and FSRCNN ×3 1.61× of fp32's
     time (benchmarks/precision.py). So the CPU's bf16 support plays no part in the choice."""
+    forced = os.environ.get("SRUP_PRECISION", "auto")
+    if forced != "auto":
+        return forced
     return "fp32" if device.type == "cpu" else "fp16"
 
 

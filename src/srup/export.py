@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .errors import OutputError, SrupError
+from .formats import ONNX_FORMS
 from .imageio import write_file
 from .models.layers import symmetric_pad
 from .pipeline import ColorPipeline
@@ -28,7 +29,7 @@ from .upscale import Upscaler
 
 __all__ = ["FORMS", "export_onnx"]
 
-FORMS = ("rgb", "y")
+FORMS = ONNX_FORMS
 OPSET = 18
 
 

@@ -7,6 +7,7 @@ __all__ = [
     "EXTENSIONS",
     "FORMAT_NAMES",
     "IMAGE_SUFFIXES",
+    "ONNX_FORMS",
     "READ_ONLY",
     "SUFFIX_FOR",
     "VIDEO_SUFFIXES",
@@ -30,4 +31,6 @@ IMAGE_SUFFIXES = frozenset(EXTENSIONS) | frozenset(READ_ONLY)
 # What --format accepts: the format names and the suffixes -o accepts.
 FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
 FORMAT_NAMES |= {"tif": "TIFF", "bmp": "BMP"}
+# What `srup export --onnx --form` writes: the whole RGB pipeline, or the network on luma.
+ONNX_FORMS = ("rgb", "y")
 SUFFIX_FOR = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}

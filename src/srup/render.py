@@ -196,30 +196,22 @@ class TrainDisplay:
             )
 
 
-_AUTO_FOR = (("lossless", "default_for"), ("JPEG, lossy WebP", "default_for_lossy"))
+_AUTO_FOR = (("lossless", "default_for"), ("lossy", "default_for_lossy"))
 
 
 def models_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="srup models (one row per shipped weights file)")
-    cols = ("model", "scale", "architecture", "trained for", "params", "MACs/px", "Set5 dB")
+    cols = ("model", "scale", "trained for", "params", "MACs/px", "Set5 dB")
     for col in (*cols, "auto for"):
-        justify = "left" if col in ("model", "architecture", "trained for", "auto for") else "right"
-        table.add_column(col, justify=justify)
+        justify = "left" if col in ("model", "trained for", "auto for") else "right"
+        table.add_column(col, justify=justify, no_wrap=col == "model")
     for r in rows:
         for s in r["scales"]:
             psnr = r["set5_psnr"].get(str(s))
-            auto = [
-                what
-                for what, key in (
-                    ("lossless", "default_for"),
-                    ("JPEG, lossy WebP", "default_for_lossy"),
-                )
-                if s in r.get(key, [])
-            ]
+            auto = [what for what, key in _AUTO_FOR if s in r.get(key, [])]
             table.add_row(
                 r["name"],
                 f"×{s}",
-                r["title"],
                 r.get("trained_for", "clean"),
                 f"{r['parameters'][str(s)]:,}",
                 f"{r['macs_per_pixel'][str(s)]:,.0f}",
@@ -229,7 +221,8 @@ def models_table(rows: list[dict[str, Any]]) -> None:
     stdout.print(table)
     stdout.print(
         "[dim]clean: trained on MATLAB-bicubic LR (the papers' protocol); real: on LR "
-        "blurred, noisy and JPEG-compressed like a phone photo (srup.degrade)[/]"
+        "blurred, noisy and JPEG-compressed like a phone photo. auto takes the lossy row's "
+        "model for JPEG and lossy WebP, the lossless row's for the rest.[/]"
     )
 
 
