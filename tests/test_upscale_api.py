@@ -127,6 +127,7 @@ def test_auto_precision_on_cpu_is_fp32_whatever_the_bf16_support(monkeypatch, na
 
     from srup import devices
 
+    monkeypatch.delenv("SRUP_PRECISION", raising=False)
     monkeypatch.setattr(devices, "native_cpu_bf16", lambda: native)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native, raising=False)

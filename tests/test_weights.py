@@ -11,7 +11,7 @@ import torch
 
 import srup
 from srup.errors import BadWeightsError
-from srup.weights import read_metadata, save_state, shipped
+from srup.weights import read_metadata, save_state, shipped, split_name
 
 from .conftest import REPO
 
@@ -19,10 +19,14 @@ from .conftest import REPO
 @pytest.mark.parametrize("key", sorted(shipped()), ids=lambda k: f"{k[0]}-x{k[1]}")
 def test_shipped_headers_record_how_the_weights_were_made(key):
     meta = read_metadata(shipped()[key])
-    assert meta["model"] == key[0] and meta["scale"] == str(key[1])
+    arch, variant = split_name(key[0])
+    assert meta["model"] == arch and meta["scale"] == str(key[1])
     assert "T91" in meta["data"] and int(meta["steps"]) > 0
     assert "Set14" not in meta["data"]
     assert float(meta["val_psnr"]) > 0 and meta["command"].startswith("srup train")
+    if variant:  # a variant says what it was made for, and was measured on it
+        assert meta["degradation"] == variant
+        assert float(meta["set5_phone_psnr"]) > 0 and float(meta["set5_jpeg75_psnr"]) > 0
 
 
 def test_pickle_weights_are_refused_without_unpickling(tmp_path):

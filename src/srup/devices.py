@@ -97,8 +97,9 @@ def auto_precision(device: torch.device) -> str:
 
     On the CPU only fp32 gives the same pixels whatever the tile size and whatever the CPU,
     and bf16 does not pay for giving that up: emulated it is 2–9× slower, and with native
-    bf16 (AVX-512 BF16 on an AMD EPYC) ESPCN ×3 took 0.93× and FSRCNN ×3 1.61× of fp32's
-    time (benchmarks/precision.py). So the CPU's bf16 support plays no part in the choice."""
+    bf16 (AVX-512 BF16 on an AMD EPYC) FSRCNN and ESPCN, the models auto picks, took
+    0.96–1.16× of fp32's time (benchmarks/precision.py). So the CPU's bf16 support plays no
+    part in the choice."""
     forced = os.environ.get("SRUP_PRECISION", "auto")
     if forced != "auto":
         return forced
