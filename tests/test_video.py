@@ -175,3 +175,31 @@ def test_rotation_is_kept(runner, tmp_path):
     with av.open(str(dst)) as c:
         frame = next(c.decode(video=0))
         assert frame.rotation == 90 and (frame.width, frame.height) == (128, 96)
+
+
+def test_ctrl_c_during_a_clip_leaves_no_partial_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clip = make_clip(tmp_path / "long.mp4", frames=120, size=(160, 120), audio=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "srup", "upscale", str(clip), "-s", "4", "-m", "srcnn"]
+    proc = subprocess.Popen(
+        [*cmd, "-o", str(out / "long_x4.mp4")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 120
+    while not any(out.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # some frames encoded into the temporary file
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--skip-existing" in stderr
+    assert list(out.iterdir()) == []
