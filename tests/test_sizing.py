@@ -113,3 +113,9 @@ def test_api_upscale_to_a_size():
     up = srup.load("fsrcnn", 3, device="cpu", precision="fp32")
     img = Image.fromarray(photo(40, 30))
     assert up.upscale(img, size=(100, 75)).size == (100, 75)
+
+
+@pytest.mark.parametrize("args", [["-s", "2.5"], ["--width", "90"], ["-s", "3"]])
+def test_a_model_with_no_shipped_weights_is_a_usage_error_at_any_size(runner, rgb_file, args):
+    res = runner.invoke(cli, ["upscale", str(rgb_file), *args, "-m", "srcnn-nope"])
+    assert res.exit_code == 2 and "no shipped model" in res.output, res.output

@@ -51,7 +51,8 @@ class Engine:
         else:
             self.scales = sorted({s for (n, s) in shipped() if n == model})
         # A bad model, scale, device or precision fails now, before any file is read.
-        self.first = self._upscaler(self._scale_for(1000, 1000) or self.scales[0], lossy=False)
+        first = self._scale_for(1000, 1000) or (self.scales[0] if self.scales else 2)
+        self.first = self._upscaler(first, lossy=False)
 
     def _scale_for(self, w: int, h: int) -> int | None:
         exact = self.sizing.integer_scale
