@@ -48,13 +48,12 @@ class Result:
     frames: int | None = None  # videos: frames upscaled
     fps: float | None = None
 
-    megapixels_out: float | None = None  # videos: all frames together
-
     @property
     def megapixels(self) -> float:
-        if self.megapixels_out is not None:
-            return self.megapixels_out
-        return self.out_size[0] * self.out_size[1] / 1e6 if self.out_size else 0.0
+        """Output megapixels, every frame of a video counted."""
+        if not self.out_size:
+            return 0.0
+        return self.out_size[0] * self.out_size[1] / 1e6 * (self.frames or 1)
 
 
 def _format_of(src: Path, fmt: str | None) -> str:
@@ -259,7 +258,6 @@ def _video(up: Runner, res: Result, job: Job, options: VideoOptions, progress) -
         res.status, res.model, res.frames = "done", done.model, done.frames
         res.size, res.out_size, res.notes = done.size, done.out_size, tuple(done.notes)
         res.fps = round(done.fps, 2)
-        res.megapixels_out = done.frames * done.out_size[0] * done.out_size[1] / 1e6
     except _FAILURES as e:
         _failure(res, e, job)
     finally:

@@ -10,14 +10,13 @@ without that file (``SRUP_WEIGHTS``) are described through the registry, with to
 from __future__ import annotations
 
 import json
-import math
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .errors import SrupError
-from .weights import read_metadata, shipped, split_name, weights_dir
+from .weights import parameter_count, read_metadata, shipped, split_name, weights_dir
 
 __all__ = [
     "ARCHITECTURES_FILE",
@@ -70,14 +69,6 @@ def _architecture(arch: str) -> dict[str, Any]:
 def macs_per_pixel(arch: str, scale: int) -> float:
     """Multiply-accumulates per output pixel of ``arch`` at ``scale``."""
     return float(_architecture(arch)["macs_per_pixel"][str(scale)])
-
-
-def _parameters(path: Path) -> int:
-    """Trainable parameters of a weights file, from the shapes in its header."""
-    with open(path, "rb") as f:
-        size = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(size))
-    return sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
 
 
 def default_model(scale: int, lossy: bool = False) -> str:
@@ -155,7 +146,7 @@ def catalog() -> list[dict[str, Any]]:
                 "title": about["title"],
                 "paper": about["paper"],
                 "scales": scales,
-                "parameters": {str(s): _parameters(files[(name, s)]) for s in scales},
+                "parameters": {str(s): parameter_count(files[(name, s)]) for s in scales},
                 "macs_per_pixel": {str(s): about["macs_per_pixel"][str(s)] for s in scales},
                 "set5_psnr": {str(s): _float(metas[s].get("set5_psnr")) for s in scales},
                 "set14_psnr": {str(s): _float(metas[s].get("set14_psnr")) for s in scales},

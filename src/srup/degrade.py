@@ -77,11 +77,9 @@ class Degradation:
     def __str__(self) -> str:
         return self.spec()
 
-    def apply(self, hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
-        """``(H, W, 3)`` uint8 RGB HR, H and W multiples of ``scale`` → ``(H/s, W/s, 3)``
-        uint8 LR. Draws from ``rng`` in a fixed order, so a seed fixes the result."""
-        # Every draw is made whether or not it is used: one picture's choices then never
-        # shift the random stream of the next.
+    def _draw(self, rng: np.random.Generator) -> tuple:
+        """One picture's choices, in a fixed order. Every draw is made whether or not it is
+        used: one picture's choices then never shift the random stream of the next."""
         u = rng.random(8)
         sig = rng.uniform(*self.sigma, size=2)
         theta = rng.uniform(0, math.pi)
@@ -89,6 +87,12 @@ class Degradation:
         nsig = rng.uniform(*self.nsigma)
         quality = round(float(rng.uniform(*self.jpeg)))
         noise_seed = int(rng.integers(2**63))
+        return u, sig, theta, kind, nsig, quality, noise_seed
+
+    def apply(self, hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB HR, H and W multiples of ``scale`` → ``(H/s, W/s, 3)``
+        uint8 LR. Draws from ``rng`` in a fixed order, so a seed fixes the result."""
+        u, sig, theta, kind, nsig, quality, noise_seed = self._draw(rng)
         img = hr.astype(np.float32)
         if u[0] < self.blur:
             aniso = u[1] < self.aniso
@@ -106,13 +110,7 @@ class Degradation:
     def apply_to_lr(self, lr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The steps after the resize (noise, JPEG, second round) on ``(h, w, 3)`` uint8 RGB
         LR, drawing from ``rng`` exactly as :meth:`apply` does."""
-        u = rng.random(8)
-        rng.uniform(*self.sigma, size=2)
-        rng.uniform(0, math.pi)
-        rng.choice(len(RESIZERS), p=np.asarray(self.resize) / sum(self.resize))
-        nsig = rng.uniform(*self.nsigma)
-        quality = round(float(rng.uniform(*self.jpeg)))
-        noise_seed = int(rng.integers(2**63))
+        u, _, _, _, nsig, quality, noise_seed = self._draw(rng)
         return self._after_resize(lr, rng, u, nsig, quality, noise_seed)
 
     def _after_resize(self, lr, rng, u, nsig, quality, noise_seed) -> np.ndarray:

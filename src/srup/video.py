@@ -147,7 +147,7 @@ def upscale_video(
             _to_video(av, inp, vin, dst, process, options, progress, total, result)
     result.seconds = time.perf_counter() - start_clock
     if result.frames == 0:
-        raise BadImageError(f"{src}: no frame could be read (damaged or empty video)")
+        raise _no_frames(src)
     if result.unreadable:
         result.notes.append(f"{result.unreadable} damaged frame(s) could not be read")
     return result
@@ -237,10 +237,19 @@ def _pipeline(produce: Callable[[queue.Queue, threading.Event], None], consume, 
             raise s.error
 
 
-def _upscale_frame(process, rgb: np.ndarray, result: VideoResult) -> np.ndarray:
+def _upscale_frame(process, rgb: np.ndarray, result: VideoResult, progress, total) -> np.ndarray:
+    """One decoded frame through ``process``, counted and reported to ``progress``."""
     picture = imageio.Picture(np.ascontiguousarray(rgb), format="VIDEO", lossy=True)
     out, result.model = process(picture)
+    result.frames += 1
+    result.out_size = out.size
+    if progress is not None:
+        progress(result.frames, total)
     return out.pixels
+
+
+def _no_frames(src: object) -> BadImageError:
+    return BadImageError(f"{src}: no frame could be read (damaged or empty video)")
 
 
 def _to_video(av, inp, vin, dst, process, options, progress, total, result) -> None:
@@ -270,11 +279,7 @@ def _to_video(av, inp, vin, dst, process, options, progress, total, result) -> N
                 return item if item[0] == "packet" else work_frame(item)
 
             def work_frame(item):
-                rgb = _upscale_frame(process, item[1], result)
-                result.frames += 1
-                if progress is not None:
-                    progress(result.frames, total)
-                return ("frame", rgb, item[2])
+                return ("frame", _upscale_frame(process, item[1], result, progress, total), item[2])
 
             def consume(item) -> None:
                 if item[0] == "packet":
@@ -305,10 +310,9 @@ def _to_video(av, inp, vin, dst, process, options, progress, total, result) -> N
                 if rotation and hasattr(vout, "set_display_rotation"):
                     # The display matrix, as the input's: players turn the picture alike.
                     vout.set_display_rotation(rotation)
-                result.out_size = (rgb.shape[1], rgb.shape[0])
 
-            if vout is None:
-                raise BadImageError(f"{inp.name}: no frame could be read (damaged or empty)")
+            if vout is None:  # before the empty output is renamed into place
+                raise _no_frames(inp.name)
             for item in ahead:
                 consume(item)
             _pipeline(produce, consume, work)
@@ -325,18 +329,19 @@ def _to_video(av, inp, vin, dst, process, options, progress, total, result) -> N
 def _open_video_stream(av, out, vin, rgb: np.ndarray, options: VideoOptions):
     name = options.codec or vin.codec_context.name
     codec = _ENCODERS.get(name, name)
+    rate = vin.average_rate or vin.guessed_rate or 25
     try:
-        stream = out.add_stream(codec, rate=vin.average_rate or vin.guessed_rate or 25)
+        stream = out.add_stream(codec, rate=rate)
     except (ValueError, av.error.FFmpegError):
         if options.codec:
             raise SrupError(f"--codec {options.codec}: this FFmpeg cannot encode it") from None
-        stream = out.add_stream("libx264", rate=vin.average_rate or 25)
+        stream = out.add_stream("libx264", rate=rate)
     stream.width, stream.height = rgb.shape[1], rgb.shape[0]
     pix = vin.codec_context.pix_fmt
     supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
-    stream.pix_fmt = pix if pix in supported else (supported[0] if supported else "yuv420p")
-    if "yuv420p" in supported and pix not in supported:
-        stream.pix_fmt = "yuv420p"
+    if pix not in supported:  # the input's where the encoder takes it, else yuv420p
+        pix = "yuv420p" if "yuv420p" in supported or not supported else supported[0]
+    stream.pix_fmt = pix
     stream.time_base = vin.time_base
     opts = {}
     if options.crf is not None:
@@ -358,11 +363,7 @@ def _to_frames(inp, vin, process, options, progress, total, result) -> None:
                 return
 
     def work(item):
-        rgb = _upscale_frame(process, item[1], result)
-        result.frames += 1
-        result.out_size = (rgb.shape[1], rgb.shape[0])
-        if progress is not None:
-            progress(result.frames, total)
+        rgb = _upscale_frame(process, item[1], result, progress, total)
         return result.frames, rgb
 
     def consume(item) -> None:

@@ -8,9 +8,10 @@ known of the training: ``data``, ``steps``, ``seconds``, ``val_psnr``, ``set5_ps
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadWeightsError
 
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "load_state",
+    "parameter_count",
     "path_for",
+    "read_header",
     "read_metadata",
     "save_state",
     "shipped",
@@ -83,8 +86,9 @@ def _check_file(path: Path) -> None:
     raise BadWeightsError(f"{path}: not a safetensors file")
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The header metadata of a safetensors file (no tensors are read)."""
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON header of a safetensors file: tensor names, dtypes and shapes, and
+    ``__metadata__`` (no tensors are read)."""
     path = Path(path)
     _check_file(path)
     try:
@@ -95,7 +99,21 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
             header = json.loads(f.read(size))
     except (ValueError, UnicodeDecodeError) as e:
         raise BadWeightsError(f"{path}: not a valid safetensors file ({e})") from None
-    meta = header.get("__metadata__") or {}
+    if not isinstance(header, dict):
+        raise BadWeightsError(f"{path}: not a valid safetensors file (header is not an object)")
+    return header
+
+
+def parameter_count(path: str | os.PathLike[str]) -> int:
+    """Number of values in a weights file's tensors, from the shapes in its header."""
+    header = read_header(path)
+    return sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The header metadata of a safetensors file (no tensors are read)."""
+    path = Path(path)
+    meta = read_header(path).get("__metadata__") or {}
     if not isinstance(meta, dict):
         raise BadWeightsError(f"{path}: malformed safetensors metadata")
     return {str(k): str(v) for k, v in meta.items()}
