@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+# SRUP_SHARED_DATA points elsewhere: a GPU machine that gets a copy of some of the sets.
+SHARED = Path(os.environ.get("SRUP_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 needs_shared = pytest.mark.skipif(
     not (SHARED / "Set5" / "HR").is_dir(),

@@ -206,6 +206,8 @@ def test_real_subprocess_upscales_and_reports_json(rgb_file, tmp_path):
             "-o",
             str(out),
             "--json",
+            "--device",
+            "cpu",
         ],
         capture_output=True,
         text=True,

@@ -23,13 +23,44 @@ pytestmark = [
 ]
 
 
+def differ(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
+    """Largest difference in levels, and the share of values that differ at all."""
+    diff = np.abs(a.astype(int) - b.astype(int))
+    return int(diff.max()), float((diff > 0).mean())
+
+
+# The README's CUDA guarantees. cuDNN chooses its algorithm per input shape (deterministic
+# ones too), and two algorithms sum in different orders, so a tile's pixels can round the
+# other way from the whole picture's: exactness holds per shape, not across shapes.
+# Measured on an H100 (benchmarks/results/gpu_bounds.txt): fp32 at most 1 level on 0.002 %
+# of values, fp16 1 level on 2–3.7 %.
+BOUNDS = {"fp32": (1, 0.001), "fp16": (1, 0.05)}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("name", registry.names())
-def test_cuda_fp32_tiled_output_equals_untiled_output(name):
+def test_cuda_tiled_output_is_within_the_stated_bound_of_untiled_output(name, precision):
     img = photo(203, 131, seed=2)
-    whole = srup.load(name, 3, device="cuda", precision="fp32", tile=0).upscale_array(img)
+    up = srup.load(name, 3, device="cuda", precision=precision)
+    assert up.resident is not None  # the device-resident path is the default on CUDA
+    up.tile = 0
+    whole = up.upscale_array(img)
+    most, share = BOUNDS[precision]
     for tile in (64, 100, 157):
-        up = srup.load(name, 3, device="cuda", precision="fp32", tile=tile)
-        assert np.array_equal(whole, up.upscale_array(img)), tile
+        up.tile = tile
+        worst, seen = differ(whole, up.upscale_array(img))
+        assert worst <= most and seen <= share, (tile, worst, seen)
+    up.tile = None  # the automatic bands
+    assert differ(whole, up.upscale_array(img)) == (0, 0.0)  # one band: the same shape
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_cuda_resident_path_agrees_with_the_per_tile_upload_path(name):
+    img = photo(150, 97, seed=5)
+    kw = dict(device="cuda", precision="fp32", tile=64)
+    resident = srup.load(name, 2, **kw).upscale_array(img)
+    uploads = srup.load(name, 2, resident=False, **kw).upscale_array(img)
+    assert differ(resident, uploads) == (0, 0.0)  # the same tile shapes, the same sums
 
 
 @pytest.mark.parametrize("name", registry.names())
@@ -64,11 +95,41 @@ def test_fp16_on_cuda_stays_within_two_hundredths_of_a_db_on_set5(name):
     assert psnr["fp16"] >= psnr["fp32"] - 0.02
 
 
-def test_training_on_cuda_resumes_bit_for_bit(hr_folder, tmp_path):
+@pytest.mark.parametrize("sampler", ["device", "host"])
+def test_training_on_cuda_resumes_bit_for_bit(hr_folder, tmp_path, sampler):
     from srup.train import train
 
+    kw = dict(max_steps=8, device="cuda", sampler=sampler)
     straight, split = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
-    train(config(hr_folder, straight, max_steps=8, device="cuda"))
-    train(config(hr_folder, split, max_steps=8, device="cuda", stop_at=4))
-    train(config(hr_folder, split, max_steps=8, device="cuda", resume=True))
+    train(config(hr_folder, straight, **kw))
+    train(config(hr_folder, split, stop_at=4, **kw))
+    train(config(hr_folder, split, resume=True, **kw))
     assert same_tensors(straight, split)
+
+
+def test_device_sampler_on_cuda_matches_the_cpu_device_sampler(hr_folder):
+    from srup.patches import DevicePatchSampler
+    from srup.train import load_images
+
+    images = load_images([hr_folder])
+    cpu = DevicePatchSampler(images, 3, 10, 6, device=torch.device("cpu"))
+    gpu = DevicePatchSampler(images, 3, 10, 6, device=torch.device("cuda"))
+    for seed in range(3):
+        (lr_c, hr_c), (lr_g, hr_g) = (
+            cpu(np.random.default_rng(seed)),
+            gpu(np.random.default_rng(seed)),
+        )
+        assert (lr_g.cpu() - lr_c).abs().max() <= 1.01 / 255
+        assert (hr_g.cpu() - hr_c).abs().max() <= 1.01 / 255
+
+
+def test_onnx_export_runs_on_cuda_weights(tmp_path):
+    # Export works from a GPU machine: the exported graph is built on the CPU.
+    from click.testing import CliRunner
+
+    from srup.cli import cli
+
+    out = tmp_path / "m.onnx"
+    res = CliRunner().invoke(cli, ["export", "--onnx", str(out), "-m", "fsrcnn", "-s", "2"])
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 1000

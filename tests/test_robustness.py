@@ -154,7 +154,7 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
     "unknown model": (
         lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "-m", "edsr"],
         2,
-        "espcn, fsrcnn, srcnn",
+        "espcn, espcn7, fsrcnn, srcnn",
     ),
     "pickle weights": (
         lambda t: with_weights(t, "pickle"),

@@ -82,3 +82,46 @@ def test_bf16_tiled_output_is_within_one_level_of_untiled_output(name):
         tiled = srup.load(name, 3, device="cpu", precision="bf16", tile=tile).upscale_array(img)
         diff = np.abs(whole.astype(int) - tiled.astype(int))
         assert diff.max() <= 1 and (diff > 0).mean() <= 0.005
+
+
+@pytest.mark.parametrize("name", registry.names())
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_device_resident_tiler_gives_the_host_tilers_pixels(name, channels):
+    # The GPU path's logic (padding, bands, placement, rounding, interleaving on the
+    # device), run on the CPU in fp32, where both tilers must agree exactly.
+    img = photo(83, 61, seed=channels)
+    if channels in (1, 2):
+        img = np.stack([img[:, :, 0], img[:, :, 2]], axis=2)[:, :, :channels]
+    elif channels == 4:
+        img = np.concatenate([img, img[:, :, :1]], axis=2)
+    host = srup.load(name, 2, device="cpu", precision="fp32", tile=0).upscale_array(img)
+    resident = srup.load(name, 2, device="cpu", precision="fp32", resident=True)
+    assert resident.resident is not None and resident.tile is None
+    assert np.array_equal(resident.upscale_array(img), host)  # one band
+    for tile in (17, 40):
+        resident.tile = tile
+        assert np.array_equal(resident.upscale_array(img), host), tile
+
+
+def test_device_resident_bands_split_a_large_output_and_keep_16_bit_levels(monkeypatch):
+    from srup import resident as res
+
+    up = srup.load("fsrcnn", 2, device="cpu", precision="fp32", resident=True)
+    tiler = up.resident
+    assert tiler.bands(1000, 1000) == (250, 1000)  # 4 MP out: bands, so copies overlap
+    assert tiler.bands(100, 150) == (100, 150)
+    pad = 2 * tiler.overlap
+
+    def budget_for(rows: int, width: int) -> int:
+        return int(tiler.bytes_per_out_px * 4 * (width + pad) * (rows + pad)) + 1
+
+    monkeypatch.setattr(res, "DEVICE_TILE_BUDGET_BYTES", budget_for(150, 200))
+    assert tiler.bands(300, 200) == (150, 200)  # two bands fit the budget, one does not
+    monkeypatch.setattr(res, "DEVICE_TILE_BUDGET_BYTES", budget_for(40, 4000))
+    side_h, side_w = tiler.bands(300, 4000)
+    assert side_h == side_w < 4000  # too little for a 64-row full-width band: squares
+    monkeypatch.setattr(res, "DEVICE_TILE_BUDGET_BYTES", budget_for(50, 90))
+    deep = np.random.default_rng(0).integers(0, 65536, (130, 90, 3), dtype=np.uint16)
+    host = srup.load("fsrcnn", 2, device="cpu", precision="fp32", tile=0).upscale_array(deep)
+    out = up.upscale_array(deep)
+    assert out.dtype == np.uint16 and np.array_equal(out, host)

@@ -11,7 +11,8 @@ from PIL import Image
 
 from srup.cli import cli
 from srup.errors import DataError, SrupError
-from srup.train import PatchSampler, TrainConfig, load_images, train
+from srup.patches import DevicePatchSampler
+from srup.train import PatchSampler, TrainConfig, choose_sampler, load_images, train
 from srup.weights import load_state, read_metadata
 
 from .conftest import photo
@@ -64,6 +65,51 @@ def test_patches_have_the_right_shapes_and_follow_the_seed(hr_folder):
     assert lr.min() > 0 and lr.max() < 1
 
 
+def test_device_sampler_cuts_the_host_samplers_patches_from_the_same_draws(hr_folder):
+    # Without the zoom (whose resize differs by design) both make the same HR crops and
+    # MATLAB-bicubic LR: equal but for float32 rounding at exact .5 ties.
+    import torch
+
+    images = load_images([hr_folder])
+    host = PatchSampler(images, 3, 10, 6, min_zoom=1.0)
+    device = DevicePatchSampler(images, 3, 10, 6, min_zoom=1.0, device=torch.device("cpu"))
+    lr_h, hr_h = host(np.random.default_rng(5))
+    lr_d, hr_d = (t.numpy() for t in device(np.random.default_rng(5)))
+    assert lr_d.shape == lr_h.shape == (6, 1, 10, 10) and hr_d.shape == hr_h.shape
+    assert np.abs(hr_d - hr_h).max() < 1e-6
+    off = np.abs(lr_d - lr_h) > 1e-6
+    assert np.abs(lr_d - lr_h).max() < 1.0 / 255 and off.mean() < 1e-3
+
+
+def test_device_sampler_zooms_follow_the_seed_and_stay_in_range(hr_folder):
+    import torch
+
+    sampler = DevicePatchSampler(load_images([hr_folder]), 2, 8, 5, device=torch.device("cpu"))
+    lr, hr = sampler(np.random.default_rng(9))
+    again, _ = sampler(np.random.default_rng(9))
+    other, _ = sampler(np.random.default_rng(10))
+    assert torch.equal(lr, again) and not torch.equal(lr, other)
+    assert lr.shape == (5, 1, 8, 8) and hr.shape == (5, 1, 16, 16)
+    assert float(hr.min()) >= 16 / 255 - 1e-6 and float(hr.max()) <= 235 / 255 + 1e-6
+
+
+def test_auto_sampler_is_the_device_for_clean_data_on_a_gpu_only():
+    import torch
+
+    from srup.degrade import parse
+
+    clean, real = parse("clean"), parse("real")
+    assert choose_sampler("auto", torch.device("cuda"), clean) == "device"
+    assert choose_sampler("auto", torch.device("mps"), clean) == "device"
+    assert choose_sampler("auto", torch.device("cuda"), real) == "host"
+    assert choose_sampler("auto", torch.device("cpu"), clean) == "host"
+    assert choose_sampler("device", torch.device("cpu"), clean) == "device"
+    with pytest.raises(SrupError, match="clean"):
+        DevicePatchSampler(
+            [np.zeros((64, 64, 3), np.uint8)], 2, 8, 2, degradation=real, device=torch.device("cpu")
+        )
+
+
 def test_short_run_writes_weights_with_a_header(hr_folder, tmp_path):
     out = tmp_path / "w.safetensors"
     summary = train(config(hr_folder, out, val=str(hr_folder)))
@@ -85,8 +131,14 @@ def ckpt(out):
 
 @pytest.mark.parametrize(
     "extra",
-    [{}, {"val": "HR"}, {"workers": 2}, {"degradation": "real", "synthetic_text": 0.3}],
-    ids=["plain", "val", "workers", "real"],
+    [
+        {},
+        {"val": "HR"},
+        {"workers": 2},
+        {"degradation": "real", "synthetic_text": 0.3},
+        {"sampler": "device", "synthetic_text": 0.3},
+    ],
+    ids=["plain", "val", "workers", "real", "device-sampler"],
 )
 def test_resume_continues_bit_for_bit(hr_folder, tmp_path, extra):
     extra = {k: str(hr_folder) if v == "HR" else v for k, v in extra.items()}

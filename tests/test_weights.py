@@ -79,6 +79,8 @@ def test_weights_option_reads_model_and_scale_from_the_header(tmp_path):
 
 @pytest.mark.slow
 def test_built_wheel_contains_the_weights(tmp_path):
+    # CI installs the build backend; a machine without it (and offline) cannot build.
+    pytest.importorskip("hatchling", reason="the build backend (hatchling) is not installed")
     subprocess.run(
         [
             sys.executable,

@@ -594,6 +594,14 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
 )
 @click.option("--device", default="auto", show_default=True)
 @click.option(
+    "--sampler",
+    type=click.Choice(["auto", "host", "device"]),
+    default="auto",
+    show_default=True,
+    help="Where batches are cut: host (NumPy, any degradation) or device (on the GPU, "
+    "clean LR only); auto: device on a GPU when the data is clean.",
+)
+@click.option(
     "--checkpoint-minutes",
     type=click.FloatRange(min=0, min_open=True),
     default=10.0,
@@ -621,6 +629,7 @@ def train(
     seed,
     workers,
     device,
+    sampler,
     checkpoint_minutes,
     quiet,
 ) -> None:
@@ -654,6 +663,7 @@ def train(
         seed=seed,
         workers=workers,
         device=device,
+        sampler=sampler,
         checkpoint_minutes=checkpoint_minutes,
     )
     with TrainDisplay(quiet=quiet) as display:

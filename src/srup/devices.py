@@ -71,19 +71,21 @@ def native_cpu_bf16() -> bool:
 
 @contextmanager
 def exact_numerics(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
-    """While srup runs on a GPU in fp32: float32 means float32 (TF32 off: PyTorch lets
-    cuDNN convolutions use it by default) and cuDNN picks deterministic algorithms rather
-    than timing a fastest one per shape. The caller's settings come back afterwards; on the
-    CPU nothing changes."""
+    """While srup runs on a GPU, float32 means float32: TF32 off (PyTorch lets cuDNN
+    convolutions use it by default), in fp16 and bf16 too, where the bicubic path that
+    carries the picture stays float32 (an H100 profile showed it on a TF32 kernel). In fp32
+    cuDNN also picks deterministic algorithms rather than timing a fastest one per shape.
+    The caller's settings come back afterwards; on the CPU nothing changes."""
     import torch
 
-    if device.type != "cuda" or dtype != torch.float32:
+    if device.type != "cuda":
         yield
         return
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
     saved = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic)
-    cudnn.allow_tf32 = matmul.allow_tf32 = cudnn.benchmark = False
-    cudnn.deterministic = True
+    cudnn.allow_tf32 = matmul.allow_tf32 = False
+    if dtype == torch.float32:
+        cudnn.benchmark, cudnn.deterministic = False, True
     try:
         yield
     finally:

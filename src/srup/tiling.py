@@ -27,6 +27,23 @@ class Tile:
     core: tuple[slice, slice]
     read: tuple[slice, slice]
 
+    def placement(
+        self, scale: int, pad_y: int, pad_x: int
+    ) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+        """Where this tile's output goes: the rows and columns of its ×``scale`` result to
+        keep, and those of the output image they fill (the image padded by ``pad_y``,
+        ``pad_x``)."""
+        (ry, rx), (cy, cx) = self.read, self.core
+        oy, ox = cy.start + pad_y - ry.start, cx.start + pad_x - rx.start
+        keep = (
+            slice(oy * scale, (oy + cy.stop - cy.start) * scale),
+            slice(ox * scale, (ox + cx.stop - cx.start) * scale),
+        )
+        return keep, (
+            slice(cy.start * scale, cy.stop * scale),
+            slice(cx.start * scale, cx.stop * scale),
+        )
+
 
 def _spans(length: int, tile: int) -> Iterator[tuple[int, int]]:
     count = max(1, -(-length // tile))
@@ -52,8 +69,16 @@ def padding(length: int, overlap: int, min_read: int = MIN_READ) -> int:
     return max(overlap, -(-(min_read - length) // 2))
 
 
-def plan(height: int, width: int, tile: int, overlap: int, min_read: int = MIN_READ) -> list[Tile]:
-    """Tiles covering a ``height × width`` image padded as :func:`padding` says;
+def plan(
+    height: int,
+    width: int,
+    tile: int,
+    overlap: int,
+    min_read: int = MIN_READ,
+    tile_width: int | None = None,
+) -> list[Tile]:
+    """Tiles covering a ``height × width`` image padded as :func:`padding` says, in row
+    order; ``tile`` is the side (the height, where ``tile_width`` gives the width);
     ``tile <= 0`` means one tile.
 
     Every tile reads at least ``min_read`` pixels per side: oneDNN picks other kernels (with
@@ -61,11 +86,12 @@ def plan(height: int, width: int, tile: int, overlap: int, min_read: int = MIN_R
     does not depend on the tiling.
     """
     if tile <= 0:
-        tile = max(height, width, 1)
+        tile = tile_width = max(height, width, 1)
+    tile_width = tile if tile_width is None else tile_width
     py, px = padding(height, overlap, min_read), padding(width, overlap, min_read)
     tiles = []
     for y0, y1 in _spans(height, tile):
-        for x0, x1 in _spans(width, tile):
+        for x0, x1 in _spans(width, tile_width):
             read = (
                 _read(y0 + py - overlap, y1 + py + overlap, height + 2 * py, min_read),
                 _read(x0 + px - overlap, x1 + px + overlap, width + 2 * px, min_read),
@@ -94,16 +120,11 @@ def run(
     padded = np.pad(image, pads, mode="symmetric")
     tiles = plan(h, w, tile, overlap)
     for i, t in enumerate(tiles):
-        result = fn(padded[t.read])
-        (ry, rx), (cy, cx) = t.read, t.core
-        oy, ox = cy.start + py - ry.start, cx.start + px - rx.start
-        crop = result[
-            oy * scale : (oy + cy.stop - cy.start) * scale,
-            ox * scale : (ox + cx.stop - cx.start) * scale,
-        ]
+        keep, place = t.placement(scale, py, px)
+        crop = fn(padded[t.read])[keep]
         if out is None:
             out = np.empty((h * scale, w * scale, *crop.shape[2:]), dtype=crop.dtype)
-        out[cy.start * scale : cy.stop * scale, cx.start * scale : cx.stop * scale] = crop
+        out[place] = crop
         if progress is not None:
             progress(i + 1, len(tiles))
     assert out is not None

@@ -24,22 +24,21 @@ import numpy as np
 
 from . import benchmark, degrade
 from .boards import render_boards
-from .degrade import Degradation
 from .errors import DataError, SrupError
 from .imageio import image_files, suffix_list
 from .models import registry
 from .ordered import ordered_map
-from .resize import imresize
+from .patches import DevicePatchSampler, PatchSampler
 from .weights import load_into, load_state, save_state
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["PatchSampler", "TrainConfig", "load_images", "train"]
+__all__ = ["SAMPLERS", "PatchSampler", "TrainConfig", "choose_sampler", "load_images", "train"]
 
 LOSSES = {"l1": "l1_loss", "mse": "mse_loss"}
-MARGIN = 3  # LR pixels cut around each patch so the bicubic kernel sees real neighbours
+SAMPLERS = ("auto", "host", "device")
 BOARDS = 48  # rendered boards in the pool --synthetic-text draws from
 
 
@@ -67,6 +66,7 @@ class TrainConfig:
     degradation: str = "clean"
     val_degradation: str | None = None  # how the validation LR is made; None: as training's
     synthetic_text: float = 0.0
+    sampler: str = "auto"  # host, device, or auto: device for clean data on a GPU
     stop_at: int | None = None  # leave off after this step, checkpointed, for --resume
     command: str = field(default_factory=lambda: shlex.join(["srup", *sys.argv[1:]]))
 
@@ -84,100 +84,6 @@ def load_images(folders: Sequence[str | Path]) -> list[np.ndarray]:
         for f in files:
             images.append(benchmark.read_rgb(f))
     return images
-
-
-def _stack_resize(stack: np.ndarray, size: int) -> np.ndarray:
-    """``(N, H, W, 3)`` uint8 → ``(N, size, size, 3)`` with MATLAB bicubic."""
-    moved = np.moveaxis(stack, 0, 2)  # imresize works on the first two axes
-    out = imresize(moved, output_shape=(size, size))
-    return np.ascontiguousarray(np.moveaxis(out, 2, 0))
-
-
-def _zoom(patch: np.ndarray, size: int) -> np.ndarray:
-    """Shrink one HR crop for the scale augmentation. Pillow's antialiased bicubic has
-    MATLAB's kernel (a = -0.5) and is 20× faster than ``imresize`` here; the augmentation
-    needs no MATLAB exactness (the LR made from its result does, and gets it)."""
-    from PIL import Image
-
-    img = Image.fromarray(np.ascontiguousarray(patch))
-    return np.asarray(img.resize((size, size), Image.Resampling.BICUBIC))
-
-
-class PatchSampler:
-    """Random (LR, HR) Y patches: random image (weighted by area; rendered boards, if any,
-    drawn with probability ``text_fraction``), random downscale of the HR in [0.6, 1],
-    random crop, random flip/90° rotation, LR made from uint8 RGB by ``degradation``
-    (default: MATLAB bicubic, as in the evaluation protocol), per patch from the same
-    generator."""
-
-    def __init__(
-        self,
-        images: list[np.ndarray],
-        scale: int,
-        patch: int,
-        batch: int,
-        min_zoom: float = 0.6,
-        degradation: Degradation | None = None,
-        boards: Sequence[np.ndarray] = (),
-        text_fraction: float = 0.0,
-    ) -> None:
-        if not 0 <= text_fraction <= 1:
-            raise SrupError(f"--synthetic-text is a fraction from 0 to 1, got {text_fraction}")
-        if text_fraction > 0 and not boards:
-            raise SrupError("--synthetic-text needs rendered boards")
-        self.scale, self.patch, self.batch = scale, patch, batch
-        self.images = list(images) + list(boards)
-        self.hr_size = (patch + 2 * MARGIN) * scale
-        self.min_zoom = min_zoom
-        self.degradation = degrade.parse(degradation)
-        sides = np.array([min(im.shape[:2]) for im in self.images])
-        if sides.max() < self.hr_size:
-            raise DataError(
-                f"every training image is smaller than {self.hr_size} pixels, the HR patch "
-                f"at patch size {patch} and ×{scale}; use a smaller --patch-size"
-            )
-        self.sides = sides
-        areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
-        if boards:
-            # Photos keep their area weighting among themselves; boards share the rest.
-            photo = (1 - text_fraction) * areas / areas.sum() if len(areas) else areas
-            board = np.full(len(boards), text_fraction / len(boards))
-            areas = np.concatenate([photo, board])
-        self.areas = areas
-
-    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """float32 ``(N, 1, p, p)`` LR Y and ``(N, 1, p*s, p*s)`` HR Y, in [0, 1]."""
-        from .color import rgb_to_y
-
-        zoom = rng.uniform(self.min_zoom, 1.0)
-        crop = math.ceil(self.hr_size / zoom)
-        fits = self.sides >= crop
-        if not fits.any():
-            crop = self.hr_size
-            fits = self.sides >= crop
-        weights = np.where(fits, self.areas, 0.0)
-        picks = rng.choice(len(self.images), size=self.batch, p=weights / weights.sum())
-        patches = []
-        for i in picks:
-            im = self.images[i]
-            y = rng.integers(0, im.shape[0] - crop + 1)
-            x = rng.integers(0, im.shape[1] - crop + 1)
-            p = im[y : y + crop, x : x + crop]
-            if rng.integers(2):
-                p = p[:, ::-1]
-            p = np.rot90(p, k=int(rng.integers(4)))
-            patches.append(_zoom(p, self.hr_size) if crop != self.hr_size else p)
-        hr = np.stack(patches)
-        if self.degradation.is_clean:
-            lr = _stack_resize(hr, self.hr_size // self.scale)
-        else:
-            lr = np.stack([self.degradation.apply(p, self.scale, rng) for p in hr])
-        m, ms = MARGIN, MARGIN * self.scale
-        lr, hr = lr[:, m:-m, m:-m], hr[:, ms:-ms, ms:-ms]
-        return (
-            rgb_to_y(lr / 255.0).astype(np.float32)[:, None],
-            rgb_to_y(hr / 255.0).astype(np.float32)[:, None],
-        )
 
 
 def _validate(net: nn.Module, spec: registry.ModelSpec, scale: int, val_pairs: list) -> float:
@@ -252,6 +158,17 @@ def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
 
 
+def choose_sampler(name: str, device: torch.device, degradation: degrade.Degradation) -> str:
+    """``auto``: batches are made on a GPU when it can make them (clean LR: JPEG has no
+    device form), as a GPU fed by host patches spends most of its time waiting; on the CPU
+    the host sampler, whose patches need no device copy."""
+    if name not in SAMPLERS:
+        raise SrupError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {name}")
+    if name != "auto":
+        return name
+    return "device" if device.type != "cpu" and degradation.is_clean else "host"
+
+
 def train(
     cfg: TrainConfig,
     progress: Callable[[dict], None] | None = None,
@@ -298,19 +215,19 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     per_rank = max(1, cfg.batch_size // world)
     deg = degrade.parse(cfg.degradation)
     boards = render_boards(BOARDS, cfg.seed) if cfg.synthetic_text > 0 else []
-    sampler = PatchSampler(
-        images,
-        cfg.scale,
-        cfg.patch_size,
-        per_rank,
-        degradation=deg,
-        boards=boards,
-        text_fraction=cfg.synthetic_text,
-    )
+    kind = choose_sampler(cfg.sampler, device, deg)
+    sampler_args = dict(degradation=deg, boards=boards, text_fraction=cfg.synthetic_text)
+    if kind == "device":
+        sampler: PatchSampler = DevicePatchSampler(
+            images, cfg.scale, cfg.patch_size, per_rank, device=device, **sampler_args
+        )
+    else:
+        sampler = PatchSampler(images, cfg.scale, cfg.patch_size, per_rank, **sampler_args)
     hr_pixels = sum(im.shape[0] * im.shape[1] for im in images)
     steps_per_epoch = max(1, round(hr_pixels / (cfg.batch_size * sampler.hr_size**2)))
     total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
-    eval_every = min(steps_per_epoch, max(1, total // 20))
+    # Every epoch, at least 20 times a run and at most 100: a GPU run's epochs are short.
+    eval_every = min(max(steps_per_epoch, math.ceil(total / 100)), max(1, total // 20))
     val_pairs = []
     if cfg.val:
         val_deg = degrade.parse(cfg.val_degradation) if cfg.val_degradation else deg
@@ -354,18 +271,19 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         meta = {"config": asdict(cfg), "seconds": time.monotonic() - t0}
         ckpt.save(net, opt, step, best, meta)
 
-    def make_batch(step: int) -> tuple[np.ndarray, np.ndarray]:
+    def make_batch(step: int):
         return sampler(np.random.default_rng([cfg.seed, rank, step]))
 
     # NumPy releases the GIL in the resizes, so batches are cut ahead in threads; in order,
     # so runs stay repeatable.
-    batches = ordered_map(make_batch, range(start, total), cfg.workers)
+    # A device sampler queues its work on the GPU, where threads would only contend.
+    batches = ordered_map(make_batch, range(start, total), cfg.workers if kind == "host" else 0)
     completed = start
     try:
         model.train()
         for step, (lr_np, hr_np) in zip(range(start, total), batches, strict=False):
-            lr_t = torch.from_numpy(lr_np).to(device)
-            hr_t = torch.from_numpy(hr_np).to(device)
+            lr_t = torch.as_tensor(lr_np).to(device)
+            hr_t = torch.as_tensor(hr_np).to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             loss = getattr(F, LOSSES[cfg.loss])(model(lr_t), hr_t)
@@ -373,7 +291,8 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
             loss.backward()
             opt.step()
             completed = step + 1
-            value = float(loss.detach())
+            # Kept on the device: reading a GPU's loss every step would stall its queue.
+            value = loss.detach()
             loss_avg = value if loss_avg is None else 0.98 * loss_avg + 0.02 * value
             done = step + 1
             if done % eval_every == 0 or done == total:
@@ -389,7 +308,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
                         {
                             "step": done,
                             "total": total,
-                            "loss": loss_avg,
+                            "loss": float(loss_avg),
                             "val_psnr": val_psnr,
                             "best_psnr": best.get("psnr"),
                             "seconds": time.monotonic() - t0,
@@ -435,6 +354,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         "degradation": deg.spec(),
         "val_degradation": degrade.parse(cfg.val_degradation or deg).spec(),
         "synthetic_text": cfg.synthetic_text,
+        "sampler": kind,
         "command": cfg.command,
     }
     save_state(output, state, meta)

@@ -55,8 +55,11 @@ class Upscaler:
         dtype: torch.dtype,
         tile: int | None = None,
         metadata: dict[str, str] | None = None,
+        resident: bool | None = None,
     ) -> None:
         import torch
+
+        from .resident import ResidentTiler
 
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
@@ -69,8 +72,16 @@ class Upscaler:
         self.dtype = dtype
         self.metadata = dict(metadata or {})
         self.overlap = max(spec.receptive_radius(scale), 2)
-        self.tile = self._auto_tile() if tile is None else tile
         self.pipeline = ColorPipeline(self.net, scale).to(device)
+        # On a GPU the picture stays on the device from upload to the copy back; on the CPU
+        # the host tiler is faster (its tiles fit the caches) and gives the same pixels.
+        self.resident = (
+            ResidentTiler(self.pipeline, scale, self.overlap, device, self._bytes_per_out_px())
+            if (device.type != "cpu" if resident is None else resident)
+            else None
+        )
+        auto = None if self.resident is not None else self._auto_tile()
+        self.tile: int | None = auto if tile is None else tile
 
     model_name: str | None = None
 
@@ -94,6 +105,10 @@ class Upscaler:
         return precision_name(self.dtype)
 
     def _auto_tile(self) -> int:
+        side = math.sqrt(TILE_BUDGET_BYTES / self._bytes_per_out_px()) / self.scale
+        return int(min(2048, max(64, side)))
+
+    def _bytes_per_out_px(self) -> float:
         import torch
 
         size = 16
@@ -112,9 +127,7 @@ class Upscaler:
                 h.remove()
         per_out_px = peak / (size * self.scale) ** 2
         # Two live activations of the widest layer, plus ~16 float32 planes of colour work.
-        bytes_per_out_px = 2 * per_out_px * torch.finfo(self.dtype).bits / 8 + 64
-        side = math.sqrt(TILE_BUDGET_BYTES / bytes_per_out_px) / self.scale
-        return int(min(2048, max(64, side)))
+        return 2 * per_out_px * torch.finfo(self.dtype).bits / 8 + 64
 
     def _run_tile(self, tile: np.ndarray) -> np.ndarray:
         """``(h, w, C)`` uint8/uint16 → ``(h*s, w*s, C)`` of the same dtype."""
@@ -147,9 +160,14 @@ class Upscaler:
         if 0 in arr.shape:
             raise BadImageError(f"empty image {arr.shape}")
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
-            out = tiling.run(
-                self._run_tile, arr, self.scale, self.tile, self.overlap, progress=progress
-            )
+            if self.resident is not None:
+                tile = None if self.tile is None else (self.tile, self.tile)
+                out = self.resident.run(arr, tile, progress)
+            else:
+                assert self.tile is not None
+                out = tiling.run(
+                    self._run_tile, arr, self.scale, self.tile, self.overlap, progress=progress
+                )
         return out[:, :, 0] if squeeze else out
 
     def upscale_picture(
@@ -178,6 +196,7 @@ def load(
     tile: int | str = "auto",
     precision: str = "auto",
     lossy: bool = False,
+    resident: bool | None = None,
 ) -> Upscaler:
     """Build an :class:`Upscaler`.
 
@@ -187,7 +206,8 @@ def load(
     ``weights``: a safetensors file to use instead of the shipped one; its header names the
     model and scale. ``tile``: input tile side in pixels, 0 for the whole image, ``auto``
     for a memory budget. ``device``: auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32,
-    fp16 or bf16.
+    fp16 or bf16. ``resident``: keep the picture on the device for the whole upscale
+    (:mod:`srup.resident`); None: on GPUs, not on the CPU.
     """
     from .devices import resolve_device, resolve_precision
 
@@ -243,6 +263,6 @@ def load(
         tile_px = int(tile)
     from .models.inference import for_inference
 
-    up = Upscaler(for_inference(net, dtype), spec, scale, dev, dtype, tile_px, meta)
+    up = Upscaler(for_inference(net, dtype), spec, scale, dev, dtype, tile_px, meta, resident)
     up.model_name = name
     return up

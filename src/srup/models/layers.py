@@ -11,12 +11,13 @@ from torch import nn
 from ..resize import upsample_phase_kernel
 
 
-def symmetric_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Pad the last two axes of ``x`` by ``pad``, mirroring with the edge repeated (MATLAB's
-    'symmetric'); works for any size, 1 pixel included."""
-    for dim in (-2, -1):
+def symmetric_pad(x: torch.Tensor, pad: int, pad_x: int | None = None) -> torch.Tensor:
+    """Pad the last two axes of ``x`` by ``pad`` (the last by ``pad_x`` where given),
+    mirroring with the edge repeated (MATLAB's 'symmetric'); works for any size, 1 pixel
+    included."""
+    for dim, width in ((-2, pad), (-1, pad if pad_x is None else pad_x)):
         n = x.shape[dim]
-        idx = torch.arange(-pad, n + pad, device=x.device)
+        idx = torch.arange(-width, n + width, device=x.device)
         # Tensor arithmetic throughout, so that ONNX export keeps the size symbolic.
         period = torch.full((), 2 * n, dtype=idx.dtype, device=x.device)
         idx = torch.remainder(idx, period)

@@ -1,0 +1,138 @@
+"""The device-resident tiler: the picture goes to the device once, as 8- or 16-bit levels,
+and everything else happens there (padding, tiles, colour conversion, the network, the
+bicubic chroma, rounding, clamping, interleaving) until the finished rows come back, still
+as levels, into page-locked host memory.
+
+On a GPU the copy back is most of the cost (an upscale writes s² times the pixels it
+reads), so tiles are full-width row bands: a band's rows are one contiguous block of the
+output, which can be copied back on a second stream while the next band computes. Plain
+torch throughout, so that it runs (and is tested) on the CPU too, where the host tiler in
+:mod:`srup.tiling` is the faster choice.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from . import tiling
+from .models.layers import symmetric_pad
+
+__all__ = ["DEVICE_TILE_BUDGET_BYTES", "ResidentTiler"]
+
+# A band's working memory, at most: a 108-megapixel ×3 output then fits in about 1.5 GiB.
+DEVICE_TILE_BUDGET_BYTES = 1 << 30
+MIN_BANDS_AT = 4_000_000  # output pixels from which the copy back overlaps computing
+MIN_BANDS = 4
+
+
+class ResidentTiler:
+    """Runs ``pipeline`` (a :class:`~srup.pipeline.ColorPipeline`: float ``(1, C, h, w)`` in
+    [0, 1] → ``(1, C, h*s, w*s)``) over a whole picture on ``device``.
+
+    ``bytes_per_out_px``: the pipeline's working memory per output pixel, from which the
+    band height follows."""
+
+    def __init__(
+        self,
+        pipeline: Callable[[torch.Tensor], torch.Tensor],
+        scale: int,
+        overlap: int,
+        device: torch.device,
+        bytes_per_out_px: float,
+    ) -> None:
+        self.pipeline = pipeline
+        self.scale = scale
+        self.overlap = overlap
+        self.device = device
+        self.bytes_per_out_px = bytes_per_out_px
+
+    def budget(self) -> int:
+        """Bytes a band may use: :data:`DEVICE_TILE_BUDGET_BYTES`, or a quarter of what the
+        GPU has free when that is less."""
+        if self.device.type == "cuda":
+            free, _total = torch.cuda.mem_get_info(self.device)
+            return int(min(DEVICE_TILE_BUDGET_BYTES, free // 4))
+        return DEVICE_TILE_BUDGET_BYTES
+
+    def bands(self, height: int, width: int) -> tuple[int, int]:
+        """(tile height, tile width) in input pixels: full-width bands as tall as the
+        budget allows (at least :data:`MIN_BANDS` of them for a large output), or squares
+        when even a thin full-width band would not fit."""
+        s, pad = self.scale, 2 * self.overlap
+        rows = self.budget() / (self.bytes_per_out_px * s * s * (width + pad)) - pad
+        if rows < 64:
+            side = int(math.sqrt(self.budget() / (self.bytes_per_out_px * s * s))) - pad
+            return max(64, side), max(64, side)
+        count = max(1, math.ceil(height / rows))
+        if height * width * s * s >= MIN_BANDS_AT:
+            count = max(count, MIN_BANDS)
+        return math.ceil(height / count), width
+
+    def prepare(
+        self, pixels: np.ndarray, tile: tuple[int, int] | None = None
+    ) -> tuple[torch.Tensor, list[tiling.Tile], tuple[int, int]]:
+        """Upload ``pixels`` ``(H, W, C)``: the padded ``(C, H+2py, W+2px)`` levels on the
+        device, the tiles, and the padding (py, px)."""
+        h, w, _c = pixels.shape
+        # 16-bit levels travel as int32: few device ops take uint16.
+        src = pixels.astype(np.int32) if pixels.dtype == np.uint16 else pixels
+        with warnings.catch_warnings():  # read-only input (a decoded file): only read here
+            warnings.simplefilter("ignore", UserWarning)
+            planes = torch.from_numpy(src).to(self.device).permute(2, 0, 1)
+        py, px = tiling.padding(h, self.overlap), tiling.padding(w, self.overlap)
+        tile_h, tile_w = tile if tile is not None else self.bands(h, w)
+        tiles = tiling.plan(h, w, tile_h, self.overlap, tile_width=tile_w)
+        return symmetric_pad(planes, py, px), tiles, (py, px)
+
+    def compute(
+        self, padded: torch.Tensor, t: tiling.Tile, pads: tuple[int, int], maxv: float
+    ) -> torch.Tensor:
+        """One tile's kept output, interleaved ``(h*s, w*s, C)`` levels on the device
+        (uint8, or int32 for 16-bit pictures)."""
+        keep, _place = t.placement(self.scale, *pads)
+        x = padded[(slice(None), *t.read)][None].float().div_(maxv)
+        y = self.pipeline(x)[0, :, keep[0], keep[1]]
+        y = y.clamp_(0, 1).mul_(maxv).round_()
+        levels = torch.uint8 if padded.dtype == torch.uint8 else torch.int32
+        # Interleaved here, in one device pass, rather than on the host.
+        result = torch.empty(y.shape[1:] + y.shape[:1], dtype=levels, device=y.device)
+        return result.copy_(y.permute(1, 2, 0))
+
+    def run(
+        self,
+        pixels: np.ndarray,
+        tile: tuple[int, int] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """``(H, W, C)`` uint8/uint16 → ``(H*s, W*s, C)`` of the same dtype. ``tile``:
+        (height, width) of the input tiles, or None for :meth:`bands`."""
+        h, w, c = pixels.shape
+        s = self.scale
+        maxv = float(np.iinfo(pixels.dtype).max)
+        padded, tiles, pads = self.prepare(pixels, tile)
+        cuda = self.device.type == "cuda"
+        out = torch.empty((h * s, w * s, c), dtype=padded.dtype, pin_memory=cuda)
+        copier = torch.cuda.Stream(self.device) if cuda else None
+        for i, t in enumerate(tiles):
+            result = self.compute(padded, t, pads, maxv)
+            place = t.placement(s, *pads)[1]
+            if copier is not None and place[1] == slice(0, w * s):
+                # A full-width band is one block of the output: it goes back on its own
+                # stream while the next band computes.
+                copier.wait_stream(torch.cuda.current_stream(self.device))
+                with torch.cuda.stream(copier):
+                    out[place[0]].copy_(result, non_blocking=True)
+                result.record_stream(copier)  # not reused before its copy is done
+            else:
+                out[place].copy_(result)
+            if progress is not None:
+                progress(i + 1, len(tiles))
+        if copier is not None:
+            copier.synchronize()
+        arr = out.numpy()
+        return arr.astype(np.uint16) if pixels.dtype == np.uint16 else arr
