@@ -79,7 +79,10 @@ def split(up: srup.Upscaler, img: np.ndarray) -> dict[str, float]:
         for t in tiles:
             tiler.compute(padded, t, pads, maxv)
 
-    with torch.inference_mode():
+    from srup.devices import exact_numerics
+
+    # The parts under srup's own numerics settings, as the whole call runs them.
+    with torch.inference_mode(), exact_numerics(up.device, up.dtype):
         return {
             "total": cuda_time(lambda: up.upscale_array(img)),
             "upload": cuda_time(lambda: tiler.prepare(img)),

@@ -112,7 +112,9 @@ def edit_distance(a: str, b: str) -> int:
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--scale", type=int, default=3)
-    parser.add_argument("--models", default="fsrcnn,fsrcnn-real,espcn,espcn-real")
+    parser.add_argument(
+        "--models", default="fsrcnn,fsrcnn-real,espcn,espcn-real,espcn7,espcn7-real"
+    )
     parser.add_argument("--figure", type=Path, help="Write a side-by-side picture of one board.")
     args = parser.parse_args()
     if shutil.which("tesseract") is None:

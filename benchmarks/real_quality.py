@@ -17,11 +17,12 @@ from pathlib import Path
 from readme import arguments, publish
 
 from srup.report import BenchmarkRun
+from srup.weights import shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 INPUTS = {"clean": "clean", "JPEG 75": "clean,jpeg=75", "phone": "phone"}
-MODELS = "bicubic,fsrcnn,fsrcnn-real,espcn,espcn-real"
+MODELS = "bicubic,fsrcnn,fsrcnn-real,espcn,espcn-real,espcn7,espcn7-real"
 
 
 def main() -> None:
@@ -31,20 +32,23 @@ def main() -> None:
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     rows: dict[tuple[str, str, str, int], dict] = {}
+    have = shipped()
     for ds in args.datasets.split(","):
         for label, deg in INPUTS.items():
-            run = BenchmarkRun(
-                paths=[DATA / ds],
-                scales=scales,
-                models=MODELS,
-                device="cpu",
-                tile=0,
-                precision="fp32",
-                degradation=deg,
-                quiet=True,
-            )
-            for r in run.execute().results:
-                rows[(ds, label, r["model"], r["scale"])] = r
+            for scale in scales:  # one run per scale: not every model has every scale
+                models = [m for m in MODELS.split(",") if m == "bicubic" or (m, scale) in have]
+                run = BenchmarkRun(
+                    paths=[DATA / ds],
+                    scales=[scale],
+                    models=",".join(models),
+                    device="cpu",
+                    tile=0,
+                    precision="fp32",
+                    degradation=deg,
+                    quiet=True,
+                )
+                for r in run.execute().results:
+                    rows[(ds, label, r["model"], r["scale"])] = r
     lines = []
     for ds in args.datasets.split(","):
         lines += [
