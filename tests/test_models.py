@@ -103,3 +103,29 @@ def test_inference_rewrite_is_the_same_function_away_from_the_edge(name):
     assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
     if name == "espcn":
         assert not any(isinstance(m, torch.nn.Tanh) for m in fast.modules())
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_one_switch_puts_a_model_in_each_form_and_they_agree_away_from_the_edge(name):
+    from srup.models.inference import for_inference
+    from srup.models.layers import FORMS, set_form
+
+    torch.manual_seed(0)
+    net = registry.get(name).build(3)
+    for p in net.parameters():  # zeroed last layers would hide the correction
+        torch.nn.init.normal_(p, std=0.05)
+    x = torch.rand(1, 1, 40, 36)
+    with torch.no_grad():
+        outs = {}
+        for form in FORMS:
+            set_form(net, form)
+            assert all(m.form == form for m in net.modules() if hasattr(m, "form"))
+            outs[form] = net(x)
+        r = 3 * registry.get(name).receptive_radius(3)
+        core = (..., slice(r, -r), slice(r, -r))
+        assert torch.allclose(outs["train"], outs["export"], atol=1e-6)
+        assert torch.allclose(outs["train"][core], outs["infer"][core], atol=1e-5)
+        assert for_inference(net).training is False
+        assert all(m.form == "infer" for m in net.modules() if hasattr(m, "form"))
+    with pytest.raises(ValueError, match="form"):
+        set_form(net, "fast")

@@ -23,7 +23,7 @@ from torch import nn
 from .errors import OutputError, SrupError
 from .formats import ONNX_FORMS
 from .imageio import write_file
-from .models.layers import symmetric_pad
+from .models.layers import set_form, symmetric_pad
 from .pipeline import ColorPipeline
 from .upscale import Upscaler
 
@@ -54,13 +54,8 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
         raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
     net = copy.deepcopy(up.net).to(device="cpu", dtype=torch.float32)
     net = net.to(memory_format=torch.contiguous_format)
-    for module in net.modules():
-        if getattr(module, "exact_edges", None) is False:
-            module.exact_edges = True  # plain ops for graph readers: no write into a slice
-    inner: nn.Module = net
-    if form == "rgb":
-        inner = ColorPipeline(net, up.scale)
-        inner.functional = True
+    inner: nn.Module = ColorPipeline(net, up.scale) if form == "rgb" else net
+    set_form(inner, "export")
     module = _Bordered(inner, up.overlap, up.scale, clamp=form == "rgb").eval()
     return module.requires_grad_(False)
 

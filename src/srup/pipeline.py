@@ -30,8 +30,9 @@ class ColorPipeline(nn.Module):
         self.to_ycc = (RGB_TO_YCC.tolist(), OFFSET.tolist())
         self.to_rgb = (YCC_TO_RGB.tolist(), (-YCC_TO_RGB @ OFFSET).tolist())
         self.gain, self.y_offset = float(RGB_TO_YCC[0].sum()), float(OFFSET[0])
-        # Graph exporters want plain functional ops rather than writes into a buffer.
-        self.functional = False
+        # The export form: plain functional ops for graph exporters, no writes into a
+        # buffer (see models.layers).
+        self.form = "train"
 
     def _net(self, y: torch.Tensor) -> torch.Tensor:
         # float32 in: the network runs its learned layers in its own precision (run_low).
@@ -39,7 +40,7 @@ class ColorPipeline(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        if c >= 3 and self.functional:
+        if c >= 3 and self.form == "export":
             y, cb, cr = _combine([x[:, 0:1], x[:, 1:2], x[:, 2:3]], *self.to_ycc)
             rest = self.bicubic(torch.cat([cb, cr, x[:, 3:]], dim=1))
             rgb = _combine([self._net(y), rest[:, 0:1], rest[:, 1:2]], *self.to_rgb)

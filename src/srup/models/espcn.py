@@ -19,6 +19,7 @@ class ESPCN(nn.Module):
         super().__init__()
         self.scale = scale
         self.upsample = BicubicUpsample(scale)
+        self.form = "train"  # see models.layers
         self.body = nn.Sequential(
             nn.Conv2d(1, 64, 5, padding=2),
             nn.Tanh(),
@@ -29,7 +30,8 @@ class ESPCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
-        return pixel_shuffle(run_low(self.body, x) + self.upsample.phases(x), self.scale)
+        out = run_low(self.body, x) + self.upsample.phases(x)
+        return pixel_shuffle(out, self.scale, self.form)
 
 
 SPEC = ModelSpec(

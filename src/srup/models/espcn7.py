@@ -34,6 +34,7 @@ class ESPCN7(nn.Module):
         super().__init__()
         self.scale = scale
         self.upsample = BicubicUpsample(scale)
+        self.form = "train"  # see models.layers
         layers: list[nn.Module] = []
         channels = 1
         for width, k in zip(WIDTHS, KERNELS, strict=False):
@@ -43,7 +44,8 @@ class ESPCN7(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return pixel_shuffle(run_low(self.body, x) + self.upsample.phases(x), self.scale)
+        out = run_low(self.body, x) + self.upsample.phases(x)
+        return pixel_shuffle(out, self.scale, self.form)
 
 
 SPEC = ModelSpec(

@@ -33,10 +33,10 @@ class FSRCNN(nn.Module):
         self.deconv = zero_(
             nn.ConvTranspose2d(D, 1, 9, stride=scale, padding=4, output_padding=scale - 1)
         )
-        # False (set by models.inference.for_inference): the sub-pixel convolution skips the
-        # output rows and columns at the image edge that its lopsided kernel would have to
-        # pad for. Those lie within the receptive radius, which srup's tiler always crops.
-        self.exact_edges = True
+        # In the infer form the sub-pixel convolution skips the output rows and columns at
+        # the image edge that its lopsided kernel would have to pad for. Those lie within the
+        # receptive radius, which srup's tiler always crops (see models.layers).
+        self.form = "train"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, reach = subpixel_weight(self.deconv.weight, self.scale)
@@ -44,9 +44,9 @@ class FSRCNN(nn.Module):
         # The learned part in the weights' precision, the bicubic path in x's (see run_low).
         features = run_low(self.body, x).to(weight.dtype)
         # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
-        if self.exact_edges:
+        if self.form != "infer":
             detail = subpixel_conv(features, weight, bias, reach).to(x.dtype)
-            return pixel_shuffle(detail + self.upsample.phases(x), self.scale)
+            return pixel_shuffle(detail + self.upsample.phases(x), self.scale, self.form)
         before, after = reach
         pad = min(before, after)
         # oneDNN computes an even-sized kernel the same way at every tile shape only with
@@ -55,7 +55,7 @@ class FSRCNN(nn.Module):
         out = self.upsample.phases(x)
         top = before - pad
         out[:, :, top : top + detail.shape[2], top : top + detail.shape[3]] += detail
-        return pixel_shuffle(out, self.scale)
+        return pixel_shuffle(out, self.scale, self.form)
 
 
 def subpixel_weight(weight: torch.Tensor, scale: int) -> tuple[torch.Tensor, tuple[int, int]]:

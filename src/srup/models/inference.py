@@ -9,8 +9,8 @@ bias. PyTorch's CPU sigmoid takes half the time of its tanh, and ESPCN spends a 
 time in tanh (benchmarks/speed.py). The one difference is at the image edge: a convolution's
 zero padding of the sigmoid means tanh = −1 rather than 0 there. Only pixels within the
 receptive radius of the input's edge see it, and srup never keeps those: the tiler (and the
-ONNX export) pads the image by that radius and crops it away. Modules with an
-``exact_edges`` attribute take the same licence (FSRCNN ×3: a 4×4 sub-pixel kernel for its
+ONNX export) pads the image by that radius and crops it away. The ``infer`` form of
+:mod:`srup.models.layers` takes the same licence (FSRCNN ×3: a 4×4 sub-pixel kernel for its
 lopsided reach, 16 taps instead of 25, 1.26× for the whole upscale).
 """
 
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .layers import set_form
 
 __all__ = ["for_inference"]
 
@@ -75,7 +77,5 @@ def for_inference(net: nn.Module, dtype: torch.dtype = torch.float32) -> nn.Modu
         if dtype == torch.float32:
             _tanh_to_sigmoid(seq)
         _activations_in_place(seq)
-    for module in net.modules():
-        if getattr(module, "exact_edges", None) is True:
-            module.exact_edges = False  # the same function away from the edge (see FSRCNN)
+    set_form(net, "infer")
     return net.eval()

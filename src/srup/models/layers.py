@@ -1,8 +1,23 @@
-"""Building blocks shared by the architectures."""
+"""Building blocks shared by the architectures, and the one switch between a model's forms.
+
+A module computes the same function in each of its three forms, in different ways:
+
+- ``train``: plain, differentiable ops, every output pixel computed (the default);
+- ``infer``: the fast form under srup's tiler, which may skip work on output pixels within
+  the receptive radius of the image edge (the tiler crops them) and use the fast pixel
+  shuffle of channels-last tensors;
+- ``export``: plain ops a graph exporter can trace (no writes into slices, the standard
+  pixel shuffle).
+
+Every module whose forward depends on the form has a ``form`` attribute; :func:`set_form`
+sets it once, when the module is built for a purpose (``models.inference.for_inference``,
+``export.export_module``), instead of flags scattered over modules or a look at whether an
+exporter is running.
+"""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -26,15 +41,27 @@ def symmetric_pad(x: torch.Tensor, pad: int, pad_x: int | None = None) -> torch.
     return x
 
 
-def pixel_shuffle(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """``F.pixel_shuffle``, 2.4× faster on the channels-last tensors oneDNN convolutions
-    return: there the s² phases of one pixel lie side by side in memory, and one permute
-    copies them into place."""
+FORMS = ("train", "infer", "export")
+
+
+def set_form(modules: nn.Module | Iterable[nn.Module], form: str) -> None:
+    """Put every module under ``modules`` that has a ``form`` into ``form``."""
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r}; one of {', '.join(FORMS)}")
+    roots = [modules] if isinstance(modules, nn.Module) else list(modules)
+    for root in roots:
+        for module in root.modules():
+            if hasattr(module, "form"):
+                module.form = form
+
+
+def pixel_shuffle(x: torch.Tensor, scale: int, form: str = "train") -> torch.Tensor:
+    """``F.pixel_shuffle``; in the ``infer`` form 2.4× faster on the channels-last tensors
+    oneDNN convolutions return: there the s² phases of one pixel lie side by side in memory,
+    and one permute copies them into place."""
     n, c, h, w = x.shape
-    # torch.onnx is imported lazily, and first touching it costs 25 ms: a process that has
-    # not imported it is not exporting.
-    exporting = "torch.onnx" in sys.modules and torch.onnx.is_in_onnx_export()
-    if c != scale * scale or not x.is_contiguous(memory_format=torch.channels_last) or exporting:
+    fast = form == "infer" and x.is_contiguous(memory_format=torch.channels_last)
+    if c != scale * scale or not fast:
         return F.pixel_shuffle(x, scale)
     phases = x.permute(0, 2, 3, 1).reshape(n, h, w, scale, scale)
     return phases.permute(0, 1, 3, 2, 4).reshape(n, 1, h * scale, w * scale)
@@ -47,6 +74,7 @@ class BicubicUpsample(nn.Module):
     def __init__(self, scale: int) -> None:
         super().__init__()
         self.scale = scale
+        self.form = "train"
         kernel = torch.tensor(upsample_phase_kernel(scale), dtype=torch.float32)
         self.register_buffer("kernel", kernel, persistent=False)
 
@@ -58,7 +86,8 @@ class BicubicUpsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         y = self.phases(x.reshape(n * c, 1, h, w))
-        return pixel_shuffle(y, self.scale).reshape(n, c, h * self.scale, w * self.scale)
+        out = pixel_shuffle(y, self.scale, self.form)
+        return out.reshape(n, c, h * self.scale, w * self.scale)
 
 
 BICUBIC_RADIUS = 2
