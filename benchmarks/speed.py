@@ -3,8 +3,9 @@
     pip install -e '.[bench]'
     python benchmarks/speed.py [--repeat 5] [--markdown benchmarks/results/speed.md]
 
-For each (model, scale): the input whose output is 1920×1080 (×3: 640×360 → 1920×1080),
-RGB, timed in `Upscaler.upscale_array` (after a warm-up; median of --repeat runs), against
+For each shipped network (not its variants: the same network) and scale: the input whose
+output is 1920×1080 (×3: 640×360 → 1920×1080), RGB, timed in `Upscaler.upscale_array`
+(after a warm-up; median of --repeat runs), against
 1. the same network run naively: eager NCHW fp32, untiled, on the Y plane only;
 2. the same weights exported by `srup export --onnx` (the whole RGB pipeline, so the same
    work as srup) and run by onnxruntime and by OpenCV's DNN module (`cv2.dnn`, the engine of
@@ -80,7 +81,9 @@ def onnx_runners(path: Path):
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--models", help="comma-separated (default: every shipped network)")
     args = parser.parse_args()
+    wanted = set(args.models.split(",")) if args.models else None
     peak = matmul_peak(args.repeat)
     lines = [
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -94,7 +97,9 @@ def main() -> None:
     print("\n".join(lines), flush=True)
     rng = np.random.default_rng(0)
     tmp = Path(tempfile.mkdtemp())
-    for name, scale in sorted(shipped()):
+    # Variants (fsrcnn-real) are the same networks with other weights: the same speed.
+    cases = [(n, s) for n, s in sorted(shipped()) if "-" not in n]
+    for name, scale in [c for c in cases if wanted is None or c[0] in wanted]:
         w, h = 1920 // scale, 1080 // scale
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         up = srup.load(name, scale, device="cpu")
