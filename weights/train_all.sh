@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The exact commands that made every shipped weights file, run from the repository root with
-# ../shared beside it, one CPU thread per queue on the 2-core development machine.
+# The exact commands that made every shipped clean SRCNN, FSRCNN and ESPCN file (the
+# real-photo variants: train_real.sh; ESPCN-7, trained on a GPU: train_espcn7.sh), run
+# from the repository root with ../shared beside it, one CPU thread per queue on the 2-core
+# development machine.
 # Usage: weights/train_all.sh QUEUE   (a: espcn, fsrcnn ×3, srcnn; b: fsrcnn ×2/×4;
 # c: ESPCN second stages; d–g: the second session's further stages, f after d and g after
 # e — queues ran side by side; h and i: the third session's, side by side, j and then k
