@@ -22,6 +22,7 @@ PAPER = {  # Set5 / Set14 ×2, ×3, ×4 from the original papers (bicubic: SRCNN
     "fsrcnn": ["37.00", "33.16", "30.71", "32.63", "29.43", "27.59"],
     "espcn": ["36.66", "33.13", "30.90", "32.42", "29.49", "27.73"],
     "bicubic": ["33.66", "30.39", "28.42", "30.23", "27.54", "26.00"],
+    "espcn7": ["–"] * 6,  # srup's own tier: no paper trained this network on the 291 images
 }
 
 
@@ -30,7 +31,7 @@ def table(results: list[dict]) -> str:
     psnr = {(r["model"], r["dataset"], r["scale"]): r for r in results}
     head = "| model | " + " | ".join(f"{d} ×{s}" for d, s in cols) + " |"
     lines = [head, "|---" * (len(cols) + 1) + "|"]
-    for model in ("bicubic", "srcnn", "fsrcnn", "espcn"):
+    for model in ("bicubic", "srcnn", "fsrcnn", "espcn", "espcn7"):
         cells = []
         for i, (d, s) in enumerate(cols):
             r = psnr.get((model, d, s))
