@@ -276,6 +276,20 @@ def test_cli_train_reports_the_output(runner, hr_folder, tmp_path):
     assert "wrote" in res.output and out.is_file()
 
 
+def test_cli_device_sampler_trains_on_the_cpu_and_refuses_jpeg_degradations(
+    runner, hr_folder, tmp_path
+):
+    out = tmp_path / "dev.safetensors"
+    base = train_args(hr_folder, out, 3, "--device", "cpu", "--sampler", "device", "-q")
+    res = runner.invoke(cli, base)
+    assert res.exit_code == 0, res.output
+    assert read_metadata(out)["sampler"] == "device"
+    real = train_args(hr_folder, tmp_path / "r.safetensors", 3, "--device", "cpu", "-q")
+    res = runner.invoke(cli, [*real, "--sampler", "device", "--degradation", "real"])
+    assert res.exit_code != 0 and "--sampler host" in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("torchrun") is None
