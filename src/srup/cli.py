@@ -20,7 +20,7 @@ import click
 
 from . import __version__
 from .errors import SrupError
-from .formats import FORMAT_NAMES, ONNX_FORMS
+from .formats import FORMAT_NAMES, ONNX_FORMS, SAMPLERS
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -595,7 +595,7 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
 @click.option("--device", default="auto", show_default=True)
 @click.option(
     "--sampler",
-    type=click.Choice(["auto", "host", "device"]),
+    type=click.Choice(SAMPLERS),
     default="auto",
     show_default=True,
     help="Where batches are cut: host (NumPy, any degradation) or device (on the GPU, "

@@ -1,5 +1,6 @@
-"""The file formats srup knows, by suffix: kept apart, free of imports, so the command line
-can offer them without loading Pillow."""
+"""The file formats srup knows, by suffix, and the other fixed choices the command line
+offers: kept apart, free of imports, so the command line can offer them without loading
+Pillow, NumPy or torch."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ONNX_FORMS",
     "READ_ONLY",
+    "SAMPLERS",
     "SUFFIX_FOR",
     "VIDEO_SUFFIXES",
 ]
@@ -33,4 +35,6 @@ FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "ti
 FORMAT_NAMES |= {"tif": "TIFF", "bmp": "BMP"}
 # What `srup export --onnx --form` writes: the whole RGB pipeline, or the network on luma.
 ONNX_FORMS = ("rgb", "y")
+# Where `srup train --sampler` cuts batches (srup.patches).
+SAMPLERS = ("auto", "host", "device")
 SUFFIX_FOR = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}

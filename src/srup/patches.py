@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import degrade
+from .color import OFFSET, RGB_TO_YCC
 from .degrade import Degradation
 from .errors import DataError, SrupError
 from .resize import imresize
@@ -168,6 +169,7 @@ class DevicePatchSampler(PatchSampler):
         widths = [im.shape[1] for im in self.images]
         self.widths = torch.tensor(widths, dtype=torch.int64, device=device)
         self._maps: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.to_y = torch.tensor(RGB_TO_YCC[0] / 255.0, dtype=torch.float32, device=device)
 
     def maps(self, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """For each of the 8 mirror × turns choices (index ``4·flip + turns``), the source
@@ -191,7 +193,6 @@ class DevicePatchSampler(PatchSampler):
     def __call__(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
-        from .color import OFFSET, RGB_TO_YCC
         from .torch_resize import imresize_torch
 
         crop, draws = self.draw(rng)
@@ -208,10 +209,9 @@ class DevicePatchSampler(PatchSampler):
         lr = imresize_torch(hr, (self.hr_size // self.scale,) * 2)
         m, ms = MARGIN, MARGIN * self.scale
         lr, hr = lr[:, :, m:-m, m:-m], hr[:, :, ms:-ms, ms:-ms]
-        to_y = torch.tensor(RGB_TO_YCC[0] / 255.0, dtype=torch.float32, device=self.device)
-        offset = float(OFFSET[0])
 
         def luma(rgb: torch.Tensor) -> torch.Tensor:
-            return (torch.einsum("nchw,c->nhw", rgb, to_y) + offset)[:, None].contiguous()
+            y = torch.einsum("nchw,c->nhw", rgb, self.to_y) + float(OFFSET[0])
+            return y[:, None].contiguous()
 
         return luma(lr), luma(hr)

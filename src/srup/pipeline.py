@@ -13,7 +13,7 @@ from torch import nn
 from .color import OFFSET, RGB_TO_YCC, YCC_TO_RGB
 from .models.layers import BicubicUpsample
 
-__all__ = ["ColorPipeline"]
+__all__ = ["ColorPipeline", "to_levels"]
 
 
 class ColorPipeline(nn.Module):
@@ -59,6 +59,16 @@ class ColorPipeline(nn.Module):
         if c == 1:
             return gray
         return torch.cat([gray, self.bicubic(x[:, 1:])], dim=1)
+
+
+def to_levels(planes: torch.Tensor, maxv: float, dtype: torch.dtype) -> torch.Tensor:
+    """``(C, h, w)`` float in [0, 1] (the pipeline's own output: changed in place) →
+    ``(h, w, C)`` levels 0–``maxv`` in ``dtype``, clamped and rounded. Interleaved by torch,
+    which copies on every thread (CPU) or in one device pass (GPU): a planar result would
+    leave the transpose to a single-threaded NumPy stitch or to the host."""
+    planes.clamp_(0, 1).mul_(maxv).round_()
+    result = torch.empty(planes.shape[1:] + planes.shape[:1], dtype=dtype, device=planes.device)
+    return result.copy_(planes.permute(1, 2, 0))
 
 
 def _mix(

@@ -21,6 +21,7 @@ import torch
 
 from . import tiling
 from .models.layers import symmetric_pad
+from .pipeline import to_levels
 
 __all__ = ["DEVICE_TILE_BUDGET_BYTES", "ResidentTiler"]
 
@@ -63,10 +64,10 @@ class ResidentTiler:
         """(tile height, tile width) in input pixels: full-width bands as tall as the
         budget allows (at least :data:`MIN_BANDS` of them for a large output), or squares
         when even a thin full-width band would not fit."""
-        s, pad = self.scale, 2 * self.overlap
-        rows = self.budget() / (self.bytes_per_out_px * s * s * (width + pad)) - pad
+        s, pad, budget = self.scale, 2 * self.overlap, self.budget()
+        rows = budget / (self.bytes_per_out_px * s * s * (width + pad)) - pad
         if rows < 64:
-            side = int(math.sqrt(self.budget() / (self.bytes_per_out_px * s * s))) - pad
+            side = int(math.sqrt(budget / (self.bytes_per_out_px * s * s))) - pad
             return max(64, side), max(64, side)
         count = max(1, math.ceil(height / rows))
         if height * width * s * s >= MIN_BANDS_AT:
@@ -97,11 +98,7 @@ class ResidentTiler:
         keep, _place = t.placement(self.scale, *pads)
         x = padded[(slice(None), *t.read)][None].float().div_(maxv)
         y = self.pipeline(x)[0, :, keep[0], keep[1]]
-        y = y.clamp_(0, 1).mul_(maxv).round_()
-        levels = torch.uint8 if padded.dtype == torch.uint8 else torch.int32
-        # Interleaved here, in one device pass, rather than on the host.
-        result = torch.empty(y.shape[1:] + y.shape[:1], dtype=levels, device=y.device)
-        return result.copy_(y.permute(1, 2, 0))
+        return to_levels(y, maxv, torch.uint8 if padded.dtype == torch.uint8 else torch.int32)
 
     def run(
         self,

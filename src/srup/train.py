@@ -25,6 +25,7 @@ import numpy as np
 from . import benchmark, degrade
 from .boards import render_boards
 from .errors import DataError, SrupError
+from .formats import SAMPLERS
 from .imageio import image_files, suffix_list
 from .models import registry
 from .ordered import ordered_map
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["SAMPLERS", "PatchSampler", "TrainConfig", "choose_sampler", "load_images", "train"]
 
 LOSSES = {"l1": "l1_loss", "mse": "mse_loss"}
-SAMPLERS = ("auto", "host", "device")
 BOARDS = 48  # rendered boards in the pool --synthetic-text draws from
 
 
@@ -281,9 +281,9 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     completed = start
     try:
         model.train()
-        for step, (lr_np, hr_np) in zip(range(start, total), batches, strict=False):
-            lr_t = torch.as_tensor(lr_np).to(device)
-            hr_t = torch.as_tensor(hr_np).to(device)
+        for step, (lr_batch, hr_batch) in zip(range(start, total), batches, strict=False):
+            lr_t = torch.as_tensor(lr_batch).to(device)  # NumPy (host sampler) or on the device
+            hr_t = torch.as_tensor(hr_batch).to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             loss = getattr(F, LOSSES[cfg.loss])(model(lr_t), hr_t)

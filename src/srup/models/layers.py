@@ -17,8 +17,6 @@ exporter is running.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,15 +42,13 @@ def symmetric_pad(x: torch.Tensor, pad: int, pad_x: int | None = None) -> torch.
 FORMS = ("train", "infer", "export")
 
 
-def set_form(modules: nn.Module | Iterable[nn.Module], form: str) -> None:
-    """Put every module under ``modules`` that has a ``form`` into ``form``."""
+def set_form(root: nn.Module, form: str) -> None:
+    """Put every module under ``root`` that has a ``form`` into ``form``."""
     if form not in FORMS:
         raise ValueError(f"unknown form {form!r}; one of {', '.join(FORMS)}")
-    roots = [modules] if isinstance(modules, nn.Module) else list(modules)
-    for root in roots:
-        for module in root.modules():
-            if hasattr(module, "form"):
-                module.form = form
+    for module in root.modules():
+        if hasattr(module, "form"):
+            module.form = form
 
 
 def pixel_shuffle(x: torch.Tensor, scale: int, form: str = "train") -> torch.Tensor:
