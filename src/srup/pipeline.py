@@ -1,8 +1,18 @@
 """The colour pipeline as one torch module: pixels in, pixels out, the network on Y only.
 
-RGB(A) is split into BT.601 Y (through the network) and Cb/Cr/alpha (MATLAB bicubic), then
-merged back. Gray images go through the network as Y. The same module runs inside
-:class:`~srup.upscale.Upscaler` tile by tile and is what ``srup export --onnx`` writes.
+What it computes is the classic recipe: RGB(A) split into BT.601 Y (through the network) and
+Cb/Cr/alpha (MATLAB bicubic), then merged back; gray images go through the network as Y.
+How it computes it uses the networks' shape (:class:`~srup.models.layers.BicubicResidual`:
+Y out = bicubic(Y) + detail): every channel is upscaled by one bicubic pass, and the luma's
+detail is added to the colour channels, scaled by 255/219 (a change of Y alone moves R, G
+and B by that much). The same sums, with no YCbCr planes at the output's size, whose passes
+are most of the work on a GPU: the memory traffic around the network falls from 277 to 111
+bytes per output pixel (ESPCN ×3, 4K; `benchmarks/passes.py`). All of it happens on the
+output phases at input size, so a tile's kept pixels are cut out before any pass at output
+size, and the pixel shuffle, the interleave and the cast to levels are one copy.
+
+The same module runs inside both tilers (:meth:`ColorPipeline.levels`) and is what
+``srup export --onnx`` writes (:meth:`ColorPipeline.forward`).
 """
 
 from __future__ import annotations
@@ -10,15 +20,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .color import OFFSET, RGB_TO_YCC, YCC_TO_RGB
+from .color import OFFSET, RGB_TO_YCC
 from .models.layers import BicubicUpsample
 
-__all__ = ["ColorPipeline", "to_levels"]
+__all__ = ["ColorPipeline"]
 
 
 class ColorPipeline(nn.Module):
     """``(N, C, H, W)`` float in [0, 1], C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA)
-    → ``(N, C, H*s, W*s)`` float, not clamped. ``net`` maps ``(N, 1, h, w)`` Y to Y ×s."""
+    → ``(N, C, H*s, W*s)`` float, not clamped. ``net`` is a
+    :class:`~srup.models.layers.BicubicResidual` on ``(N, 1, h, w)`` Y."""
 
     def __init__(self, net: nn.Module, scale: int) -> None:
         super().__init__()
@@ -26,69 +37,84 @@ class ColorPipeline(nn.Module):
         self.scale = scale
         self.bicubic = BicubicUpsample(scale)
         # Python floats, not tensors: a tensor-by-0-d-tensor product allocates and
-        # broadcasts, where these become in-place scaled adds (5× faster at 1080p).
-        self.to_ycc = (RGB_TO_YCC.tolist(), OFFSET.tolist())
-        self.to_rgb = (YCC_TO_RGB.tolist(), (-YCC_TO_RGB @ OFFSET).tolist())
+        # broadcasts, where these become in-place scaled adds.
+        self.luma = [float(v) for v in RGB_TO_YCC[0]]
         self.gain, self.y_offset = float(RGB_TO_YCC[0].sum()), float(OFFSET[0])
-        # The export form: plain functional ops for graph exporters, no writes into a
-        # buffer (see models.layers).
-        self.form = "train"
+        self.form = "train"  # "export": no writes into slices (see models.layers)
 
-    def _net(self, y: torch.Tensor) -> torch.Tensor:
-        # float32 in: the network runs its learned layers in its own precision (run_low).
-        return self.net(y.contiguous(memory_format=torch.channels_last)).float()
+    def _y(self, x: torch.Tensor, maxv: float) -> torch.Tensor:
+        """The network's input: BT.601 Y in [0, 1] of ``x`` (levels 0–``maxv``), channels-last."""
+        if x.shape[1] >= 3:
+            r, g, b = (c / maxv for c in self.luma)
+            y = x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b + self.y_offset
+        else:
+            y = x[:, 0:1] * (self.gain / maxv) + self.y_offset
+        return y.contiguous(memory_format=torch.channels_last)
+
+    def phases(
+        self,
+        x: torch.Tensor,
+        maxv: float = 1.0,
+        offset: float = 0.0,
+        keep: tuple[slice, slice] | None = None,
+    ) -> torch.Tensor:
+        """``(N, C, h, w)`` float levels 0–``maxv`` → the output's ``(N, s²·C, h', w')``
+        phases in the same units plus ``offset``, not clamped, in ``[i, j, c]`` channel
+        order (:meth:`~srup.models.layers.BicubicUpsample.interleaved`; channels-last where
+        the convolutions return it so). ``keep``: the input rows and columns whose output
+        is wanted (h' × w'); all of them when None."""
+        c = x.shape[1]
+        s2 = self.scale**2
+        phases = self.bicubic.interleaved(x, offset)
+        # The network runs its learned layers in its own precision (run_low); float32 out.
+        detail, at = self.net.detail(self._y(x, maxv))
+        detail = detail.float()
+        colour = 3 if c >= 3 else 1
+        weight = maxv / self.gain
+        if self.form == "export":
+            assert at == 0 and keep is None
+            split = phases.unflatten(1, (s2, c))
+            moved = split[:, :, :colour] + detail.unsqueeze(2) * weight
+            return torch.cat([moved, split[:, :, colour:]], dim=2).flatten(1, 2)
+        # The infer form may leave out the detail of the edge (``at`` pixels): the tilers
+        # keep only pixels that have it.
+        rows, cols = keep or (slice(at, at + detail.shape[2]), slice(at, at + detail.shape[3]))
+        target = phases[:, :, rows, cols]
+        if keep is not None:
+            phases = target
+        detail = detail[:, :, rows.start - at : rows.stop - at, cols.start - at : cols.stop - at]
+        # Pixel-major views [n, y, x, phase, channel]: for channels-last tensors the add
+        # runs over contiguous memory.
+        target = target.permute(0, 2, 3, 1).unflatten(3, (s2, c))[..., :colour]
+        target.add_(detail.permute(0, 2, 3, 1).unsqueeze(4), alpha=weight)
+        return phases
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        if c >= 3 and self.form == "export":
-            y, cb, cr = _combine([x[:, 0:1], x[:, 1:2], x[:, 2:3]], *self.to_ycc)
-            rest = self.bicubic(torch.cat([cb, cr, x[:, 3:]], dim=1))
-            rgb = _combine([self._net(y), rest[:, 0:1], rest[:, 1:2]], *self.to_rgb)
-            return torch.cat([*rgb, rest[:, 2:]], dim=1)
-        if c >= 3:
-            ycc = _mix([x[:, 0:1], x[:, 1:2], x[:, 2:3]], *self.to_ycc, x.new_empty(n, 3, h, w))
-            rest = self.bicubic(torch.cat([ycc[:, 1:], x[:, 3:]], dim=1))
-            y_sr = self._net(ycc[:, :1])
-            out = x.new_empty(n, c, y_sr.shape[2], y_sr.shape[3])
-            _mix([y_sr, rest[:, 0:1], rest[:, 1:2]], *self.to_rgb, out[:, :3])
-            if c == 4:
-                out[:, 3:] = rest[:, 2:]
-            return out
-        y_sr = self._net(x[:, :1] * self.gain + self.y_offset)
-        gray = (y_sr - self.y_offset) / self.gain
-        if c == 1:
-            return gray
-        return torch.cat([gray, self.bicubic(x[:, 1:])], dim=1)
+        s = self.scale
+        # [n, i, j, c, y, x] → [n, c, y, i, x, j]: a pixel shuffle of the interleaved order.
+        phases = self.phases(x).reshape(n, s, s, c, h, w)
+        return phases.permute(0, 3, 4, 1, 5, 2).reshape(n, c, h * s, w * s)
 
-
-def to_levels(planes: torch.Tensor, maxv: float, dtype: torch.dtype) -> torch.Tensor:
-    """``(C, h, w)`` float in [0, 1] (the pipeline's own output: changed in place) →
-    ``(h, w, C)`` levels 0–``maxv`` in ``dtype``, clamped and rounded. Interleaved by torch,
-    which copies on every thread (CPU) or in one device pass (GPU): a planar result would
-    leave the transpose to a single-threaded NumPy stitch or to the host."""
-    planes.clamp_(0, 1).mul_(maxv).round_()
-    result = torch.empty(planes.shape[1:] + planes.shape[:1], dtype=dtype, device=planes.device)
-    return result.copy_(planes.permute(1, 2, 0))
-
-
-def _mix(
-    planes: list[torch.Tensor], rows: list[list[float]], bias: list[float], out: torch.Tensor
-) -> torch.Tensor:
-    """``out[:, i] = Σ_j rows[i][j] · planes[j] + bias[i]``, written in place."""
-    for i, (row, b) in enumerate(zip(rows, bias, strict=True)):
-        o = out[:, i : i + 1]
-        torch.mul(planes[0], row[0], out=o)
-        for plane, weight in zip(planes[1:], row[1:], strict=True):
-            o.add_(plane, alpha=weight)
-        o.add_(b)
-    return out
-
-
-def _combine(
-    planes: list[torch.Tensor], rows: list[list[float]], bias: list[float]
-) -> list[torch.Tensor]:
-    """The same sums as :func:`_mix`, as new tensors."""
-    return [
-        sum((p * w for p, w in zip(planes[1:], row[1:], strict=True)), planes[0] * row[0]) + b
-        for row, b in zip(rows, bias, strict=True)
-    ]
+    def levels(
+        self,
+        x: torch.Tensor,
+        maxv: float,
+        dtype: torch.dtype,
+        keep: tuple[slice, slice] | None = None,
+    ) -> torch.Tensor:
+        """``(1, C, h, w)`` float levels 0–``maxv`` → the output's rows and columns ``keep``
+        (multiples of s; all of them when None) as ``(h', w', C)`` levels in ``dtype``,
+        clamped and rounded (halves up), interleaved."""
+        s, c = self.scale, x.shape[1]
+        lr_keep = None if keep is None else tuple(slice(k.start // s, k.stop // s) for k in keep)
+        # Rounding is the cast's truncation of the value plus ½, the ½ added by the
+        # bicubic convolution's bias: one pass over the output fewer than round().
+        phases = self.phases(x, maxv, 0.5, lr_keep)[0]
+        phases.clamp_(0, maxv + 0.5)
+        h, w = phases.shape[1:]
+        out = torch.empty((h * s, w * s, c), dtype=dtype, device=phases.device)
+        # [i, j, c, y, x] → [y, i, x, j, c]: shuffle and cast in one copy, of runs of s·C.
+        source = phases.unflatten(0, (s, s, c)).permute(3, 0, 4, 1, 2)
+        out.view(h, s, w, s, c).copy_(source)
+        return out

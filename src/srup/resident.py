@@ -15,13 +15,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from . import tiling
 from .models.layers import symmetric_pad
-from .pipeline import to_levels
+
+if TYPE_CHECKING:
+    from .pipeline import ColorPipeline
 
 __all__ = ["DEVICE_TILE_BUDGET_BYTES", "ResidentTiler"]
 
@@ -32,15 +35,14 @@ MIN_BANDS = 4
 
 
 class ResidentTiler:
-    """Runs ``pipeline`` (a :class:`~srup.pipeline.ColorPipeline`: float ``(1, C, h, w)`` in
-    [0, 1] → ``(1, C, h*s, w*s)``) over a whole picture on ``device``.
+    """Runs ``pipeline`` over a whole picture on ``device``.
 
     ``bytes_per_out_px``: the pipeline's working memory per output pixel, from which the
     band height follows."""
 
     def __init__(
         self,
-        pipeline: Callable[[torch.Tensor], torch.Tensor],
+        pipeline: ColorPipeline,
         scale: int,
         overlap: int,
         device: torch.device,
@@ -96,9 +98,9 @@ class ResidentTiler:
         """One tile's kept output, interleaved ``(h*s, w*s, C)`` levels on the device
         (uint8, or int32 for 16-bit pictures)."""
         keep, _place = t.placement(self.scale, *pads)
-        x = padded[(slice(None), *t.read)][None].float().div_(maxv)
-        y = self.pipeline(x)[0, :, keep[0], keep[1]]
-        return to_levels(y, maxv, torch.uint8 if padded.dtype == torch.uint8 else torch.int32)
+        x = padded[(slice(None), *t.read)][None].float()
+        dtype = torch.uint8 if padded.dtype == torch.uint8 else torch.int32
+        return self.pipeline.levels(x, maxv, dtype, keep)
 
     def run(
         self,

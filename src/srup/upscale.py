@@ -22,7 +22,7 @@ from .devices import exact_numerics
 from .errors import BadImageError, UnknownModelError
 from .models import registry
 from .models.layers import keep_first_layer_fp32
-from .pipeline import ColorPipeline, to_levels
+from .pipeline import ColorPipeline
 from .resize import resize_pixels
 from .weights import load_into, load_state, path_for, read_metadata, shipped, split_name
 
@@ -135,9 +135,9 @@ class Upscaler:
 
         maxv = float(np.iinfo(tile.dtype).max)
         src = torch.from_numpy(np.array(tile, copy=True, order="C")).to(self.device)
-        out = self.pipeline(src.permute(2, 0, 1)[None].float() / maxv)
         torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.uint16
-        return to_levels(out[0], maxv, torch_dtype).cpu().numpy()
+        out = self.pipeline.levels(src.permute(2, 0, 1)[None].float(), maxv, torch_dtype)
+        return out.cpu().numpy()
 
     def upscale_array(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """``(H, W)`` or ``(H, W, C)`` uint8/uint16 with C in 1–4 (L, LA, RGB, RGBA) →

@@ -22,19 +22,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import BICUBIC_RADIUS, BicubicUpsample, pixel_shuffle, run_low, zero_
+from .layers import BICUBIC_RADIUS, BicubicResidual, run_low, zero_
 from .registry import ModelSpec
 
 WIDTHS = (64, 64, 32, 32, 32)
 KERNELS = (5, 3, 3, 3, 3, 3)
 
 
-class ESPCN7(nn.Module):
+class ESPCN7(BicubicResidual):
     def __init__(self, scale: int) -> None:
-        super().__init__()
-        self.scale = scale
-        self.upsample = BicubicUpsample(scale)
-        self.form = "train"  # see models.layers
+        super().__init__(scale)
         layers: list[nn.Module] = []
         channels = 1
         for width, k in zip(WIDTHS, KERNELS, strict=False):
@@ -43,9 +40,8 @@ class ESPCN7(nn.Module):
         layers.append(zero_(nn.Conv2d(channels, scale * scale, KERNELS[-1], padding=1)))
         self.body = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = run_low(self.body, x) + self.upsample.phases(x)
-        return pixel_shuffle(out, self.scale, self.form)
+    def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return run_low(self.body, x), 0
 
 
 SPEC = ModelSpec(

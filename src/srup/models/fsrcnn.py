@@ -13,17 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import BicubicUpsample, pixel_shuffle, run_low, zero_
+from .layers import BicubicResidual, run_low, zero_
 from .registry import ModelSpec
 
 D, S, M = 56, 12, 4
 
 
-class FSRCNN(nn.Module):
+class FSRCNN(BicubicResidual):
     def __init__(self, scale: int) -> None:
-        super().__init__()
-        self.scale = scale
-        self.upsample = BicubicUpsample(scale)
+        super().__init__(scale)
         layers: list[nn.Module] = [nn.Conv2d(1, D, 5, padding=2), nn.PReLU(D)]
         layers += [nn.Conv2d(D, S, 1), nn.PReLU(S)]
         for _ in range(M):
@@ -36,26 +34,19 @@ class FSRCNN(nn.Module):
         # In the infer form the sub-pixel convolution skips the output rows and columns at
         # the image edge that its lopsided kernel would have to pad for. Those lie within the
         # receptive radius, which srup's tiler always crops (see models.layers).
-        self.form = "train"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         weight, reach = subpixel_weight(self.deconv.weight, self.scale)
         bias = self.deconv.bias.expand(weight.shape[0])
         # The learned part in the weights' precision, the bicubic path in x's (see run_low).
         features = run_low(self.body, x).to(weight.dtype)
-        # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
         if self.form != "infer":
-            detail = subpixel_conv(features, weight, bias, reach).to(x.dtype)
-            return pixel_shuffle(detail + self.upsample.phases(x), self.scale, self.form)
+            return subpixel_conv(features, weight, bias, reach).to(x.dtype), 0
         before, after = reach
         pad = min(before, after)
         # oneDNN computes an even-sized kernel the same way at every tile shape only with
         # this padding (with more, tiled output stopped equalling untiled output).
-        detail = F.conv2d(features, weight, bias, padding=pad).to(x.dtype)
-        out = self.upsample.phases(x)
-        top = before - pad
-        out[:, :, top : top + detail.shape[2], top : top + detail.shape[3]] += detail
-        return pixel_shuffle(out, self.scale, self.form)
+        return F.conv2d(features, weight, bias, padding=pad).to(x.dtype), before - pad
 
 
 def subpixel_weight(weight: torch.Tensor, scale: int) -> tuple[torch.Tensor, tuple[int, int]]:

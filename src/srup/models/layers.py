@@ -75,18 +75,71 @@ class BicubicUpsample(nn.Module):
         self.register_buffer("kernel", kernel, persistent=False)
 
     def phases(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 1, H, W)`` → the ``(N, s², H, W)`` output phases, before the pixel shuffle:
-        a sub-pixel network adds its own output here, at LR size, and shuffles once."""
-        return F.conv2d(symmetric_pad(x, 2), self.kernel.to(dtype=x.dtype))
+        """``(N, C, H, W)`` → the ``(N, C·s², H, W)`` output phases, before the pixel
+        shuffle: a sub-pixel network adds its own output here, at LR size, and shuffles once.
+        One grouped convolution for all channels, channels-last (3× faster on a CPU than
+        the channels as a batch)."""
+        c = x.shape[1]
+        padded = symmetric_pad(x, 2).contiguous(memory_format=torch.channels_last)
+        kernel = self.kernel.to(dtype=x.dtype).repeat(c, 1, 1, 1)
+        return F.conv2d(padded, kernel.contiguous(memory_format=torch.channels_last), groups=c)
+
+    def interleaved(self, x: torch.Tensor, offset: float = 0.0) -> torch.Tensor:
+        """:meth:`phases` plus ``offset``, with the channels in ``[i, j, c]`` order (phase
+        first, channel index ``(i·s + j)·C + c``) rather than ``[c, i, j]``: channels-last,
+        output pixel ``(y·s + i, x·s + j)`` then lies ``s·C`` values from its neighbours as
+        in an interleaved picture, and the final shuffle copies runs of ``s·C`` values
+        instead of single ones (4.8× faster on a CPU, for 1 ms more convolution at 1080p)."""
+        c = x.shape[1]
+        padded = symmetric_pad(x, 2).contiguous(memory_format=torch.channels_last)
+        kernel = self.kernel.to(dtype=x.dtype)
+        # Output (ij, c) reads input channel c alone: a block-diagonal dense kernel.
+        dense = kernel.new_zeros(kernel.shape[0], c, c, *kernel.shape[2:])
+        for channel in range(c):
+            dense[:, channel, channel] = kernel[:, 0]
+        dense = dense.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        bias = None if offset == 0 else dense.new_full((dense.shape[0],), offset)
+        return F.conv2d(padded, dense, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        y = self.phases(x.reshape(n * c, 1, h, w))
-        out = pixel_shuffle(y, self.scale, self.form)
-        return out.reshape(n, c, h * self.scale, w * self.scale)
+        return pixel_shuffle(self.phases(x), self.scale, self.form)
 
 
 BICUBIC_RADIUS = 2
+
+
+class BicubicResidual(nn.Module):
+    """A network that learns the correction to MATLAB bicubic: ``(N, 1, h, w)`` Y in [0, 1]
+    → ``(N, 1, h*s, w*s)``, the bicubic upsampling plus :meth:`detail`.
+
+    Every srup architecture has this shape, and the colour pipeline counts on it: bicubic is
+    linear and keeps constants, so upscaling R, G and B by bicubic and adding the luma's
+    detail to each (scaled by 255/219, the way a change of Y alone moves R, G and B) is the
+    same function as converting to YCbCr, upscaling Y by the network and Cb/Cr by bicubic,
+    and converting back, at a third of the passes over the output (:mod:`srup.pipeline`).
+    """
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+        self.upsample = BicubicUpsample(scale)
+        self.form = "train"  # see the module doc
+
+    def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """The learned correction as ``(N, s², h', w')`` output phases in ``x``'s dtype (to
+        be pixel-shuffled), and the offset of its first row and column in the phases of the
+        whole input: 0, except where the ``infer`` form skips the edge (h' = h − 2·offset)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Adding before the shuffle is the same sum at 1/s² of the memory traffic.
+        phases = self.upsample.phases(x)
+        detail, at = self.detail(x)
+        if at == 0 and detail.shape == phases.shape:
+            phases = phases + detail
+        else:
+            phases[:, :, at : at + detail.shape[2], at : at + detail.shape[3]] += detail
+        return pixel_shuffle(phases, self.scale, self.form)
 
 
 def run_low(module: nn.Sequential, x: torch.Tensor) -> torch.Tensor:

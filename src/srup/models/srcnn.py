@@ -10,17 +10,16 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .layers import BICUBIC_RADIUS, BicubicUpsample, run_low
+from .layers import BICUBIC_RADIUS, BicubicResidual, run_low
 from .registry import ModelSpec
 
 
-class SRCNN(nn.Module):
+class SRCNN(BicubicResidual):
     def __init__(self, scale: int) -> None:
-        super().__init__()
-        self.scale = scale
-        self.upsample = BicubicUpsample(scale)
+        super().__init__(scale)
         self.body = nn.Sequential(
             nn.Conv2d(1, 64, 9, padding=4),
             nn.ReLU(inplace=True),
@@ -33,10 +32,17 @@ class SRCNN(nn.Module):
         nn.init.normal_(self.body[-1].weight, std=1e-3)
         nn.init.zeros_(self.body[-1].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        up = self.upsample(x)
+    def _detail(self, up: torch.Tensor) -> torch.Tensor:
         # Centred input: on raw [0, 1] pixels Adam drives the ReLUs dead within steps.
-        return up + run_low(self.body, up - 0.5)
+        return run_low(self.body, up - 0.5)
+
+    def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return F.pixel_unshuffle(self._detail(self.upsample(x)), self.scale), 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The body reads the bicubic upscale itself: computed once, not again as phases.
+        up = self.upsample(x)
+        return up + self._detail(up)
 
 
 SPEC = ModelSpec(
