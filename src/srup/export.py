@@ -52,7 +52,10 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
     """The float32, NCHW module that :func:`export_onnx` writes (also handy for tests)."""
     if form not in FORMS:
         raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
-    net = copy.deepcopy(up.net).to(device="cpu", dtype=torch.float32)
+    if up.descriptor is not None:  # the weights' own export form, not the tuned one
+        net = up.descriptor.build("export")
+    else:  # an Upscaler built around a network in hand (training's validation)
+        net = copy.deepcopy(up.net).to(device="cpu", dtype=torch.float32)
     net = net.to(memory_format=torch.contiguous_format)
     inner: nn.Module = ColorPipeline(net, up.scale) if form == "rgb" else net
     set_form(inner, "export")

@@ -23,7 +23,7 @@ from torch import nn
 from .color import OFFSET, RGB_TO_YCC
 from .models.layers import BicubicUpsample
 
-__all__ = ["ColorPipeline"]
+__all__ = ["ColorPipeline", "working_bytes_per_out_px"]
 
 
 class ColorPipeline(nn.Module):
@@ -118,3 +118,27 @@ class ColorPipeline(nn.Module):
         source = phases.unflatten(0, (s, s, c)).permute(3, 0, 4, 1, 2)
         out.view(h, s, w, s, c).copy_(source)
         return out
+
+
+def working_bytes_per_out_px(
+    net: nn.Module, scale: int, device: torch.device, dtype: torch.dtype
+) -> float:
+    """The pipeline's working memory per output pixel with ``net`` in ``dtype``, from which
+    the tilers size their tiles: two live activations of the widest layer, measured on a
+    probe input, plus ~16 float32 planes of colour work."""
+    size = 16
+    peak = 0
+
+    def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:
+        nonlocal peak
+        peak = max(peak, out.numel())
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if m is not net]
+    try:
+        with torch.inference_mode():
+            net(torch.zeros(1, 1, size, size, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+    per_out_px = peak / (size * scale) ** 2
+    return 2 * per_out_px * torch.finfo(dtype).bits / 8 + 64

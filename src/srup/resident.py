@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import tiling
+from .devices import exact_numerics
 from .models.layers import symmetric_pad
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ MIN_BANDS = 4
 
 
 class ResidentTiler:
-    """Runs ``pipeline`` over a whole picture on ``device``.
+    """Runs ``pipeline`` over a whole picture on ``device``, the network in ``dtype``, with
+    srup's numerics settings (:func:`~srup.devices.exact_numerics`).
 
     ``bytes_per_out_px``: the pipeline's working memory per output pixel, from which the
     band height follows."""
@@ -46,12 +48,14 @@ class ResidentTiler:
         scale: int,
         overlap: int,
         device: torch.device,
+        dtype: torch.dtype,
         bytes_per_out_px: float,
     ) -> None:
         self.pipeline = pipeline
         self.scale = scale
         self.overlap = overlap
         self.device = device
+        self.dtype = dtype
         self.bytes_per_out_px = bytes_per_out_px
 
     def budget(self) -> int:
@@ -110,6 +114,15 @@ class ResidentTiler:
     ) -> np.ndarray:
         """``(H, W, C)`` uint8/uint16 → ``(H*s, W*s, C)`` of the same dtype. ``tile``:
         (height, width) of the input tiles, or None for :meth:`bands`."""
+        with torch.inference_mode(), exact_numerics(self.device, self.dtype):
+            return self._run(pixels, tile, progress)
+
+    def _run(
+        self,
+        pixels: np.ndarray,
+        tile: tuple[int, int] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> np.ndarray:
         h, w, c = pixels.shape
         s = self.scale
         maxv = float(np.iinfo(pixels.dtype).max)

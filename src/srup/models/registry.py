@@ -26,9 +26,12 @@ __all__ = ["ModelSpec", "get", "names", "specs"]
 class ModelSpec:
     """What srup knows about an architecture without building it.
 
-    ``build(scale)`` returns a module mapping LR Y ``(N, 1, H, W)`` in [0, 1] to
-    ``(N, 1, H*scale, W*scale)``. ``receptive_radius(scale)`` bounds, in LR pixels, how far
-    an input pixel can influence the output: the tiler overlaps tiles by at least this much.
+    ``build(scale)`` returns a :class:`~srup.models.layers.BicubicResidual` mapping LR Y
+    ``(N, 1, H, W)`` in [0, 1] to ``(N, 1, H*scale, W*scale)``. ``receptive_radius(scale)``
+    bounds, in LR pixels, how far an input pixel can influence the output: the tiler
+    overlaps tiles by at least this much. ``input_space`` and ``channels`` say what the
+    network reads (BT.601 luma, one channel: the colour pipeline carries the rest);
+    ``precisions`` those its learned layers may run in.
     """
 
     name: str
@@ -37,6 +40,9 @@ class ModelSpec:
     build: Callable[[int], nn.Module]
     receptive_radius: Callable[[int], int]
     scales: tuple[int, ...] = (2, 3, 4)
+    input_space: str = "Y"
+    channels: int = 1
+    precisions: tuple[str, ...] = ("fp32", "fp16", "bf16")
 
     def parameters(self, scale: int) -> int:
         """Number of trainable parameters at ``scale``."""

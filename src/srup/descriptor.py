@@ -1,0 +1,138 @@
+"""What a weight set is, apart from how it runs (after spandrel's ``ModelDescriptor``).
+
+A :class:`ModelDescriptor` names one set of weights (``fsrcnn-real`` at ×3, or a file the
+user trained) and says everything a runner needs to know about it: the architecture, the
+scale, what it reads (BT.601 Y, one channel), the precisions it runs in, how far it sees,
+the degradation it was trained for, and how to build each of its forms (``train``,
+``infer``, ``export``: :mod:`srup.models.layers`). The runners (the host tiler, the
+device-resident tiler, ONNX export) take it from there and own the numerics; nothing about a
+device lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .catalog import default_model
+from .errors import UnknownModelError
+from .models import registry
+from .weights import load_into, load_state, path_for, read_metadata, shipped, split_name
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["ModelDescriptor", "describe"]
+
+
+@dataclass(frozen=True)
+class ModelDescriptor:
+    """One weight set. Build it with :func:`describe`."""
+
+    name: str  # as `srup models` lists it: fsrcnn, fsrcnn-real, or the architecture's name
+    spec: registry.ModelSpec
+    scale: int
+    path: Path
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def input_space(self) -> str:
+        """What the network reads: ``Y`` (BT.601 luma; chroma and alpha go by bicubic)."""
+        return self.spec.input_space
+
+    @property
+    def channels(self) -> int:
+        """Channels of the network's input and output."""
+        return self.spec.channels
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions its learned layers run in (fp32 always; fp16 and bf16 where the
+        quality bound of benchmarks/precision.py holds)."""
+        return self.spec.precisions
+
+    @property
+    def receptive_radius(self) -> int:
+        """How far, in input pixels, an input pixel reaches into the output: the overlap
+        every tiler gives its tiles (at least the bicubic path's 2)."""
+        return max(self.spec.receptive_radius(self.scale), 2)
+
+    @property
+    def degradation(self) -> str:
+        """The input it was trained for, as ``srup train --degradation`` spells it."""
+        return self.metadata.get("degradation", "clean")
+
+    def build(self, form: str = "train", dtype: torch.dtype | None = None) -> nn.Module:
+        """The network with these weights, on the CPU, in ``form``: ``train`` (plain,
+        differentiable), ``infer`` (rewritten for speed under a tiler, for ``dtype``, float32
+        by default) or ``export`` (float32, NCHW, ops an exporter can trace)."""
+        import torch
+
+        from .models.inference import for_inference
+        from .models.layers import FORMS, set_form
+
+        if form not in FORMS:
+            raise ValueError(f"unknown form {form!r}; one of {', '.join(FORMS)}")
+        state, _meta = load_state(self.path)
+        net = self.spec.build(self.scale)
+        load_into(net, state, self.path)
+        if form == "infer":
+            return for_inference(net, dtype or torch.float32)
+        set_form(net, form)
+        return net.eval() if form == "export" else net
+
+
+def describe(
+    model: str = "auto",
+    scale: int = 3,
+    weights: str | os.PathLike[str] | None = None,
+    lossy: bool = False,
+) -> ModelDescriptor:
+    """The weight set :func:`srup.load` would run: a shipped ``model`` (``auto``: the best
+    fast shipped model for ``scale``, its real-photo variant when ``lossy``), or the file
+    ``weights``, whose header names its architecture and scale. A name, scale or file that
+    does not fit raises :class:`~srup.errors.UnknownModelError` saying what does."""
+    if weights is not None:
+        meta = read_metadata(weights)
+        named = meta.get("model", "")
+        if model == "auto":
+            model = named
+            if not model:
+                raise UnknownModelError(f"{weights}: the header names no model; pass --model")
+        elif named and split_name(model)[0] != named:
+            raise UnknownModelError(
+                f"{weights}: these weights are for {named}, not {model}; drop --model or "
+                f"pass --model {named}"
+            )
+        if meta.get("scale", str(scale)) != str(scale):
+            raise UnknownModelError(
+                f"{weights}: these weights are for ×{meta['scale']}, not ×{scale}"
+            )
+        path = Path(weights)
+    else:
+        if model == "auto":
+            model = default_model(scale, lossy)
+        arch, variant = split_name(model)
+        registry.get(arch)  # an unknown name fails here, with the list of models
+        path = path_for(model, scale)
+        if not path.is_file():
+            have = sorted(s for (n, s) in shipped() if n == model)
+            if not have and variant:
+                raise UnknownModelError(
+                    f"no shipped model {model!r}; see `srup models` for the shipped ones"
+                )
+            raise UnknownModelError(
+                f"no shipped {model} weights for ×{scale}; available scales for {model}: "
+                f"{', '.join(map(str, have)) or 'none'}"
+            )
+        meta = read_metadata(path)
+    spec = registry.get(split_name(model)[0])
+    if scale not in spec.scales:
+        raise UnknownModelError(
+            f"{model} does not support ×{scale}; scales: {', '.join(map(str, spec.scales))}"
+        )
+    return ModelDescriptor(name=model, spec=spec, scale=scale, path=path, metadata=meta)
