@@ -16,32 +16,16 @@ import torch
 
 from . import tiling
 from .devices import exact_numerics
-from .pipeline import ColorPipeline
+from .pipeline import Runner
 
 __all__ = ["TILE_BUDGET_BYTES", "HostTiler"]
 
 TILE_BUDGET_BYTES = 256 * 2**20
 
 
-class HostTiler:
+class HostTiler(Runner):
     """Runs ``pipeline`` tile by tile over pictures in host memory, on ``device`` in
     ``dtype`` (the network's precision), with srup's numerics settings."""
-
-    def __init__(
-        self,
-        pipeline: ColorPipeline,
-        scale: int,
-        overlap: int,
-        device: torch.device,
-        dtype: torch.dtype,
-        bytes_per_out_px: float,
-    ) -> None:
-        self.pipeline = pipeline
-        self.scale = scale
-        self.overlap = overlap
-        self.device = device
-        self.dtype = dtype
-        self.bytes_per_out_px = bytes_per_out_px
 
     def auto_tile(self) -> int:
         """The tile side (input pixels) whose working memory is :data:`TILE_BUDGET_BYTES`."""

@@ -17,13 +17,15 @@ The same module runs inside both tilers (:meth:`ColorPipeline.levels`) and is wh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from .color import OFFSET, RGB_TO_YCC
 from .models.layers import BicubicUpsample
 
-__all__ = ["ColorPipeline", "working_bytes_per_out_px"]
+__all__ = ["ColorPipeline", "Runner", "working_bytes_per_out_px"]
 
 
 class ColorPipeline(nn.Module):
@@ -142,3 +144,17 @@ def working_bytes_per_out_px(
             h.remove()
     per_out_px = peak / (size * scale) ** 2
     return 2 * per_out_px * torch.finfo(dtype).bits / 8 + 64
+
+
+@dataclass(eq=False)  # runners compare and hash by identity
+class Runner:
+    """What every runner of a pipeline is given (:mod:`srup.host`, :mod:`srup.resident`):
+    the pipeline, its scale, the tiles' overlap (the receptive radius), where and in which
+    precision the network runs, and the working memory per output pixel that sizes tiles."""
+
+    pipeline: ColorPipeline
+    scale: int
+    overlap: int
+    device: torch.device
+    dtype: torch.dtype
+    bytes_per_out_px: float

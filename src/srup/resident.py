@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,9 +22,7 @@ import torch
 from . import tiling
 from .devices import exact_numerics
 from .models.layers import symmetric_pad
-
-if TYPE_CHECKING:
-    from .pipeline import ColorPipeline
+from .pipeline import Runner
 
 __all__ = ["DEVICE_TILE_BUDGET_BYTES", "ResidentTiler"]
 
@@ -35,28 +32,12 @@ MIN_BANDS_AT = 4_000_000  # output pixels from which the copy back overlaps comp
 MIN_BANDS = 4
 
 
-class ResidentTiler:
+class ResidentTiler(Runner):
     """Runs ``pipeline`` over a whole picture on ``device``, the network in ``dtype``, with
     srup's numerics settings (:func:`~srup.devices.exact_numerics`).
 
     ``bytes_per_out_px``: the pipeline's working memory per output pixel, from which the
     band height follows."""
-
-    def __init__(
-        self,
-        pipeline: ColorPipeline,
-        scale: int,
-        overlap: int,
-        device: torch.device,
-        dtype: torch.dtype,
-        bytes_per_out_px: float,
-    ) -> None:
-        self.pipeline = pipeline
-        self.scale = scale
-        self.overlap = overlap
-        self.device = device
-        self.dtype = dtype
-        self.bytes_per_out_px = bytes_per_out_px
 
     def budget(self) -> int:
         """Bytes a band may use: :data:`DEVICE_TILE_BUDGET_BYTES`, or a quarter of what the

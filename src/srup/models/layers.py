@@ -73,6 +73,15 @@ class BicubicUpsample(nn.Module):
         self.form = "train"
         kernel = torch.tensor(upsample_phase_kernel(scale), dtype=torch.float32)
         self.register_buffer("kernel", kernel, persistent=False)
+        # The kernels of :meth:`interleaved` for 1–4 channels, built once: constants to an
+        # exporter (OpenCV's importer rejects the ops that would build them) and no small
+        # kernels launched per tile on a GPU. Output (ij, c) reads input channel c alone.
+        for c in range(1, 5):
+            dense = kernel.new_zeros(kernel.shape[0], c, c, *kernel.shape[2:])
+            for channel in range(c):
+                dense[:, channel, channel] = kernel[:, 0]
+            dense = dense.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+            self.register_buffer(f"interleaved{c}", dense, persistent=False)
 
     def phases(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W)`` → the ``(N, C·s², H, W)`` output phases, before the pixel
@@ -90,14 +99,8 @@ class BicubicUpsample(nn.Module):
         output pixel ``(y·s + i, x·s + j)`` then lies ``s·C`` values from its neighbours as
         in an interleaved picture, and the final shuffle copies runs of ``s·C`` values
         instead of single ones (4.8× faster on a CPU, for 1 ms more convolution at 1080p)."""
-        c = x.shape[1]
         padded = symmetric_pad(x, 2).contiguous(memory_format=torch.channels_last)
-        kernel = self.kernel.to(dtype=x.dtype)
-        # Output (ij, c) reads input channel c alone: a block-diagonal dense kernel.
-        dense = kernel.new_zeros(kernel.shape[0], c, c, *kernel.shape[2:])
-        for channel in range(c):
-            dense[:, channel, channel] = kernel[:, 0]
-        dense = dense.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        dense = getattr(self, f"interleaved{x.shape[1]}").to(dtype=x.dtype)
         bias = None if offset == 0 else dense.new_full((dense.shape[0],), offset)
         return F.conv2d(padded, dense, bias)
 
