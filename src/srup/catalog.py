@@ -41,7 +41,13 @@ def describe_architectures() -> dict[str, dict[str, Any]]:
         spec.name: {
             "title": spec.title,
             "paper": spec.paper,
-            "macs_per_pixel": {str(s): round(spec.macs_per_pixel(s), 1) for s in spec.scales},
+            "input_spaces": list(spec.input_spaces),
+            **{
+                "macs_per_pixel" + ("" if space == "Y" else "_" + space.lower()): {
+                    str(s): round(spec.macs_per_pixel(s, space), 1) for s in spec.scales
+                }
+                for space in spec.input_spaces
+            },
         }
         for spec in registry.specs()
     }
@@ -137,17 +143,20 @@ def catalog() -> list[dict[str, Any]]:
         scales = sorted(s for (n, s) in files if n == name)
         metas = {s: read_metadata(files[(name, s)]) for s in scales}
         trained_for = {m.get("degradation", "clean") for m in metas.values()}
+        space = next((m.get("input_space", "Y") for m in metas.values()), "Y")
+        macs_key = "macs_per_pixel" + ("" if space == "Y" else "_" + space.lower())
         rows.append(
             {
                 "name": name,
                 "architecture": arch,
                 "variant": variant or "clean",
                 "trained_for": ", ".join(sorted(trained_for)),
+                "input_space": space,
                 "title": about["title"],
                 "paper": about["paper"],
                 "scales": scales,
                 "parameters": {str(s): parameter_count(files[(name, s)]) for s in scales},
-                "macs_per_pixel": {str(s): about["macs_per_pixel"][str(s)] for s in scales},
+                "macs_per_pixel": {str(s): about[macs_key][str(s)] for s in scales},
                 "set5_psnr": {str(s): _float(metas[s].get("set5_psnr")) for s in scales},
                 "set14_psnr": {str(s): _float(metas[s].get("set14_psnr")) for s in scales},
                 "training": {str(s): metas[s].get("command", "") for s in scales},

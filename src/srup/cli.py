@@ -607,6 +607,15 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
     default=10.0,
     show_default=True,
 )
+@click.option(
+    "--input",
+    "input_space",
+    type=click.Choice(["y", "rgb"]),
+    default="y",
+    show_default=True,
+    help="What the network reads: y (BT.601 luma; chroma by bicubic, as the papers) or "
+    "rgb (all three channels in and out; espcn and espcn7).",
+)
 @click.option("-q", "--quiet", is_flag=True)
 def train(
     data,
@@ -631,6 +640,7 @@ def train(
     device,
     sampler,
     checkpoint_minutes,
+    input_space,
     quiet,
 ) -> None:
     """Train a model on folders of HR images.
@@ -665,6 +675,7 @@ def train(
         device=device,
         sampler=sampler,
         checkpoint_minutes=checkpoint_minutes,
+        input_space=input_space.upper(),
     )
     with TrainDisplay(quiet=quiet) as display:
         summary = run_training(cfg, progress=display.update)

@@ -2,7 +2,7 @@
 
 A :class:`ModelDescriptor` names one set of weights (``fsrcnn-real`` at ×3, or a file the
 user trained) and says everything a runner needs to know about it: the architecture, the
-scale, what it reads (BT.601 Y, one channel), the precisions it runs in, how far it sees,
+scale, what it reads (BT.601 Y, or RGB), the precisions it runs in, how far it sees,
 the degradation it was trained for, and how to build each of its forms (``train``,
 ``infer``, ``export``: :mod:`srup.models.layers`). The runners (the host tiler, the
 device-resident tiler, ONNX export) take it from there and own the numerics; nothing about a
@@ -41,13 +41,19 @@ class ModelDescriptor:
 
     @property
     def input_space(self) -> str:
-        """What the network reads: ``Y`` (BT.601 luma; chroma and alpha go by bicubic)."""
-        return self.spec.input_space
+        """What the network reads: ``Y`` (BT.601 luma; chroma and alpha go by bicubic) or
+        ``RGB`` (weights trained with ``srup train --input rgb``), from the header."""
+        return self.metadata.get("input_space", "Y")
 
     @property
     def channels(self) -> int:
         """Channels of the network's input and output."""
-        return self.spec.channels
+        return 3 if self.input_space == "RGB" else 1
+
+    @property
+    def macs_per_pixel(self) -> float:
+        """Multiply-accumulates per output pixel (the network and its bicubic path)."""
+        return self.spec.macs_per_pixel(self.scale, self.input_space)
 
     @property
     def precisions(self) -> tuple[str, ...]:
@@ -78,7 +84,7 @@ class ModelDescriptor:
         if form not in FORMS:
             raise ValueError(f"unknown form {form!r}; one of {', '.join(FORMS)}")
         state, _meta = load_state(self.path)
-        net = self.spec.build(self.scale)
+        net = self.spec.create(self.scale, self.input_space)
         load_into(net, state, self.path)
         if form == "infer":
             return for_inference(net, dtype or torch.float32)
@@ -135,4 +141,7 @@ def describe(
         raise UnknownModelError(
             f"{model} does not support ×{scale}; scales: {', '.join(map(str, spec.scales))}"
         )
+    space = meta.get("input_space", "Y")
+    if space not in spec.input_spaces:
+        raise UnknownModelError(f"{path}: {spec.name} cannot read {space}")
     return ModelDescriptor(name=model, spec=spec, scale=scale, path=path, metadata=meta)

@@ -52,6 +52,8 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
     """The float32, NCHW module that :func:`export_onnx` writes (also handy for tests)."""
     if form not in FORMS:
         raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
+    if form == "y" and getattr(up.net, "channels", 1) != 1:
+        raise SrupError(f"{up.name} reads RGB, not luma: export it with --form rgb")
     if up.descriptor is not None:  # the weights' own export form, not the tuned one
         net = up.descriptor.build("export")
     else:  # an Upscaler built around a network in hand (training's validation)

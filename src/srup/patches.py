@@ -59,11 +59,11 @@ def _zoom(patch: np.ndarray, size: int) -> np.ndarray:
 
 
 class PatchSampler:
-    """Random (LR, HR) Y patches: random image (weighted by area; rendered boards, if any,
-    drawn with probability ``text_fraction``), random downscale of the HR in [0.6, 1],
-    random crop, random flip/90° rotation, LR made from uint8 RGB by ``degradation``
-    (default: MATLAB bicubic, as in the evaluation protocol), per patch from the same
-    generator."""
+    """Random (LR, HR) patches, Y or (``input_space="RGB"``) RGB: random image (weighted by
+    area; rendered boards, if any, drawn with probability ``text_fraction``), random
+    downscale of the HR in [0.6, 1], random crop, random flip/90° rotation, LR made from
+    uint8 RGB by ``degradation`` (default: MATLAB bicubic, as in the evaluation protocol),
+    per patch from the same generator."""
 
     def __init__(
         self,
@@ -75,7 +75,11 @@ class PatchSampler:
         degradation: Degradation | str | None = None,
         boards: Sequence[np.ndarray] = (),
         text_fraction: float = 0.0,
+        input_space: str = "Y",
     ) -> None:
+        if input_space not in ("Y", "RGB"):
+            raise SrupError(f"input space is Y or RGB, got {input_space}")
+        self.input_space = input_space
         if not 0 <= text_fraction <= 1:
             raise SrupError(f"--synthetic-text is a fraction from 0 to 1, got {text_fraction}")
         if text_fraction > 0 and not boards:
@@ -120,7 +124,8 @@ class PatchSampler:
         return crop, draws
 
     def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """float32 ``(N, 1, p, p)`` LR Y and ``(N, 1, p*s, p*s)`` HR Y, in [0, 1]."""
+        """float32 ``(N, C, p, p)`` LR and ``(N, C, p*s, p*s)`` HR, in [0, 1]: Y (C = 1) or
+        RGB (C = 3)."""
         from .color import rgb_to_y
 
         crop, draws = self.draw(rng)
@@ -138,6 +143,10 @@ class PatchSampler:
             lr = np.stack([self.degradation.apply(p, self.scale, rng) for p in hr])
         m, ms = MARGIN, MARGIN * self.scale
         lr, hr = lr[:, m:-m, m:-m], hr[:, ms:-ms, ms:-ms]
+        if self.input_space == "RGB":
+            planes = (np.ascontiguousarray(a.transpose(0, 3, 1, 2)) for a in (lr, hr))
+            lr_rgb, hr_rgb = ((a / np.float32(255)).astype(np.float32) for a in planes)
+            return lr_rgb, hr_rgb
         return (
             rgb_to_y(lr / 255.0).astype(np.float32)[:, None],
             rgb_to_y(hr / 255.0).astype(np.float32)[:, None],
@@ -211,6 +220,8 @@ class DevicePatchSampler(PatchSampler):
         lr, hr = lr[:, :, m:-m, m:-m], hr[:, :, ms:-ms, ms:-ms]
 
         def luma(rgb: torch.Tensor) -> torch.Tensor:
+            if self.input_space == "RGB":
+                return (rgb / 255).contiguous()
             y = torch.einsum("nchw,c->nhw", rgb, self.to_y) + float(OFFSET[0])
             return y[:, None].contiguous()
 

@@ -31,7 +31,8 @@ __all__ = ["ColorPipeline", "Runner", "working_bytes_per_out_px"]
 class ColorPipeline(nn.Module):
     """``(N, C, H, W)`` float in [0, 1], C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA)
     → ``(N, C, H*s, W*s)`` float, not clamped. ``net`` is a
-    :class:`~srup.models.layers.BicubicResidual` on ``(N, 1, h, w)`` Y."""
+    :class:`~srup.models.layers.BicubicResidual` on ``(N, 1, h, w)`` Y or, with
+    ``net.channels == 3``, on RGB."""
 
     def __init__(self, net: nn.Module, scale: int) -> None:
         super().__init__()
@@ -42,10 +43,15 @@ class ColorPipeline(nn.Module):
         # broadcasts, where these become in-place scaled adds.
         self.luma = [float(v) for v in RGB_TO_YCC[0]]
         self.gain, self.y_offset = float(RGB_TO_YCC[0].sum()), float(OFFSET[0])
+        self.rgb = getattr(net, "channels", 1) == 3  # an RGB network: no YCbCr at all
         self.form = "train"  # "export": no writes into slices (see models.layers)
 
     def _y(self, x: torch.Tensor, maxv: float) -> torch.Tensor:
-        """The network's input: BT.601 Y in [0, 1] of ``x`` (levels 0–``maxv``), channels-last."""
+        """The network's input, channels-last: BT.601 Y in [0, 1] of ``x`` (levels
+        0–``maxv``), or for an RGB network the picture's RGB in [0, 1] (gray repeated)."""
+        if self.rgb:
+            rgb = x[:, :3] if x.shape[1] >= 3 else x[:, :1].expand(-1, 3, -1, -1)
+            return (rgb / maxv).contiguous(memory_format=torch.channels_last)
         if x.shape[1] >= 3:
             r, g, b = (c / maxv for c in self.luma)
             y = x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b + self.y_offset
@@ -70,25 +76,29 @@ class ColorPipeline(nn.Module):
         phases = self.bicubic.interleaved(x, offset)
         # The network runs its learned layers in its own precision (run_low); float32 out.
         detail, at = self.net.detail(self._y(x, maxv))
-        detail = detail.float()
         colour = 3 if c >= 3 else 1
-        weight = maxv / self.gain
+        # As [n, phase, channel, y, x]: Y's detail moves R, G and B alike (×255/219); an
+        # RGB network's is per channel, and a gray picture takes the mean of its three.
+        detail = detail.float().unflatten(1, (-1, s2)).transpose(1, 2)
+        if self.rgb and colour == 1:
+            detail = detail.mean(dim=2, keepdim=True)
+        weight = maxv if self.rgb else maxv / self.gain
         if self.form == "export":
             assert at == 0 and keep is None
             split = phases.unflatten(1, (s2, c))
-            moved = split[:, :, :colour] + detail.unsqueeze(2) * weight
+            moved = split[:, :, :colour] + detail * weight
             return torch.cat([moved, split[:, :, colour:]], dim=2).flatten(1, 2)
         # The infer form may leave out the detail of the edge (``at`` pixels): the tilers
         # keep only pixels that have it.
-        rows, cols = keep or (slice(at, at + detail.shape[2]), slice(at, at + detail.shape[3]))
+        rows, cols = keep or (slice(at, at + detail.shape[3]), slice(at, at + detail.shape[4]))
         target = phases[:, :, rows, cols]
         if keep is not None:
             phases = target
-        detail = detail[:, :, rows.start - at : rows.stop - at, cols.start - at : cols.stop - at]
+        detail = detail[..., rows.start - at : rows.stop - at, cols.start - at : cols.stop - at]
         # Pixel-major views [n, y, x, phase, channel]: for channels-last tensors the add
         # runs over contiguous memory.
         target = target.permute(0, 2, 3, 1).unflatten(3, (s2, c))[..., :colour]
-        target.add_(detail.permute(0, 2, 3, 1).unsqueeze(4), alpha=weight)
+        target.add_(detail.permute(0, 3, 4, 1, 2), alpha=weight)
         return phases
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,9 +146,10 @@ def working_bytes_per_out_px(
         peak = max(peak, out.numel())
 
     hooks = [m.register_forward_hook(hook) for m in net.modules() if m is not net]
+    channels = getattr(net, "channels", 1)
     try:
         with torch.inference_mode():
-            net(torch.zeros(1, 1, size, size, device=device))
+            net(torch.zeros(1, channels, size, size, device=device))
     finally:
         for h in hooks:
             h.remove()

@@ -67,6 +67,7 @@ class TrainConfig:
     val_degradation: str | None = None  # how the validation LR is made; None: as training's
     synthetic_text: float = 0.0
     sampler: str = "auto"  # host, device, or auto: device for clean data on a GPU
+    input_space: str = "Y"  # what the network reads: Y, or RGB where the model offers it
     stop_at: int | None = None  # leave off after this step, checkpointed, for --resume
     command: str = field(default_factory=lambda: shlex.join(["srup", *sys.argv[1:]]))
 
@@ -191,6 +192,10 @@ def train(
         raise SrupError(f"--lr must be positive, got {cfg.lr}")
     if cfg.loss not in LOSSES:
         raise SrupError(f"--loss must be one of {', '.join(LOSSES)}, got {cfg.loss}")
+    if cfg.input_space not in spec.input_spaces:
+        raise SrupError(
+            f"--input {cfg.input_space.lower()}: {cfg.model} reads {' or '.join(spec.input_spaces)}"
+        )
     rank, local_rank, world = _dist_env()
     distributed = world > 1
     device = resolve_device(cfg.device)
@@ -216,7 +221,12 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     deg = degrade.parse(cfg.degradation)
     boards = render_boards(BOARDS, cfg.seed) if cfg.synthetic_text > 0 else []
     kind = choose_sampler(cfg.sampler, device, deg)
-    sampler_args = dict(degradation=deg, boards=boards, text_fraction=cfg.synthetic_text)
+    sampler_args = dict(
+        degradation=deg,
+        boards=boards,
+        text_fraction=cfg.synthetic_text,
+        input_space=cfg.input_space,
+    )
     if kind == "device":
         sampler: PatchSampler = DevicePatchSampler(
             images, cfg.scale, cfg.patch_size, per_rank, device=device, **sampler_args
@@ -234,7 +244,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         val_pairs = benchmark.pairs(benchmark.discover(cfg.val), cfg.scale, degradation=val_deg)
 
     torch.manual_seed(cfg.seed)
-    net = spec.build(cfg.scale)
+    net = spec.create(cfg.scale, cfg.input_space)
     if cfg.init:
         _init_from(net, cfg.init)
     net.to(device)
@@ -351,6 +361,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         "init": Path(cfg.init).name if cfg.init else "",
         "val_data": Path(cfg.val).name if cfg.val else "",
         "val_psnr": round(best["psnr"], 3) if "psnr" in best else "",
+        "input_space": cfg.input_space,
         "degradation": deg.spec(),
         "val_degradation": degrade.parse(cfg.val_degradation or deg).spec(),
         "synthetic_text": cfg.synthetic_text,

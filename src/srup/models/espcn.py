@@ -15,14 +15,14 @@ from .registry import ModelSpec
 
 
 class ESPCN(BicubicResidual):
-    def __init__(self, scale: int) -> None:
-        super().__init__(scale)
+    def __init__(self, scale: int, channels: int = 1) -> None:
+        super().__init__(scale, channels)
         self.body = nn.Sequential(
-            nn.Conv2d(1, 64, 5, padding=2),
+            nn.Conv2d(channels, 64, 5, padding=2),
             nn.Tanh(),
             nn.Conv2d(64, 32, 3, padding=1),
             nn.Tanh(),
-            zero_(nn.Conv2d(32, scale * scale, 3, padding=1)),
+            zero_(nn.Conv2d(32, channels * scale * scale, 3, padding=1)),
         )
 
     def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -35,4 +35,5 @@ SPEC = ModelSpec(
     paper="Shi et al., CVPR 2016",
     build=ESPCN,
     receptive_radius=lambda s: max(2 + 1 + 1, BICUBIC_RADIUS),
+    input_spaces=("Y", "RGB"),
 )

@@ -30,14 +30,15 @@ KERNELS = (5, 3, 3, 3, 3, 3)
 
 
 class ESPCN7(BicubicResidual):
-    def __init__(self, scale: int) -> None:
-        super().__init__(scale)
+    def __init__(self, scale: int, channels: int = 1) -> None:
+        super().__init__(scale, channels)
         layers: list[nn.Module] = []
-        channels = 1
+        width_in = channels
         for width, k in zip(WIDTHS, KERNELS, strict=False):
-            layers += [nn.Conv2d(channels, width, k, padding=k // 2), nn.ReLU()]
-            channels = width
-        layers.append(zero_(nn.Conv2d(channels, scale * scale, KERNELS[-1], padding=1)))
+            layers += [nn.Conv2d(width_in, width, k, padding=k // 2), nn.ReLU()]
+            width_in = width
+        last = nn.Conv2d(width_in, channels * scale * scale, KERNELS[-1], padding=1)
+        layers.append(zero_(last))
         self.body = nn.Sequential(*layers)
 
     def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -50,4 +51,5 @@ SPEC = ModelSpec(
     paper="after Shi et al., CVPR 2016",
     build=ESPCN7,
     receptive_radius=lambda s: max(sum(k // 2 for k in KERNELS), BICUBIC_RADIUS),
+    input_spaces=("Y", "RGB"),
 )

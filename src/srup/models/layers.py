@@ -112,8 +112,9 @@ BICUBIC_RADIUS = 2
 
 
 class BicubicResidual(nn.Module):
-    """A network that learns the correction to MATLAB bicubic: ``(N, 1, h, w)`` Y in [0, 1]
-    → ``(N, 1, h*s, w*s)``, the bicubic upsampling plus :meth:`detail`.
+    """A network that learns the correction to MATLAB bicubic: ``(N, C, h, w)`` in [0, 1]
+    → ``(N, C, h*s, w*s)``, the bicubic upsampling plus :meth:`detail`; C = 1 (Y), or 3
+    (RGB) where the architecture offers it.
 
     Every srup architecture has this shape, and the colour pipeline counts on it: bicubic is
     linear and keeps constants, so upscaling R, G and B by bicubic and adding the luma's
@@ -122,16 +123,18 @@ class BicubicResidual(nn.Module):
     and converting back, at a third of the passes over the output (:mod:`srup.pipeline`).
     """
 
-    def __init__(self, scale: int) -> None:
+    def __init__(self, scale: int, channels: int = 1) -> None:
         super().__init__()
         self.scale = scale
+        self.channels = channels  # 1: BT.601 Y; 3: RGB (an architecture that offers it)
         self.upsample = BicubicUpsample(scale)
         self.form = "train"  # see the module doc
 
     def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """The learned correction as ``(N, s², h', w')`` output phases in ``x``'s dtype (to
-        be pixel-shuffled), and the offset of its first row and column in the phases of the
-        whole input: 0, except where the ``infer`` form skips the edge (h' = h − 2·offset)."""
+        """The learned correction as ``(N, C·s², h', w')`` output phases in ``x``'s dtype
+        (to be pixel-shuffled; channel-first, ``[c, i, j]``), and the offset of its first row
+        and column in the phases of the whole input: 0, except where the ``infer`` form
+        skips the edge (h' = h − 2·offset)."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

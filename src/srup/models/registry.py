@@ -29,29 +29,39 @@ class ModelSpec:
     ``build(scale)`` returns a :class:`~srup.models.layers.BicubicResidual` mapping LR Y
     ``(N, 1, H, W)`` in [0, 1] to ``(N, 1, H*scale, W*scale)``. ``receptive_radius(scale)``
     bounds, in LR pixels, how far an input pixel can influence the output: the tiler
-    overlaps tiles by at least this much. ``input_space`` and ``channels`` say what the
-    network reads (BT.601 luma, one channel: the colour pipeline carries the rest);
-    ``precisions`` those its learned layers may run in.
+    overlaps tiles by at least this much. ``input_spaces``: what the network may read, BT.601
+    Y (the colour pipeline carries chroma and alpha by bicubic) and, where offered, RGB
+    (:meth:`create`); ``precisions``: those its learned layers may run in.
     """
 
     name: str
     title: str
     paper: str
-    build: Callable[[int], nn.Module]
+    build: Callable[..., nn.Module]
     receptive_radius: Callable[[int], int]
     scales: tuple[int, ...] = (2, 3, 4)
-    input_space: str = "Y"
-    channels: int = 1
+    input_spaces: tuple[str, ...] = ("Y",)
     precisions: tuple[str, ...] = ("fp32", "fp16", "bf16")
+
+    def create(self, scale: int, input_space: str = "Y") -> nn.Module:
+        """``build(scale)`` for ``input_space`` Y, or the RGB-in, RGB-out network where the
+        architecture offers one."""
+        if input_space not in self.input_spaces:
+            raise UnknownModelError(
+                f"{self.name} reads {' or '.join(self.input_spaces)}, not {input_space}"
+            )
+        if input_space == "Y":
+            return self.build(scale)
+        return self.build(scale, channels=3)  # type: ignore[call-arg]
 
     def parameters(self, scale: int) -> int:
         """Number of trainable parameters at ``scale``."""
         return sum(p.numel() for p in self.build(scale).parameters())
 
-    def macs_per_pixel(self, scale: int) -> float:
+    def macs_per_pixel(self, scale: int, input_space: str = "Y") -> float:
         """Multiply-accumulates per output pixel, counted on a probe input (convolutions,
         transposed convolutions and the fixed bicubic path)."""
-        return _count_macs(self.build(scale), scale)
+        return _count_macs(self.create(scale, input_space), scale)
 
 
 def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
@@ -79,7 +89,7 @@ def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
             return out
 
     with torch.no_grad(), Count():
-        module(torch.zeros(1, 1, size, size))
+        module(torch.zeros(1, getattr(module, "channels", 1), size, size))
     return Count.macs / (size * scale) ** 2
 
 
