@@ -3,10 +3,11 @@ Y-PSNR by the benchmark protocol and write them into the safetensors header.
 
     python benchmarks/stamp_weights.py [--only-better] runs/*_x?.safetensors [--final]
 
-Weights trained with a degradation other than clean become a variant (``fsrcnn-real``) and
-are also measured on JPEG-75 LR and on the phone photo (srup.degrade's ``phone``), which is
-what ``auto`` uses to choose among real variants. ``--final`` takes the last step's weights
-from the run's checkpoint instead of the best validated ones.
+Weights trained with a degradation other than clean become a variant (``fsrcnn-real``), as
+do weights that read RGB (``espcn-rgb``); the real ones are also measured on JPEG-75 LR and
+on the phone photo (srup.degrade's ``phone``), which is what ``auto`` uses to choose among
+real variants. ``--final`` takes the last step's weights from the run's checkpoint instead
+of the best validated ones.
 
 Set14 is measured after training and never used to choose anything: with --only-better a
 file replaces the shipped one only if its Set5 PSNR is higher, and Set14 is measured only
@@ -63,9 +64,11 @@ def main() -> int:
             src = args.to / f".{src.name}.final"
             save_state(src, tensors, meta)
         scale = int(meta["scale"])
-        variant = "" if meta.get("degradation", "clean") == "clean" else "-real"
+        real = meta.get("degradation", "clean") != "clean"
+        tags = ["real"] * real + ["rgb"] * (meta.get("input_space", "Y") == "RGB")
+        variant = "".join(f"-{t}" for t in tags)
         meta["set5_psnr"] = f"{measure(src, scale, 'Set5'):.3f}"
-        if variant:
+        if real:
             for key, deg in LOSSY.items():
                 meta[f"set5_{key}_psnr"] = f"{measure(src, scale, 'Set5', deg):.3f}"
         dst = args.to / f"{meta['model']}{variant}_x{scale}.safetensors"
@@ -75,7 +78,7 @@ def main() -> int:
                 print(f"{src.name}: Set5 {meta['set5_psnr']} dB, not above {shipped:.3f}; kept")
                 continue
         meta["set14_psnr"] = f"{measure(src, scale, 'Set14'):.3f}"
-        if variant:
+        if real:
             for key, deg in LOSSY.items():
                 meta[f"set14_{key}_psnr"] = f"{measure(src, scale, 'Set14', deg):.3f}"
         tmp = dst.with_suffix(".tmp")

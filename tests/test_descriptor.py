@@ -20,7 +20,8 @@ SHIPPED = sorted(shipped())
 def test_every_shipped_weight_set_is_described_from_its_header(name, scale):
     d = describe(name, scale)
     assert d.name == name and d.scale == scale and d.spec.name == split_name(name)[0]
-    assert (d.input_space, d.channels) == ("Y", 1)
+    rgb = "rgb" in split_name(name)[1]
+    assert (d.input_space, d.channels) == (("RGB", 3) if rgb else ("Y", 1))
     assert "fp32" in d.precisions
     assert d.degradation == ("real" if split_name(name)[1] == "real" else "clean")
     up = srup.load(name, scale, device="cpu", precision="fp32")

@@ -24,8 +24,12 @@ def test_shipped_headers_record_how_the_weights_were_made(key):
     assert "T91" in meta["data"] and int(meta["steps"]) > 0
     assert "Set14" not in meta["data"]
     assert float(meta["val_psnr"]) > 0 and meta["command"].startswith("srup train")
-    if variant:  # a variant says what it was made for, and was measured on it
-        assert meta["degradation"] == variant
+    # A variant says what it was made for (and a real one was measured on it) and what
+    # it reads: fsrcnn-real, espcn-rgb.
+    tags = set(variant.split("-")) - {""}
+    assert meta.get("input_space", "Y") == ("RGB" if "rgb" in tags else "Y")
+    assert meta.get("degradation", "clean") == ("real" if "real" in tags else "clean")
+    if "real" in tags:
         assert float(meta["set5_phone_psnr"]) > 0 and float(meta["set5_jpeg75_psnr"]) > 0
 
 

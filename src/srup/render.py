@@ -212,7 +212,8 @@ def models_table(rows: list[dict[str, Any]]) -> None:
             table.add_row(
                 r["name"],
                 f"×{s}",
-                r.get("trained_for", "clean"),
+                r.get("trained_for", "clean")
+                + ("" if r.get("input_space", "Y") == "Y" else f", {r['input_space']} in"),
                 f"{r['parameters'][str(s)]:,}",
                 f"{r['macs_per_pixel'][str(s)]:,.0f}",
                 f"{psnr:.2f}" if psnr else "-",
@@ -221,8 +222,9 @@ def models_table(rows: list[dict[str, Any]]) -> None:
     stdout.print(table)
     stdout.print(
         "[dim]clean: trained on MATLAB-bicubic LR (the papers' protocol); real: on LR "
-        "blurred, noisy and JPEG-compressed like a phone photo. auto takes the lossy row's "
-        "model for JPEG and lossy WebP, the lossless row's for the rest.[/]"
+        "blurred, noisy and JPEG-compressed like a phone photo; RGB in: the network reads "
+        "and writes R, G, B (the others read Y and leave colour to bicubic). auto takes the "
+        "lossy row's model for JPEG and lossy WebP, the lossless row's for the rest.[/]"
     )
 
 
