@@ -18,11 +18,15 @@ def session(path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("model,scale", [("espcn", 3), ("fsrcnn", 2), ("srcnn", 4)])
+@pytest.mark.parametrize(
+    "model,scale", [("espcn", 3), ("fsrcnn", 2), ("srcnn", 4), ("espcn-rgb", 3)]
+)
 def test_rgb_export_reproduces_srup_upscale_at_any_size(runner, tmp_path, model, scale):
     path = tmp_path / f"{model}.onnx"
     res = runner.invoke(cli, ["export", "--onnx", str(path), "-m", model, "-s", str(scale)])
     assert res.exit_code == 0, res.output
+    # Constants stay constants: OpenCV's importer (dnn_superres) rejects ConstantOfShape.
+    assert "ConstantOfShape" not in {n.op_type for n in onnx.load(str(path)).graph.node}
     sess = session(path)
     up = srup.load(model, scale, device="cpu", precision="fp32")
     for w, h in [(37, 29), (5, 1), (64, 48)]:
