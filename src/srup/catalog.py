@@ -33,6 +33,12 @@ ARCHITECTURES_FILE = "architectures.json"
 FAST_MACS_1080P = 12e9
 
 
+def _macs_key(input_space: str) -> str:
+    """Where architectures.json keeps the MACs of an input space: ``macs_per_pixel`` for Y,
+    ``macs_per_pixel_rgb`` for RGB."""
+    return "macs_per_pixel" + ("" if input_space == "Y" else "_" + input_space.lower())
+
+
 def describe_architectures() -> dict[str, dict[str, Any]]:
     """Title, paper and MACs per output pixel at each scale of every registered model."""
     from .models import registry
@@ -43,7 +49,7 @@ def describe_architectures() -> dict[str, dict[str, Any]]:
             "paper": spec.paper,
             "input_spaces": list(spec.input_spaces),
             **{
-                "macs_per_pixel" + ("" if space == "Y" else "_" + space.lower()): {
+                _macs_key(space): {
                     str(s): round(spec.macs_per_pixel(s, space), 1) for s in spec.scales
                 }
                 for space in spec.input_spaces
@@ -144,7 +150,7 @@ def catalog() -> list[dict[str, Any]]:
         metas = {s: read_metadata(files[(name, s)]) for s in scales}
         trained_for = {m.get("degradation", "clean") for m in metas.values()}
         space = next((m.get("input_space", "Y") for m in metas.values()), "Y")
-        macs_key = "macs_per_pixel" + ("" if space == "Y" else "_" + space.lower())
+        macs_key = _macs_key(space)
         rows.append(
             {
                 "name": name,

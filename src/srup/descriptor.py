@@ -65,7 +65,7 @@ class ModelDescriptor:
     def receptive_radius(self) -> int:
         """How far, in input pixels, an input pixel reaches into the output: the overlap
         every tiler gives its tiles (at least the bicubic path's 2)."""
-        return max(self.spec.receptive_radius(self.scale), 2)
+        return self.spec.overlap(self.scale)
 
     @property
     def degradation(self) -> str:

@@ -219,10 +219,11 @@ class DevicePatchSampler(PatchSampler):
         m, ms = MARGIN, MARGIN * self.scale
         lr, hr = lr[:, :, m:-m, m:-m], hr[:, :, ms:-ms, ms:-ms]
 
-        def luma(rgb: torch.Tensor) -> torch.Tensor:
+        def planes(rgb: torch.Tensor) -> torch.Tensor:
+            """Levels 0–255 → the network's input space in [0, 1]."""
             if self.input_space == "RGB":
                 return (rgb / 255).contiguous()
             y = torch.einsum("nchw,c->nhw", rgb, self.to_y) + float(OFFSET[0])
             return y[:, None].contiguous()
 
-        return luma(lr), luma(hr)
+        return planes(lr), planes(hr)

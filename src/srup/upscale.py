@@ -71,7 +71,7 @@ class Upscaler:
         self.dtype = dtype
         self.metadata = dict(metadata or {})
         self.descriptor: ModelDescriptor | None = None
-        self.overlap = max(spec.receptive_radius(scale), 2)
+        self.overlap = spec.overlap(scale)
         self.pipeline = ColorPipeline(self.net, scale).to(device)
         per_px = working_bytes_per_out_px(self.net, scale, device, dtype)
         # On a GPU the picture stays on the device from upload to the copy back; on the CPU
@@ -83,12 +83,10 @@ class Upscaler:
         auto = None if self.host is None else self.host.auto_tile()
         self.tile: int | None = auto if tile is None else tile
 
-    model_name: str | None = None
-
     @property
     def name(self) -> str:
         """The model's name as ``srup models`` lists it (``fsrcnn``, ``fsrcnn-real``)."""
-        return self.model_name or self.spec.name
+        return self.descriptor.name if self.descriptor is not None else self.spec.name
 
     def process(
         self, picture: imageio.Picture, progress: Progress | None = None
@@ -183,6 +181,5 @@ def load(
     up = Upscaler(
         net, described.spec, scale, dev, dtype, tile_px, dict(described.metadata), resident
     )
-    up.model_name = described.name
     up.descriptor = described
     return up

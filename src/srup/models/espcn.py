@@ -7,10 +7,9 @@ The output is added to the MATLAB-bicubic upsampling of the input (residual lear
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from .layers import BICUBIC_RADIUS, BicubicResidual, run_low, zero_
+from .layers import BICUBIC_RADIUS, BicubicResidual, zero_
 from .registry import ModelSpec
 
 
@@ -24,9 +23,6 @@ class ESPCN(BicubicResidual):
             nn.Tanh(),
             zero_(nn.Conv2d(32, channels * scale * scale, 3, padding=1)),
         )
-
-    def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        return run_low(self.body, x), 0
 
 
 SPEC = ModelSpec(

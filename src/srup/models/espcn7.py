@@ -19,10 +19,9 @@ Where srup departs from the original, and why:
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from .layers import BICUBIC_RADIUS, BicubicResidual, run_low, zero_
+from .layers import BICUBIC_RADIUS, BicubicResidual, zero_
 from .registry import ModelSpec
 
 WIDTHS = (64, 64, 32, 32, 32)
@@ -40,9 +39,6 @@ class ESPCN7(BicubicResidual):
         last = nn.Conv2d(width_in, channels * scale * scale, KERNELS[-1], padding=1)
         layers.append(zero_(last))
         self.body = nn.Sequential(*layers)
-
-    def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        return run_low(self.body, x), 0
 
 
 SPEC = ModelSpec(

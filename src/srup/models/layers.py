@@ -134,8 +134,9 @@ class BicubicResidual(nn.Module):
         """The learned correction as ``(N, C·s², h', w')`` output phases in ``x``'s dtype
         (to be pixel-shuffled; channel-first, ``[c, i, j]``), and the offset of its first row
         and column in the phases of the whole input: 0, except where the ``infer`` form
-        skips the edge (h' = h − 2·offset)."""
-        raise NotImplementedError
+        skips the edge (h' = h − 2·offset). By default: the module's ``body`` on ``x``, as
+        in the sub-pixel networks."""
+        return run_low(self.body, x), 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Adding before the shuffle is the same sum at 1/s² of the memory traffic.

@@ -54,6 +54,11 @@ class ModelSpec:
             return self.build(scale)
         return self.build(scale, channels=3)  # type: ignore[call-arg]
 
+    def overlap(self, scale: int) -> int:
+        """The tiles' overlap at ``scale``: the receptive radius, and at least the bicubic
+        path's 2 input pixels."""
+        return max(self.receptive_radius(scale), 2)
+
     def parameters(self, scale: int) -> int:
         """Number of trainable parameters at ``scale``."""
         return sum(p.numel() for p in self.build(scale).parameters())
