@@ -133,3 +133,13 @@ def test_onnx_export_runs_on_cuda_weights(tmp_path):
     res = CliRunner().invoke(cli, ["export", "--onnx", str(out), "-m", "fsrcnn", "-s", "2"])
     assert res.exit_code == 0, res.output
     assert out.stat().st_size > 1000
+
+
+def test_upload_reaches_the_gpu_intact_without_waiting_for_it():
+    from srup.devices import upload
+
+    arrays = [np.arange(n * 5, dtype=np.int64).reshape(n, 5) for n in (1, 32, 1000)]
+    gpu = [upload(a, torch.device("cuda")) for a in arrays]  # queued back to back
+    torch.cuda.synchronize()
+    for a, g in zip(arrays, gpu, strict=True):
+        assert g.is_cuda and np.array_equal(g.cpu().numpy(), a)

@@ -6,7 +6,7 @@ import torch
 
 from srup.models import registry
 from srup.models.fsrcnn import subpixel_conv, subpixel_weight
-from srup.models.layers import BicubicUpsample
+from srup.models.layers import BicubicUpsample, symmetric_pad
 from srup.resize import imresize
 
 CASES = [(spec.name, s) for spec in registry.specs() for s in spec.scales]
@@ -129,3 +129,33 @@ def test_one_switch_puts_a_model_in_each_form_and_they_agree_away_from_the_edge(
         assert all(m.form == "infer" for m in net.modules() if hasattr(m, "form"))
     with pytest.raises(ValueError, match="form"):
         set_form(net, "fast")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+@pytest.mark.parametrize("width", [0, 1, 2, 5])
+def test_cached_padding_indices_equal_the_symbolic_ones_and_numpy(n, width):
+    x = torch.arange(n * (n + 1), dtype=torch.float32).view(1, 1, n, n + 1)
+    cached = symmetric_pad(x, width)
+    assert torch.equal(cached, symmetric_pad(x, width, symbolic=True))
+    if width <= n:  # NumPy's symmetric mode stops at one reflection
+        expect = np.pad(x[0, 0].numpy(), width, mode="symmetric")
+        assert np.array_equal(cached[0, 0].numpy(), expect)
+
+
+def test_cached_indices_and_matrices_built_in_inference_mode_can_serve_training():
+    # The caches outlive the call that filled them: validation (inference mode) may fill
+    # them, and a training step after it saves them for its backward pass, which an
+    # inference tensor refuses. The meta device copies from the CPU as a GPU does.
+    from srup.models.layers import mirror_index
+    from srup.torch_resize import _device_matrix
+
+    meta = torch.device("meta")
+    with torch.inference_mode():
+        built = [mirror_index(9, 2, meta), _device_matrix(30, 10, 1 / 3, meta, torch.float32)]
+    assert not any(t.is_inference() for t in built)
+    net = registry.get("espcn").create(3)
+    x = torch.rand(2, 1, 13, 11)
+    with torch.inference_mode():
+        net(x)
+    net(x).square().mean().backward()
+    assert all(p.grad is not None for p in net.parameters())

@@ -93,6 +93,50 @@ def test_device_sampler_zooms_follow_the_seed_and_stay_in_range(hr_folder):
     assert float(hr.min()) >= 16 / 255 - 1e-6 and float(hr.max()) <= 235 / 255 + 1e-6
 
 
+def test_device_sampler_uploads_only_its_draws_and_without_blocking(hr_folder, monkeypatch):
+    # A plain upload makes the host wait for the GPU's queue to drain; once every crop size
+    # has been met, a batch's one upload is its draws, through devices.upload (pinned and
+    # asynchronous on CUDA). The meta device shows any copy from the CPU.
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from srup import devices
+
+    class Uploads(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func.__name__.split(".")[0] in ("_to_copy", "copy_"):
+                source = args[1] if func.__name__.startswith("copy_") else args[0]
+                target = out if torch.is_tensor(out) else args[0]
+                self.count += source.device.type == "cpu" and target.device.type == "meta"
+            return out
+
+    sampler = DevicePatchSampler(load_images([hr_folder]), 3, 8, 6, device=torch.device("meta"))
+    through = []
+    plain = devices.upload
+    monkeypatch.setattr(devices, "upload", lambda a, d: through.append(a.shape) or plain(a, d))
+    for seed in range(3):
+        sampler(np.random.default_rng(seed))
+    through.clear()
+    with Uploads() as uploads:
+        for seed in range(3):
+            lr, hr = sampler(np.random.default_rng(seed))
+    assert lr.shape == (6, 1, 8, 8) and hr.shape == (6, 1, 24, 24)
+    assert uploads.count == 3 and len(through) == 3
+
+
+def test_training_on_cuda_uses_the_fused_optimiser_and_the_cpu_the_plain_one():
+    import torch
+
+    from srup.train import optimizer
+
+    params = list(torch.nn.Linear(2, 2).parameters())
+    assert optimizer(params, 1e-3, torch.device("cuda")).defaults["fused"] is True
+    assert not optimizer(params, 1e-3, torch.device("cpu")).defaults["fused"]
+
+
 def test_auto_sampler_is_the_device_for_clean_data_on_a_gpu_only():
     import torch
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .errors import DeviceError
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "precision_name",
     "resolve_device",
     "resolve_precision",
+    "upload",
 ]
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -59,6 +61,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     elif device.type not in _SUPPORTED:
         raise DeviceError(f"unsupported device {name!r}; use auto, cpu, cuda or mps")
     return device
+
+
+def upload(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` on ``device``, without making the host wait: on CUDA through page-locked
+    memory and an asynchronous copy (a plain copy from pageable memory waits until the
+    device has finished all queued work, so the host could never run ahead of it; torch's
+    pinned-memory cache keeps the buffer until the copy is done)."""
+    import torch
+
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def native_cpu_bf16() -> bool:

@@ -42,7 +42,7 @@ class _Bordered(nn.Module):
         self.inner, self.pad, self.scale, self.clamp = inner, pad, scale, clamp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.inner(symmetric_pad(x, self.pad))
+        out = self.inner(symmetric_pad(x, self.pad, symbolic=True))
         q = self.pad * self.scale
         out = out[:, :, q : out.shape[2] - q, q : out.shape[3] - q]
         return out.clamp(0, 1) if self.clamp else out

@@ -156,10 +156,11 @@ class PatchSampler:
 class DevicePatchSampler(PatchSampler):
     """:class:`PatchSampler`'s batches, cut and resized on ``device``: the pictures are
     uploaded once, end to end in one flat buffer (291 pictures: 110 MB as uint8), and a
-    batch is one gather (every patch's crop, mirror and turns folded into its indices) and
-    four small matrix products, a dozen kernel launches whatever the batch size, instead of
-    host work and a copy. The zoom is MATLAB bicubic here (Pillow's on the host: the same
-    kernel, other rounding), so the two samplers' batches are alike, not equal."""
+    batch is one upload of what the host drew (asynchronous on CUDA, so the host runs ahead
+    of the GPU), one gather (every patch's crop, mirror and turns folded into its indices)
+    and four small matrix products: about twenty operators whatever the batch size. The
+    zoom is MATLAB bicubic here (Pillow's on the host: the same kernel, other rounding), so
+    the two samplers' batches are alike, not equal."""
 
     def __init__(self, images: list[np.ndarray], *args, device: torch.device, **kwargs) -> None:
         import torch
@@ -173,57 +174,61 @@ class DevicePatchSampler(PatchSampler):
         self.device = device
         pixels = [np.ascontiguousarray(im).reshape(-1) for im in self.images]
         self.flat = torch.from_numpy(np.concatenate(pixels)).to(device)
-        starts = np.cumsum([0] + [p.size for p in pixels[:-1]])
-        self.starts = torch.tensor(starts, dtype=torch.int64, device=device)
-        widths = [im.shape[1] for im in self.images]
-        self.widths = torch.tensor(widths, dtype=torch.int64, device=device)
-        self._maps: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.to_y = torch.tensor(RGB_TO_YCC[0] / 255.0, dtype=torch.float32, device=device)
+        self.starts = np.cumsum([0] + [p.size for p in pixels[:-1]])
+        self.widths = np.array([im.shape[1] for im in self.images])
+        self._maps: dict[int, torch.Tensor] = {}
+        # BT.601 luma as a 1×1 convolution: the weights and offset in one operator.
+        luma = torch.tensor(RGB_TO_YCC[0] / 255.0, dtype=torch.float32)
+        self.to_y = luma.view(1, 3, 1, 1).to(device)
+        self.y_offset = torch.tensor([float(OFFSET[0])], dtype=torch.float32, device=device)
 
-    def maps(self, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def maps(self, crop: int) -> torch.Tensor:
         """For each of the 8 mirror × turns choices (index ``4·flip + turns``), the source
-        row and column of every output pixel of a ``crop``-sided patch: the host sampler's
-        own flip and ``rot90`` applied to the coordinates."""
+        row, and the source column × 3 (bytes per pixel), of every output pixel of a
+        ``crop``-sided patch, ``(8, 2, crop, crop)``: the host sampler's own flip and
+        ``rot90`` applied to the coordinates."""
         import torch
 
         if crop not in self._maps:
             rows = torch.arange(crop).view(-1, 1).expand(crop, crop)
-            cols = torch.arange(crop).view(1, -1).expand(crop, crop)
+            cols = 3 * torch.arange(crop).view(1, -1).expand(crop, crop)
             found = []
             for flip in (False, True):
                 r, c = (rows.flip(1), cols.flip(1)) if flip else (rows, cols)
-                found += [(torch.rot90(r, k, (0, 1)), torch.rot90(c, k, (0, 1))) for k in range(4)]
-            self._maps[crop] = (
-                torch.stack([f[0] for f in found]).to(self.device),
-                torch.stack([f[1] for f in found]).to(self.device),
-            )
+                found += [
+                    torch.stack([torch.rot90(m, k, (0, 1)) for m in (r, c)]) for k in range(4)
+                ]
+            self._maps[crop] = torch.stack(found).to(self.device)
         return self._maps[crop]
 
     def __call__(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
+        import torch.nn.functional as F
 
+        from .devices import upload
         from .torch_resize import imresize_torch
 
         crop, draws = self.draw(rng)
-        picks = np.array([(d.image, d.y, d.x, 4 * d.flip + d.turns) for d in draws])
-        image, y, x, choice = torch.from_numpy(picks).to(self.device).T
-        rows, cols = self.maps(crop)
-        pixel = (y.view(-1, 1, 1) + rows[choice]) * self.widths[image].view(-1, 1, 1)
-        pixel += x.view(-1, 1, 1) + cols[choice]
-        index = (self.starts[image].view(-1, 1, 1) + 3 * pixel)[..., None]
-        index = index + torch.arange(3, device=self.device)
-        hr = self.flat[index].permute(0, 3, 1, 2).float()  # levels 0-255, (N, 3, c, c)
+        image = np.array([d.image for d in draws])
+        width = self.widths[image]
+        y, x = (np.array([getattr(d, k) for d in draws]) for k in ("y", "x"))
+        corner = self.starts[image] + 3 * (y * width + x)
+        choice = [4 * d.flip + d.turns for d in draws]
+        # Per patch: its R, G and B at the corner in the flat buffer, the bytes per row, and
+        # the mirror/turn choice; one upload.
+        drawn = np.column_stack([corner, corner + 1, corner + 2, 3 * width, choice])
+        drawn = upload(drawn.astype(np.int64), self.device)
+        rows_cols = self.maps(crop)[drawn[:, 4]]  # (N, 2, c, c)
+        offset = torch.addcmul(rows_cols[:, 1], rows_cols[:, 0], drawn[:, 3].view(-1, 1, 1))
+        index = offset[:, None] + drawn[:, :3, None, None]  # (N, 3, c, c)
+        hr = self.flat[index].float()  # levels 0-255
         if crop != self.hr_size:
             hr = imresize_torch(hr, (self.hr_size, self.hr_size))
         lr = imresize_torch(hr, (self.hr_size // self.scale,) * 2)
+        if self.input_space == "Y":
+            lr, hr = (F.conv2d(a, self.to_y, self.y_offset) for a in (lr, hr))
+        else:
+            lr, hr = lr / 255, hr / 255
         m, ms = MARGIN, MARGIN * self.scale
-        lr, hr = lr[:, :, m:-m, m:-m], hr[:, :, ms:-ms, ms:-ms]
-
-        def planes(rgb: torch.Tensor) -> torch.Tensor:
-            """Levels 0–255 → the network's input space in [0, 1]."""
-            if self.input_space == "RGB":
-                return (rgb / 255).contiguous()
-            y = torch.einsum("nchw,c->nhw", rgb, self.to_y) + float(OFFSET[0])
-            return y[:, None].contiguous()
-
-        return planes(lr), planes(hr)
+        # Views: the network's first operator (its padding) and the loss read any strides.
+        return lr[:, :, m:-m, m:-m], hr[:, :, ms:-ms, ms:-ms]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import tiling
-from .devices import exact_numerics
+from .devices import exact_numerics, upload
 from .models.layers import symmetric_pad
 from .pipeline import Runner
 
@@ -71,7 +71,8 @@ class ResidentTiler(Runner):
         src = pixels.astype(np.int32) if pixels.dtype == np.uint16 else pixels
         with warnings.catch_warnings():  # read-only input (a decoded file): only read here
             warnings.simplefilter("ignore", UserWarning)
-            planes = torch.from_numpy(src).to(self.device).permute(2, 0, 1)
+            # Asynchronous on CUDA: the host queues the first band's work while it travels.
+            planes = upload(src, self.device).permute(2, 0, 1)
         py, px = tiling.padding(h, self.overlap), tiling.padding(w, self.overlap)
         tile_h, tile_w = tile if tile is not None else self.bands(h, w)
         tiles = tiling.plan(h, w, tile_h, self.overlap, tile_width=tile_w)

@@ -27,6 +27,17 @@ def _matrix(in_length: int, out_length: int, scale: float) -> torch.Tensor:
     return m
 
 
+@lru_cache(maxsize=64)
+def _device_matrix(
+    in_length: int, out_length: int, scale: float, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """:func:`_matrix` on ``device`` in ``dtype``, uploaded once: a training batch resizes
+    every step, and an upload each time would make the host wait for the device's queue to
+    drain (outside inference mode, as in :func:`~srup.models.layers.mirror_index`)."""
+    with torch.inference_mode(False):
+        return _matrix(in_length, out_length, scale).to(device=device, dtype=dtype)
+
+
 def imresize_torch(
     x: torch.Tensor, output_shape: tuple[int, int], uint8: bool = True
 ) -> torch.Tensor:
@@ -42,8 +53,8 @@ def imresize_torch(
         n_out = output_shape[axis]
         if n_in == n_out and scales[axis] == 1.0:
             continue
-        m = _matrix(n_in, n_out, scales[axis]).to(device=x.device, dtype=x.dtype)
+        m = _device_matrix(n_in, n_out, scales[axis], x.device, x.dtype)
         x = torch.matmul(m, x) if axis == 0 else torch.matmul(x, m.T)
         if uint8:
-            x = x.round().clamp_(0, 255)
+            x = x.round_().clamp_(0, 255)
     return x

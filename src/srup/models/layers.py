@@ -17,6 +17,9 @@ exporter is running.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,19 +27,36 @@ from torch import nn
 from ..resize import upsample_phase_kernel
 
 
-def symmetric_pad(x: torch.Tensor, pad: int, pad_x: int | None = None) -> torch.Tensor:
+def symmetric_pad(
+    x: torch.Tensor, pad: int, pad_x: int | None = None, symbolic: bool = False
+) -> torch.Tensor:
     """Pad the last two axes of ``x`` by ``pad`` (the last by ``pad_x`` where given),
     mirroring with the edge repeated (MATLAB's 'symmetric'); works for any size, 1 pixel
-    included."""
+    included. ``symbolic``: the source indices computed from the size as tensor arithmetic,
+    so that an ONNX export keeps the size symbolic; otherwise they are built once per size
+    and device, as a GPU otherwise launches five small kernels per axis per call for them."""
     for dim, width in ((-2, pad), (-1, pad if pad_x is None else pad_x)):
         n = x.shape[dim]
-        idx = torch.arange(-width, n + width, device=x.device)
-        # Tensor arithmetic throughout, so that ONNX export keeps the size symbolic.
-        period = torch.full((), 2 * n, dtype=idx.dtype, device=x.device)
-        idx = torch.remainder(idx, period)
-        idx = torch.minimum(idx, period - 1 - idx)  # the mirror half, without a boolean
+        if symbolic:
+            idx = torch.arange(-width, n + width, device=x.device)
+            period = torch.full((), 2 * n, dtype=idx.dtype, device=x.device)
+            idx = torch.remainder(idx, period)
+            idx = torch.minimum(idx, period - 1 - idx)  # the mirror half, without a boolean
+        else:
+            idx = mirror_index(n, width, x.device)
         x = x.index_select(dim, idx)
     return x
+
+
+@lru_cache(maxsize=256)
+def mirror_index(n: int, width: int, device: torch.device) -> torch.Tensor:
+    """The source of each of ``n + 2·width`` symmetric-padded positions, on ``device``.
+    Built outside inference mode: a cached inference tensor could not be saved for the
+    backward pass of a training step that comes later."""
+    idx = np.remainder(np.arange(-width, n + width), 2 * n)
+    idx = np.minimum(idx, 2 * n - 1 - idx)
+    with torch.inference_mode(False):
+        return torch.from_numpy(idx).to(device)
 
 
 FORMS = ("train", "infer", "export")
@@ -89,9 +109,12 @@ class BicubicUpsample(nn.Module):
         One grouped convolution for all channels, channels-last (3× faster on a CPU than
         the channels as a batch)."""
         c = x.shape[1]
-        padded = symmetric_pad(x, 2).contiguous(memory_format=torch.channels_last)
-        kernel = self.kernel.to(dtype=x.dtype).repeat(c, 1, 1, 1)
-        return F.conv2d(padded, kernel.contiguous(memory_format=torch.channels_last), groups=c)
+        padded = symmetric_pad(x, 2, symbolic=self.form == "export")
+        padded = padded.contiguous(memory_format=torch.channels_last)
+        kernel = self.kernel.to(dtype=x.dtype)
+        if c > 1:
+            kernel = kernel.repeat(c, 1, 1, 1).contiguous(memory_format=torch.channels_last)
+        return F.conv2d(padded, kernel, groups=c)
 
     def interleaved(self, x: torch.Tensor, offset: float = 0.0) -> torch.Tensor:
         """:meth:`phases` plus ``offset``, with the channels in ``[i, j, c]`` order (phase
@@ -99,7 +122,8 @@ class BicubicUpsample(nn.Module):
         output pixel ``(y·s + i, x·s + j)`` then lies ``s·C`` values from its neighbours as
         in an interleaved picture, and the final shuffle copies runs of ``s·C`` values
         instead of single ones (4.8× faster on a CPU, for 1 ms more convolution at 1080p)."""
-        padded = symmetric_pad(x, 2).contiguous(memory_format=torch.channels_last)
+        padded = symmetric_pad(x, 2, symbolic=self.form == "export")
+        padded = padded.contiguous(memory_format=torch.channels_last)
         dense = getattr(self, f"interleaved{x.shape[1]}").to(dtype=x.dtype)
         bias = None if offset == 0 else dense.new_full((dense.shape[0],), offset)
         return F.conv2d(padded, dense, bias)
