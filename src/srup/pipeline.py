@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .color import OFFSET, RGB_TO_YCC
-from .models.layers import BicubicUpsample
+from .models.layers import BICUBIC_RADIUS, BicubicUpsample
 
 __all__ = ["ColorPipeline", "Runner", "working_bytes_per_out_px"]
 
@@ -53,6 +53,9 @@ class ColorPipeline(nn.Module):
             rgb = x[:, :3] if x.shape[1] >= 3 else x[:, :1].expand(-1, 3, -1, -1)
             return (rgb / maxv).contiguous(memory_format=torch.channels_last)
         if x.shape[1] >= 3:
+            # Separate products and sums, each rounded once and alike for every pixel. A
+            # 1×1 convolution (one operator, not six) was tried: with oneDNN a pixel's Y
+            # then depended on the tile's shape, by 1 level in a few output values.
             r, g, b = (c / maxv for c in self.luma)
             y = x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b + self.y_offset
         else:
@@ -73,7 +76,15 @@ class ColorPipeline(nn.Module):
         is wanted (h' × w'); all of them when None."""
         c = x.shape[1]
         s2 = self.scale**2
-        phases = self.bicubic.interleaved(x, offset)
+        # A tile's kept pixels lie at least the bicubic radius inside it (the tilers'
+        # overlap is at least that), so its bicubic needs no padding: its phases then
+        # start at input pixel (2, 2).
+        r = BICUBIC_RADIUS
+        inside = keep is not None and all(
+            k.start >= r and k.stop <= n - r for k, n in zip(keep, x.shape[2:], strict=True)
+        )
+        phases = self.bicubic.interleaved(x, offset, pad=not inside)
+        shift = r if inside else 0
         # The network runs its learned layers in its own precision (run_low); float32 out.
         detail, at = self.net.detail(self._y(x, maxv))
         colour = 3 if c >= 3 else 1
@@ -91,7 +102,9 @@ class ColorPipeline(nn.Module):
         # The infer form may leave out the detail of the edge (``at`` pixels): the tilers
         # keep only pixels that have it.
         rows, cols = keep or (slice(at, at + detail.shape[3]), slice(at, at + detail.shape[4]))
-        target = phases[:, :, rows, cols]
+        target = phases[
+            :, :, rows.start - shift : rows.stop - shift, cols.start - shift : cols.stop - shift
+        ]
         if keep is not None:
             phases = target
         detail = detail[..., rows.start - at : rows.stop - at, cols.start - at : cols.stop - at]

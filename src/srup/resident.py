@@ -84,7 +84,8 @@ class ResidentTiler(Runner):
         """One tile's kept output, interleaved ``(h*s, w*s, C)`` levels on the device
         (uint8, or int32 for 16-bit pictures)."""
         keep, _place = t.placement(self.scale, *pads)
-        x = padded[(slice(None), *t.read)][None].float()
+        band = padded[(slice(None), *t.read)][None]
+        x = band.to(torch.float32, memory_format=torch.channels_last)  # what the convs read
         dtype = torch.uint8 if padded.dtype == torch.uint8 else torch.int32
         return self.pipeline.levels(x, maxv, dtype, keep)
 
