@@ -18,7 +18,8 @@ from .resize import contributions
 __all__ = ["imresize_torch"]
 
 
-@lru_cache(maxsize=64)
+# One per crop side a run's zoom draws (×4 at patch 32: about a hundred), and the LR's.
+@lru_cache(maxsize=1024)
 def _matrix(in_length: int, out_length: int, scale: float) -> torch.Tensor:
     weights, ind = contributions(in_length, out_length, scale, True)
     m = torch.zeros(out_length, in_length, dtype=torch.float64)
@@ -27,7 +28,7 @@ def _matrix(in_length: int, out_length: int, scale: float) -> torch.Tensor:
     return m
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)
 def _device_matrix(
     in_length: int, out_length: int, scale: float, device: torch.device, dtype: torch.dtype
 ) -> torch.Tensor:
