@@ -3,8 +3,9 @@
 # under eight minutes, so that a short loan is spent measuring rather than setting up.
 #
 # Run from the repository root on the GPU machine, with the data sets carried in the
-# git-ignored .gpudata/ (T91 and Set5 in the ../shared layout, copied there beforehand:
-# the device's tree is capped at 64 MiB) and $OUT set to the folder that comes back:
+# git-ignored .gpudata/ (made here first by `python benchmarks/gpudata.py`: the device's
+# tree is capped at 64 MiB and cannot reach ../shared) and $OUT set to the folder that
+# comes back:
 #
 #     OUT=/tmp/out bash benchmarks/gpu_session.sh
 #
