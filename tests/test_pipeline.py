@@ -90,13 +90,27 @@ def test_levels_are_the_pipeline_rounded_halves_up_and_clamped(channels, maxv):
     assert got.min() >= 0 and got.max() <= maxv
 
 
-def test_levels_of_a_kept_region_equal_the_same_region_of_all_levels():
+@pytest.mark.parametrize(
+    ("rows", "cols"),
+    [((8, 40), (6, 38)), ((2, 46), (2, 42)), ((1, 40), (6, 38)), ((8, 40), (6, 44))],
+)
+def test_levels_of_a_kept_region_equal_the_same_region_of_all_levels(rows, cols, monkeypatch):
+    # A region at least the bicubic radius (2) inside the tile is computed without padding
+    # (the tilers' case); one nearer the edge pads, as the whole picture does.
+    from srup.models import layers
+
     scale = 4
     pipeline = ColorPipeline(_net("fsrcnn", scale), scale)
     set_form(pipeline, "infer")  # FSRCNN's infer form leaves out the edge's detail
     x = torch.rand(1, 3, 48, 44) * 255
-    keep = (slice(8 * scale, 40 * scale), slice(6 * scale, 38 * scale))
+    keep = tuple(slice(a * scale, b * scale) for a, b in (rows, cols))
     with torch.no_grad():
         whole = pipeline.levels(x, 255.0, torch.uint8)
+        pads = []
+        plain = layers.symmetric_pad
+        monkeypatch.setattr(
+            layers, "symmetric_pad", lambda *a, **k: pads.append(1) or plain(*a, **k)
+        )
         part = pipeline.levels(x, 255.0, torch.uint8, keep)
     assert torch.equal(part, whole[keep])
+    assert bool(pads) == (min(rows[0], cols[0]) < 2 or rows[1] > 46 or cols[1] > 42)
