@@ -103,6 +103,23 @@ def test_fp16_on_cpu_is_refused_and_bf16_works():
     assert diff.max() <= 3
 
 
+@pytest.mark.parametrize("name", ["espcn", "fsrcnn"])
+def test_bf16_keeps_the_first_layer_float32_and_fp16_runs_every_layer_in_fp16(name):
+    # bf16 cannot hold the picture's 8-bit levels; fp16 can, and a float32 first layer
+    # would cost a GPU its output's traffic twice over (benchmarks/half_first_layer.py).
+    import torch
+
+    from srup.descriptor import describe
+    from srup.upscale import Upscaler
+
+    d = describe(name, 3)
+    for dtype in (torch.bfloat16, torch.float16):
+        up = Upscaler(d.build("infer", dtype=dtype), d.spec, 3, torch.device("cpu"), dtype)
+        weights = [m.weight.dtype for m in up.net.modules() if isinstance(m, torch.nn.Conv2d)]
+        first = torch.float32 if dtype == torch.bfloat16 else dtype
+        assert weights[0] == first and set(weights[1:]) == {dtype}
+
+
 def test_bad_arrays_are_refused():
     up = srup.load(scale=2, device="cpu", precision="fp32")
     with pytest.raises(BadImageError):

@@ -63,7 +63,7 @@ class Upscaler:
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
         self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
-        if dtype != torch.float32:
+        if dtype == torch.bfloat16:
             keep_first_layer_fp32(self.net)
         self.spec = spec
         self.scale = scale
