@@ -17,6 +17,8 @@ can be judged here and timed on a GPU with `benchmarks/gpu.py`.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import torch
 from readme import arguments, publish
@@ -35,18 +37,24 @@ NO_TRAFFIC = {
 
 
 class Traffic(TorchDispatchMode):
-    """Operator calls and the bytes of their tensor arguments and results, counted apart
-    for the network's learned layers (while ``inside`` is set) and for the rest."""
+    """Operator calls and the bytes of their tensor arguments and results, counted per
+    ``part`` (whatever the caller sets it to while the work runs: here the network's
+    learned layers, True, and the rest, False)."""
 
-    def __init__(self) -> None:
+    def __init__(self, part: object = False) -> None:
         super().__init__()
-        self.inside = False
-        self.calls = {False: 0, True: 0}
-        self.bytes = {False: 0, True: 0}
+        self.part = part
+        self.calls: Counter = Counter()
+        self.bytes: Counter = Counter()
+
+    def seen(self, name: str, args: tuple, kwargs: dict, out: object) -> None:
+        """Every call, before it is filtered: for a subclass that looks at more."""
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
         name = func.__name__.split(".")[0]
+        self.seen(name, args, kwargs, out)
         if name in NO_TRAFFIC:
             return out
         inputs = [t for t in tree_flatten((args, kwargs))[0] if torch.is_tensor(t)]
@@ -57,8 +65,8 @@ class Traffic(TorchDispatchMode):
             t.data_ptr() for t in inputs
         }:
             return out
-        self.calls[self.inside] += 1
-        self.bytes[self.inside] += sum(t.numel() * t.element_size() for t in inputs + outputs)
+        self.calls[self.part] += 1
+        self.bytes[self.part] += sum(t.numel() * t.element_size() for t in inputs + outputs)
         return out
 
 
@@ -72,10 +80,10 @@ def count(model: str, scale: int, width: int, height: int) -> dict[str, float]:
     traffic = Traffic()
 
     def enter(*_: object) -> None:
-        traffic.inside = True
+        traffic.part = True
 
     def leave(*_: object) -> None:
-        traffic.inside = False
+        traffic.part = False
 
     learned = [m for m in up.net.body.modules() if not list(m.children())]
     hooks = [m.register_forward_pre_hook(enter) for m in learned]

@@ -6,11 +6,12 @@ At batch 32 an ESPCN step is a few milliseconds of arithmetic for a GPU, so the 
 steps per second are set by the host: how many operators it dispatches per step (each one
 a kernel launch on a GPU), and how often it waits for the GPU (every blocking copy from
 host memory to the device drains the GPU's queue first, so the host cannot run ahead).
-This script runs `srup.train`'s own step with the device sampler (`--sampler device`, the
-GPU default) on the CPU and counts, per step, at torch's dispatcher:
+This script runs a training step as `srup.train` builds it, with the device sampler
+(`--sampler device`, the GPU default), on the CPU and counts, per step, at torch's
+dispatcher:
 
-- operator calls that move data (the views and allocations that launch nothing left out;
-  the same list as `passes.py`), for the batch, the forward and backward, and the
+- operator calls that move data, by `passes.py`'s counter (views, allocations and calls
+  that return their input left out), for the batch, the forward and backward, and the
   optimiser (built as `srup.train.optimizer` builds it for CUDA);
 - copies from host memory to the device, on the `meta` device, where a copy from the CPU
   is visible as one, and how many of them go through `srup.devices.upload`, which on CUDA
@@ -25,9 +26,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from passes import NO_TRAFFIC
+from passes import Traffic
 from readme import arguments, publish
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from srup import devices, train
 from srup.models import registry
@@ -36,27 +36,18 @@ from srup.patches import DevicePatchSampler
 PARTS = ("batch", "forward + backward", "optimiser")
 
 
-class Calls(TorchDispatchMode):
-    """Data-moving operator calls per part of a step, and host → device copies."""
+class Calls(Traffic):
+    """``passes.py``'s counts per part of a step, and host → device copies."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.part = PARTS[0]
-        self.calls = dict.fromkeys(PARTS, 0)
+        super().__init__(PARTS[0])
         self.uploads = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        name = func.__name__.split(".")[0]
+    def seen(self, name: str, args: tuple, kwargs: dict, out: object) -> None:
         if name in ("_to_copy", "copy_"):
             source = args[1] if name == "copy_" else args[0]
             target = out if torch.is_tensor(out) else args[0]
-            if source.device.type == "cpu" and target.device.type != "cpu":
-                self.uploads += 1
-        if name not in NO_TRAFFIC:
-            self.calls[self.part] += 1
-        return out
+            self.uploads += source.device.type == "cpu" and target.device.type != "cpu"
 
 
 def images(count: int = 91, side: int = 160) -> list[np.ndarray]:

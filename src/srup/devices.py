@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRECISIONS",
     "auto_precision",
+    "device_constant",
     "exact_numerics",
     "precision_name",
     "resolve_device",
@@ -74,6 +76,26 @@ def upload(array: np.ndarray, device: torch.device) -> torch.Tensor:
     if device.type == "cuda":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(device)
+
+
+def device_constant(maxsize: int) -> Callable[[Callable[..., torch.Tensor]], Callable]:
+    """Cache a function that builds a constant tensor on a device (padding indices, resize
+    matrices, biases): built once per argument tuple, not launched or uploaded on every
+    call, and built outside inference mode, since the cache outlives the call that filled
+    it and an inference tensor could not be saved for a later training step's backward."""
+
+    def wrap(build: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        @functools.lru_cache(maxsize=maxsize)
+        @functools.wraps(build)
+        def cached(*args: object) -> torch.Tensor:
+            import torch
+
+            with torch.inference_mode(False):
+                return build(*args)
+
+        return cached
+
+    return wrap
 
 
 def native_cpu_bf16() -> bool:

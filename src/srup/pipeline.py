@@ -6,7 +6,7 @@ How it computes it uses the networks' shape (:class:`~srup.models.layers.Bicubic
 Y out = bicubic(Y) + detail): every channel is upscaled by one bicubic pass, and the luma's
 detail is added to the colour channels, scaled by 255/219 (a change of Y alone moves R, G
 and B by that much). The same sums, with no YCbCr planes at the output's size, whose passes
-are most of the work on a GPU: the memory traffic around the network falls from 277 to 111
+are most of the work on a GPU: the memory traffic around the network falls from 277 to 102
 bytes per output pixel (ESPCN ×3, 4K; `benchmarks/passes.py`). All of it happens on the
 output phases at input size, so a tile's kept pixels are cut out before any pass at output
 size, and the pixel shuffle, the interleave and the cast to levels are one copy.

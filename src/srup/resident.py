@@ -80,14 +80,14 @@ class ResidentTiler(Runner):
 
     def compute(
         self, padded: torch.Tensor, t: tiling.Tile, pads: tuple[int, int], maxv: float
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, tuple[slice, slice]]:
         """One tile's kept output, interleaved ``(h*s, w*s, C)`` levels on the device
-        (uint8, or int32 for 16-bit pictures)."""
-        keep, _place = t.placement(self.scale, *pads)
+        (uint8, or int32 for 16-bit pictures), and the output rows and columns it fills."""
+        keep, place = t.placement(self.scale, *pads)
         band = padded[(slice(None), *t.read)][None]
         x = band.to(torch.float32, memory_format=torch.channels_last)  # what the convs read
         dtype = torch.uint8 if padded.dtype == torch.uint8 else torch.int32
-        return self.pipeline.levels(x, maxv, dtype, keep)
+        return self.pipeline.levels(x, maxv, dtype, keep), place
 
     def run(
         self,
@@ -114,8 +114,7 @@ class ResidentTiler(Runner):
         out = torch.empty((h * s, w * s, c), dtype=padded.dtype, pin_memory=cuda)
         copier = torch.cuda.Stream(self.device) if cuda else None
         for i, t in enumerate(tiles):
-            result = self.compute(padded, t, pads, maxv)
-            place = t.placement(s, *pads)[1]
+            result, place = self.compute(padded, t, pads, maxv)
             if copier is not None and place[1] == slice(0, w * s):
                 # A full-width band is one block of the output: it goes back on its own
                 # stream while the next band computes.

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import torch
 
+from .devices import device_constant
 from .resize import contributions
 
 __all__ = ["imresize_torch"]
@@ -28,15 +29,14 @@ def _matrix(in_length: int, out_length: int, scale: float) -> torch.Tensor:
     return m
 
 
-@lru_cache(maxsize=1024)
+@device_constant(maxsize=1024)
 def _device_matrix(
     in_length: int, out_length: int, scale: float, device: torch.device, dtype: torch.dtype
 ) -> torch.Tensor:
     """:func:`_matrix` on ``device`` in ``dtype``, uploaded once: a training batch resizes
     every step, and an upload each time would make the host wait for the device's queue to
-    drain (outside inference mode, as in :func:`~srup.models.layers.mirror_index`)."""
-    with torch.inference_mode(False):
-        return _matrix(in_length, out_length, scale).to(device=device, dtype=dtype)
+    drain."""
+    return _matrix(in_length, out_length, scale).to(device=device, dtype=dtype)
 
 
 def imresize_torch(

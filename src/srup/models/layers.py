@@ -17,13 +17,12 @@ exporter is running.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..devices import device_constant
 from ..resize import upsample_phase_kernel
 
 
@@ -48,15 +47,18 @@ def symmetric_pad(
     return x
 
 
-@lru_cache(maxsize=256)
+@device_constant(maxsize=256)
 def mirror_index(n: int, width: int, device: torch.device) -> torch.Tensor:
-    """The source of each of ``n + 2·width`` symmetric-padded positions, on ``device``.
-    Built outside inference mode: a cached inference tensor could not be saved for the
-    backward pass of a training step that comes later."""
+    """The source of each of ``n + 2·width`` symmetric-padded positions, on ``device``."""
     idx = np.remainder(np.arange(-width, n + width), 2 * n)
     idx = np.minimum(idx, 2 * n - 1 - idx)
-    with torch.inference_mode(False):
-        return torch.from_numpy(idx).to(device)
+    return torch.from_numpy(idx).to(device)
+
+
+@device_constant(maxsize=64)
+def filled(length: int, value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(length,)`` of ``value``: a convolution's constant bias, not filled per tile."""
+    return torch.full((length,), value, dtype=dtype, device=device)
 
 
 BICUBIC_RADIUS = 2  # MATLAB's cubic kernel reaches 2 input pixels each way
@@ -104,7 +106,12 @@ class BicubicUpsample(nn.Module):
                 dense[:, channel, channel] = kernel[:, 0]
             dense = dense.flatten(0, 1).contiguous(memory_format=torch.channels_last)
             self.register_buffer(f"interleaved{c}", dense, persistent=False)
-        self._biases: dict[tuple, torch.Tensor] = {}
+
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with the kernel's reach mirrored around it, channels-last for the
+        convolution."""
+        x = symmetric_pad(x, BICUBIC_RADIUS, symbolic=self.form == "export")
+        return x.contiguous(memory_format=torch.channels_last)
 
     def phases(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W)`` → the ``(N, C·s², H, W)`` output phases, before the pixel
@@ -112,8 +119,7 @@ class BicubicUpsample(nn.Module):
         One grouped convolution for all channels, channels-last (3× faster on a CPU than
         the channels as a batch)."""
         c = x.shape[1]
-        padded = symmetric_pad(x, 2, symbolic=self.form == "export")
-        padded = padded.contiguous(memory_format=torch.channels_last)
+        padded = self._padded(x)
         # A fresh weight even for one channel: the buffer, restrided channels-last with the
         # module, sends oneDNN down another path, 1 level off on 0.001 % of SRCNN's values.
         kernel = self.kernel.to(dtype=x.dtype).repeat(c, 1, 1, 1)
@@ -128,22 +134,10 @@ class BicubicUpsample(nn.Module):
         ``pad=False``: no padding, so the phases of input pixel ``(y, x)`` are at
         ``(y − 2, x − 2)``, and the outermost 2 pixels have none: for a tile whose kept
         pixels lie inside it, the pad's two copies of the input are not needed."""
-        if pad:
-            x = symmetric_pad(x, BICUBIC_RADIUS, symbolic=self.form == "export")
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = self._padded(x) if pad else x.contiguous(memory_format=torch.channels_last)
         dense = getattr(self, f"interleaved{x.shape[1]}").to(dtype=x.dtype)
-        return F.conv2d(x, dense, self._bias(dense, offset))
-
-    def _bias(self, dense: torch.Tensor, offset: float) -> torch.Tensor | None:
-        """``offset`` for every output channel, built once per shape, value and device
-        rather than filled on the device for every tile."""
-        if offset == 0:
-            return None
-        key = (dense.shape[0], offset, dense.dtype, dense.device)
-        if key not in self._biases:
-            with torch.inference_mode(False):
-                self._biases[key] = dense.new_full((dense.shape[0],), offset)
-        return self._biases[key]
+        bias = None if offset == 0 else filled(dense.shape[0], offset, dense.dtype, dense.device)
+        return F.conv2d(x, dense, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return pixel_shuffle(self.phases(x), self.scale, self.form)
