@@ -1,6 +1,8 @@
-"""Upscaling speed on a CUDA GPU, and where the time goes.
+"""Upscaling speed on a GPU, and where the time goes.
 
     python benchmarks/gpu.py [--models espcn,fsrcnn,espcn7,srcnn] [--train] [--json F]
+    python benchmarks/gpu.py --device mps            # Apple GPUs
+    python benchmarks/gpu.py --device cpu --quick    # checks the script, not a machine
 
 For each model, scale, output size (1080p, 4K) and precision: output megapixels per second
 for the whole `Upscaler.upscale_array` call (NumPy in, NumPy out, median of 10 after
@@ -12,6 +14,11 @@ is total time over the time the model's multiply-adds take at the measured rate 
 large matrix product in the same precision. Then the peak GPU memory of a 108-megapixel
 ×3 output, and, with `--train`, ESPCN training steps per second at batch 32 on the GPU
 (batches cut on the device, and on the host) against this machine's CPU.
+
+``--device`` runs it on CUDA (the default), MPS or the CPU (the device-resident path on each;
+on the CPU no memory is page-locked and no peak memory is reported). ``--quick`` shrinks every
+size and count so that the whole script runs in seconds: the test suite runs it so on the
+CPU, so that a GPU loan is not spent finding out that it broke.
 """
 
 from __future__ import annotations
@@ -27,32 +34,46 @@ import numpy as np
 import torch
 
 import srup
+from srup.devices import precision_name, resolve_device
 from srup.models import registry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUTPUTS = {"1080p": (1920, 1080), "4K": (3840, 2160)}
 
 
-def cuda_time(fn, repeat: int = 10) -> float:
-    """Median seconds of ``fn()`` after two warm-up calls, the GPU drained around each."""
+QUICK_OUTPUTS = {"360p": (640, 360)}
+DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
+PRECISIONS = {"cuda": ("fp16", "fp32"), "mps": ("fp16", "fp32"), "cpu": ("fp32",)}
+
+
+def sync(device: torch.device) -> None:
+    """Wait until ``device`` has done all the work queued on it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def device_time(fn, device: torch.device, repeat: int = 10) -> float:
+    """Median seconds of ``fn()`` after two warm-up calls, the device drained around each."""
     for _ in range(2):
         fn()
-    torch.cuda.synchronize()
+    sync(device)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        sync(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def matmul_rate(dtype: torch.dtype) -> float:
-    """Multiply-adds per second of an 8192³ product (TF32 off for float32)."""
+def matmul_rate(dtype: torch.dtype, device: torch.device, n: int, repeat: int) -> float:
+    """Multiply-adds per second of an n³ product (TF32 off for float32)."""
     torch.backends.cuda.matmul.allow_tf32 = False
-    a = torch.randn(8192, 8192, device="cuda", dtype=dtype)
-    b = torch.randn(8192, 8192, device="cuda", dtype=dtype)
-    return 8192**3 / cuda_time(lambda: a @ b, 5)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    return n**3 / device_time(lambda: a @ b, device, repeat)
 
 
 def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -64,16 +85,15 @@ def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def split(up: srup.Upscaler, img: np.ndarray) -> dict[str, float]:
+def split(up: srup.Upscaler, img: np.ndarray, repeat: int) -> dict[str, float]:
     """Seconds of the whole call and of its three parts, each alone."""
     tiler = up.resident
     assert tiler is not None
     maxv = 255.0
     padded, tiles, pads = tiler.prepare(img)
-    out_dev = torch.empty(
-        (img.shape[0] * up.scale, img.shape[1] * up.scale, 3), dtype=torch.uint8, device="cuda"
-    )
-    host = torch.empty(out_dev.shape, dtype=torch.uint8, pin_memory=True)
+    shape = (img.shape[0] * up.scale, img.shape[1] * up.scale, 3)
+    out_dev = torch.empty(shape, dtype=torch.uint8, device=up.device)
+    host = torch.empty(shape, dtype=torch.uint8, pin_memory=up.device.type == "cuda")
 
     def compute() -> None:
         for t in tiles:
@@ -84,16 +104,21 @@ def split(up: srup.Upscaler, img: np.ndarray) -> dict[str, float]:
     # The parts under srup's own numerics settings, as the whole call runs them.
     with torch.inference_mode(), exact_numerics(up.device, up.dtype):
         return {
-            "total": cuda_time(lambda: up.upscale_array(img)),
-            "upload": cuda_time(lambda: tiler.prepare(img)),
-            "compute": cuda_time(compute),
-            "copy": cuda_time(lambda: host.copy_(out_dev, non_blocking=True)),
+            "total": device_time(lambda: up.upscale_array(img), up.device, repeat),
+            "upload": device_time(lambda: tiler.prepare(img), up.device, repeat),
+            "compute": device_time(compute, up.device, repeat),
+            "copy": device_time(lambda: host.copy_(out_dev, non_blocking=True), up.device, repeat),
             "bands": len(tiles),
         }
 
 
 def speed_rows(
-    models: list[str], rates: dict[str, float], scales: set[int] | None = None
+    models: list[str],
+    rates: dict[str, float],
+    device: torch.device,
+    outputs: dict[str, tuple[int, int]],
+    repeat: int,
+    scales: set[int] | None = None,
 ) -> tuple[list[str], list[dict]]:
     lines = [
         "| model | × | output | precision | MP/s | ms | upload | device | copy back | "
@@ -105,11 +130,13 @@ def speed_rows(
         spec = registry.get(name)
         for scale in [s for s in spec.scales if scales is None or s in scales]:
             macs = spec.macs_per_pixel(scale)
-            for label, (ow, oh) in OUTPUTS.items():
+            for label, (ow, oh) in outputs.items():
                 img = picture(ow // scale, oh // scale)
-                for precision in ("fp16", "fp32"):
-                    up = srup.load(name, scale, device="cuda", precision=precision)
-                    t = split(up, img)
+                for precision in PRECISIONS[device.type]:
+                    up = srup.load(
+                        name, scale, device=str(device), precision=precision, resident=True
+                    )
+                    t = split(up, img, repeat)
                     mp = ow * oh / 1e6
                     flop_s = macs * ow * oh / rates[precision]
                     rec = dict(model=name, scale=scale, output=label, precision=precision, **t)
@@ -125,42 +152,56 @@ def speed_rows(
     return lines, records
 
 
-def profile(path: Path) -> None:
-    """The device's kernels for ESPCN ×3 to 4K in fp16, by total time."""
+def profile(path: Path, device: torch.device, size: tuple[int, int]) -> None:
+    """The device's kernels for ESPCN ×3 (to 4K from 1280×720) in the device's first
+    precision, by total time."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    up = srup.load("espcn", 3, device="cuda", precision="fp16")
-    img = picture(1280, 720)
+    precision = PRECISIONS[device.type][0]
+    up = srup.load("espcn", 3, device=str(device), precision=precision, resident=True)
+    img = picture(*size)
     for _ in range(3):
         up.upscale_array(img)
-    with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with torch_profile(activities=activities) as prof:
         for _ in range(5):
             up.upscale_array(img)
-        torch.cuda.synchronize()
+        sync(device)
     averages = prof.key_averages()
-    try:
-        table = averages.table(sort_by="device_time_total", row_limit=30)
-    except (KeyError, AttributeError, ValueError):  # older torch names it after CUDA
-        table = averages.table(sort_by="cuda_time_total", row_limit=30)
+    if device.type != "cuda":
+        table = averages.table(sort_by="self_cpu_time_total", row_limit=30)
+    else:
+        try:
+            table = averages.table(sort_by="device_time_total", row_limit=30)
+        except (KeyError, AttributeError, ValueError):  # older torch names it after CUDA
+            table = averages.table(sort_by="cuda_time_total", row_limit=30)
     path.write_text(table)
 
 
-def peak_memory(name: str = "espcn", scale: int = 3) -> dict[str, float]:
-    """Peak GPU memory and time of a 108-megapixel ×3 output (6000×2000 in)."""
-    img = picture(6000, 2000, seed=1)
-    up = srup.load(name, scale, device="cuda")
+def peak_memory(
+    device: torch.device, size: tuple[int, int], name: str = "espcn", scale: int = 3
+) -> dict[str, float | None]:
+    """Peak device memory (CUDA only; None elsewhere) and time of a ×3 upscale of ``size``
+    (6000×2000 in: a 108-megapixel output)."""
+    img = picture(*size, seed=1)
+    up = srup.load(name, scale, device=str(device), resident=True)
     up.upscale_array(img[:200, :200])
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    sync(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     out = up.upscale_array(img)
+    sync(device)
     seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() / 2**30
     return {
         "model": name,
+        "precision": precision_name(up.dtype),
         "output_mp": out.shape[0] * out.shape[1] / 1e6,
-        "peak_gib": peak,
+        "peak_gib": torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None,
         "seconds": seconds,
     }
 
@@ -193,7 +234,10 @@ def train_rate(data: Path, device: str, sampler: str, steps: int, workers: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N, mps or cpu")
     parser.add_argument("--models", default="espcn,fsrcnn,espcn7,srcnn")
     parser.add_argument("--scales", help="comma-separated; default: every scale")
     parser.add_argument(
@@ -203,46 +247,64 @@ def main() -> None:
     )
     parser.add_argument("--profile", type=Path, help="write a kernel profile of ESPCN ×3 4K")
     parser.add_argument("--train", action="store_true")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=DATA, help="holds T91/ for --train")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and counts")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("needs a CUDA GPU")
-    gpu = torch.cuda.get_device_name()
-    rates = {"fp16": matmul_rate(torch.float16), "fp32": matmul_rate(torch.float32)}
+    try:
+        device = resolve_device(args.device)
+    except srup.SrupError as e:
+        raise SystemExit(str(e)) from None
+    quick = args.quick
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    big = 8192 if device.type != "cpu" and not quick else 1024
+    rates = {
+        p: matmul_rate(DTYPES[p], device, big, 2 if quick else 5) for p in PRECISIONS[device.type]
+    }
     print(
-        f"{gpu}; torch {torch.__version__}; matmul: fp16 {2 * rates['fp16'] / 1e12:.0f} "
-        f"TFLOP/s, fp32 {2 * rates['fp32'] / 1e12:.0f} TFLOP/s",
+        f"{name}; torch {torch.__version__}; matmul: "
+        + ", ".join(f"{p} {2 * r / 1e12:.1f} TFLOP/s" for p, r in rates.items()),
         flush=True,
     )
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     scales = {int(v) for v in args.scales.split(",")} if args.scales else None
-    lines, records = speed_rows(args.models.split(","), rates, scales)
+    outputs = QUICK_OUTPUTS if quick else OUTPUTS
+    repeat = 2 if quick else 10
+    lines, records = speed_rows(args.models.split(","), rates, device, outputs, repeat, scales)
     if args.profile:
-        profile(args.profile)
-    mem = peak_memory()
+        profile(args.profile, device, (320, 180) if quick else (1280, 720))
+    mem = peak_memory(device, (400, 300) if quick else (6000, 2000))
+    peak = "not measured" if mem["peak_gib"] is None else f"{mem['peak_gib']:.2f} GiB"
     lines.append("")
     lines.append(
-        f"108 MP ×3 output (espcn, fp16): peak GPU memory {mem['peak_gib']:.2f} GiB, "
-        f"{mem['seconds']:.2f} s"
+        f"{mem['output_mp']:.0f} MP ×3 output ({mem['model']}, {mem['precision']}): "
+        f"peak device memory {peak}, {mem['seconds']:.2f} s"
     )
     print(lines[-1], flush=True)
     result = {
-        "gpu": gpu,
+        "gpu": name,
+        "device": str(device),
         "torch": torch.__version__,
         "rows": records,
         "memory": mem,
         "matmul_macs_per_s": rates,
     }
     if args.train:
+        steps = (4, 2, 2) if quick else (2000, 300, 60)
+        workers = 1 if quick else 8
+        # The device sampler on the CPU too: what it costs there, and its code path checked.
         train = {
-            "cuda, device sampler": train_rate(args.data, "cuda", "device", 2000, 0),
-            "cuda, host sampler, 8 threads": train_rate(args.data, "cuda", "host", 300, 8),
-            f"cpu ({torch.get_num_threads()} threads), host sampler, 8 threads": train_rate(
-                args.data, "cpu", "host", 60, 8
-            ),
+            f"{device.type}, device sampler": train_rate(
+                args.data, str(device), "device", steps[0], 0
+            )
         }
-        cpu = train[next(k for k in train if k.startswith("cpu"))]
+        if device.type != "cpu":
+            train[f"{device.type}, host sampler, {workers} threads"] = train_rate(
+                args.data, str(device), "host", steps[1], workers
+            )
+        cpu_label = f"cpu ({torch.get_num_threads()} threads), host sampler, {workers} threads"
+        train[cpu_label] = train_rate(args.data, "cpu", "host", steps[2], workers)
+        cpu = train[cpu_label]
         lines += ["", "| ESPCN ×3 training, batch 32 | steps/s | ÷ CPU |", "|---|---|---|"]
         lines += [f"| {k} | {v:.1f} | {v / cpu:.1f} |" for k, v in train.items()]
         print("\n".join(lines[-len(train) - 2 :]), flush=True)
