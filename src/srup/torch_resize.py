@@ -36,7 +36,8 @@ def _device_matrix(
     """:func:`_matrix` on ``device`` in ``dtype``, uploaded once: a training batch resizes
     every step, and an upload each time would make the host wait for the device's queue to
     drain."""
-    return _matrix(in_length, out_length, scale).to(device=device, dtype=dtype)
+    # Cast on the host: MPS has no float64 (and float64 → float32 rounds alike anywhere).
+    return _matrix(in_length, out_length, scale).to(dtype=dtype).to(device)
 
 
 def imresize_torch(
