@@ -52,7 +52,8 @@ def test_gpu_benchmark_runs_every_part_on_the_cpu(tmp_path: Path) -> None:
 
 def test_gpu_benchmark_names_a_missing_device_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "gpu.py", "--device", "mps" if sys.platform != "darwin" else "cuda:7"],
+        # A device this machine lacks: MPS off Apple hardware, a CUDA device on a Mac.
+        [sys.executable, "gpu.py", "--device", "mps" if sys.platform != "darwin" else "cuda"],
         cwd=REPO / "benchmarks",
         env={**os.environ, "PYTHONPATH": str(REPO / "src")},
         capture_output=True,
@@ -61,4 +62,4 @@ def test_gpu_benchmark_names_a_missing_device_in_one_line(tmp_path: Path) -> Non
     )
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
-    assert "not available" in done.stderr or "CUDA device" in done.stderr
+    assert "is available" in done.stderr or "not available" in done.stderr
