@@ -28,22 +28,51 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import srup
-from srup.devices import precision_name, resolve_device
+from srup.devices import precision_name, resolve_device, resolve_precision
 from srup.models import registry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-OUTPUTS = {"1080p": (1920, 1080), "4K": (3840, 2160)}
-
-
-QUICK_OUTPUTS = {"360p": (640, 360)}
-DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
 PRECISIONS = {"cuda": ("fp16", "fp32"), "mps": ("fp16", "fp32"), "cpu": ("fp32",)}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big and how often each part runs."""
+
+    outputs: dict[str, tuple[int, int]]  # output sizes of the speed rows
+    repeat: int  # timed calls per measurement (median)
+    matmul: int  # side of the product that gives the FLOP rate (a GPU's; a CPU's is 1024)
+    profile: tuple[int, int]  # input of the profiled ESPCN ×3
+    memory: tuple[int, int]  # input of the peak-memory ×3 upscale
+    steps: tuple[int, int, int]  # training: device sampler, host sampler on the device, CPU
+    workers: int  # the host sampler's threads
+
+
+FULL = Sizes(
+    outputs={"1080p": (1920, 1080), "4K": (3840, 2160)},
+    repeat=10,
+    matmul=8192,
+    profile=(1280, 720),
+    memory=(6000, 2000),
+    steps=(2000, 300, 60),
+    workers=8,
+)
+QUICK = Sizes(
+    outputs={"360p": (640, 360)},
+    repeat=2,
+    matmul=1024,
+    profile=(320, 180),
+    memory=(400, 300),
+    steps=(4, 2, 2),
+    workers=1,
+)
 
 
 def sync(device: torch.device) -> None:
@@ -194,8 +223,7 @@ def peak_memory(
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    out = up.upscale_array(img)
-    sync(device)
+    out = up.upscale_array(img)  # on the host when it returns
     seconds = time.perf_counter() - start
     return {
         "model": name,
@@ -255,11 +283,13 @@ def main() -> None:
         device = resolve_device(args.device)
     except srup.SrupError as e:
         raise SystemExit(str(e)) from None
-    quick = args.quick
+    sizes = QUICK if args.quick else FULL
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    big = 8192 if device.type != "cpu" and not quick else 1024
+    side = sizes.matmul if device.type != "cpu" else 1024
+    repeat = min(sizes.repeat, 5)  # an 8192³ product takes long enough to time 5 times
     rates = {
-        p: matmul_rate(DTYPES[p], device, big, 2 if quick else 5) for p in PRECISIONS[device.type]
+        p: matmul_rate(resolve_precision(p, device), device, side, repeat)
+        for p in PRECISIONS[device.type]
     }
     print(
         f"{name}; torch {torch.__version__}; matmul: "
@@ -268,12 +298,12 @@ def main() -> None:
     )
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
     scales = {int(v) for v in args.scales.split(",")} if args.scales else None
-    outputs = QUICK_OUTPUTS if quick else OUTPUTS
-    repeat = 2 if quick else 10
-    lines, records = speed_rows(args.models.split(","), rates, device, outputs, repeat, scales)
+    lines, records = speed_rows(
+        args.models.split(","), rates, device, sizes.outputs, sizes.repeat, scales
+    )
     if args.profile:
-        profile(args.profile, device, (320, 180) if quick else (1280, 720))
-    mem = peak_memory(device, (400, 300) if quick else (6000, 2000))
+        profile(args.profile, device, sizes.profile)
+    mem = peak_memory(device, sizes.memory)
     peak = "not measured" if mem["peak_gib"] is None else f"{mem['peak_gib']:.2f} GiB"
     lines.append("")
     lines.append(
@@ -290,8 +320,7 @@ def main() -> None:
         "matmul_macs_per_s": rates,
     }
     if args.train:
-        steps = (4, 2, 2) if quick else (2000, 300, 60)
-        workers = 1 if quick else 8
+        steps, workers = sizes.steps, sizes.workers
         # The device sampler on the CPU too: what it costs there, and its code path checked.
         train = {
             f"{device.type}, device sampler": train_rate(
