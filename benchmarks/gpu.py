@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 import srup
-from srup.devices import precision_name, resolve_device, resolve_precision
+from srup.devices import precision_name, resolve_device, resolve_precision, tf32_switches
 from srup.models import registry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -99,7 +99,8 @@ def device_time(fn, device: torch.device, repeat: int = 10) -> float:
 
 def matmul_rate(dtype: torch.dtype, device: torch.device, n: int, repeat: int) -> float:
     """Multiply-adds per second of an n³ product (TF32 off for float32)."""
-    torch.backends.cuda.matmul.allow_tf32 = False
+    for owner, name, off in tf32_switches():
+        setattr(owner, name, off)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     return n**3 / device_time(lambda: a @ b, device, repeat)

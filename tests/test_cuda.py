@@ -73,13 +73,25 @@ def test_cuda_fp32_agrees_with_the_cpu_within_one_level(name):
 
 
 def test_fp32_on_cuda_runs_without_tf32_and_restores_the_callers_setting():
+    from srup.devices import tf32_switches
+
+    switches = tf32_switches()
+    saved = [getattr(owner, name) for owner, name, _off in switches]
     torch.backends.cudnn.allow_tf32 = True
+    caller = [getattr(owner, name) for owner, name, _off in switches]
     seen = []
     up = srup.load("fsrcnn", 2, device="cuda", precision="fp32")
-    hook = up.net.register_forward_hook(lambda *_: seen.append(torch.backends.cudnn.allow_tf32))
-    up.upscale_array(photo(40, 30))
-    hook.remove()
-    assert seen and not any(seen) and torch.backends.cudnn.allow_tf32
+    hook = up.net.register_forward_hook(
+        lambda *_: seen.append(all(getattr(o, n) == off for o, n, off in switches))
+    )
+    try:
+        up.upscale_array(photo(40, 30))
+        assert seen and all(seen)
+        assert [getattr(owner, name) for owner, name, _off in switches] == caller
+    finally:
+        hook.remove()
+        for (owner, name, _off), value in zip(switches, saved, strict=True):
+            setattr(owner, name, value)
 
 
 @needs_shared

@@ -223,30 +223,6 @@ def test_auto_picks_the_real_variant_for_lossy_input_where_one_is_shipped(tmp_pa
     }
 
 
-def test_a_gpu_runs_without_tf32_in_every_precision_and_restores_the_callers_flags():
-    import torch
-
-    from srup.devices import exact_numerics
-
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    before = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic)
-    cudnn.allow_tf32, cudnn.benchmark = True, True
-    try:
-        with exact_numerics(torch.device("cuda"), torch.float32):
-            assert not cudnn.allow_tf32 and not matmul.allow_tf32
-            assert cudnn.deterministic and not cudnn.benchmark
-        assert cudnn.allow_tf32 and cudnn.benchmark
-        with exact_numerics(torch.device("cuda"), torch.float16):
-            # The float32 bicubic path of an fp16 run stays float32; the algorithms may
-            # be the caller's choice, as fp16 promises no exactness across shapes.
-            assert not cudnn.allow_tf32 and not matmul.allow_tf32 and cudnn.benchmark
-        assert cudnn.allow_tf32
-        with exact_numerics(torch.device("cpu"), torch.float32):
-            assert cudnn.allow_tf32
-    finally:
-        cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic = before
-
-
 def test_srup_precision_forces_what_auto_means(monkeypatch):
     import torch
 

@@ -22,6 +22,7 @@ __all__ = [
     "precision_name",
     "resolve_device",
     "resolve_precision",
+    "tf32_switches",
     "upload",
 ]
 
@@ -106,27 +107,48 @@ def native_cpu_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+def tf32_switches() -> list[tuple[object, str, object]]:
+    """PyTorch's switches that let float32 convolutions and matrix products run as TF32 on
+    a GPU, each as (owner, attribute, the value that turns TF32 off)."""
+    import torch
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    conv = getattr(cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        # PyTorch 2.9 and later keep one flag per backend and operator, and once a caller
+        # has set one of them (as PyTorch's notes advise), reading the old allow_tf32
+        # raises ("a mix of the legacy and new APIs"): srup reads and writes only these.
+        # Convolutions and matrix products ask for their own operator's flag, so they run
+        # whatever the old flags would say.
+        return [(conv, "fp32_precision", "ieee"), (matmul, "fp32_precision", "ieee")]
+    return [(cudnn, "allow_tf32", False), (matmul, "allow_tf32", False)]
+
+
 @contextmanager
 def exact_numerics(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
     """While srup runs on a GPU, float32 means float32: TF32 off (PyTorch lets cuDNN
     convolutions use it by default), in fp16 and bf16 too, where the bicubic path that
     carries the picture stays float32 (an H100 profile showed it on a TF32 kernel). In fp32
     cuDNN also picks deterministic algorithms rather than timing a fastest one per shape.
-    The caller's settings come back afterwards; on the CPU nothing changes."""
+    The caller's settings come back afterwards, set through the same API they were read
+    from; on the CPU nothing changes."""
     import torch
 
     if device.type != "cuda":
         yield
         return
-    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-    saved = (cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic)
-    cudnn.allow_tf32 = matmul.allow_tf32 = False
+    cudnn = torch.backends.cudnn
+    switches = tf32_switches()
     if dtype == torch.float32:
-        cudnn.benchmark, cudnn.deterministic = False, True
+        switches += [(cudnn, "benchmark", False), (cudnn, "deterministic", True)]
+    saved = [getattr(owner, name) for owner, name, _off in switches]
+    for owner, name, value in switches:
+        setattr(owner, name, value)
     try:
         yield
     finally:
-        cudnn.allow_tf32, matmul.allow_tf32, cudnn.benchmark, cudnn.deterministic = saved
+        for (owner, name, _off), value in zip(reversed(switches), reversed(saved), strict=True):
+            setattr(owner, name, value)
 
 
 def auto_precision(device: torch.device) -> str:
