@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,17 @@ def test_export_refuses_to_overwrite_and_wrong_extensions(runner, tmp_path):
     res = runner.invoke(cli, ["export", "--onnx", str(tmp_path / "m.pt"), "-s", "2"])
     assert res.exit_code == 1 and ".onnx extension" in res.output
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_export_without_onnx_installed_says_what_to_install_after_checking_the_request(
+    runner, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # what `import onnx` meets without it
+    out = tmp_path / "m.onnx"
+    res = runner.invoke(cli, ["export", "--onnx", str(tmp_path / "m.pt"), "-s", "2"])
+    assert res.exit_code == 1 and ".onnx extension" in res.output
+    res = runner.invoke(cli, ["export", "--onnx", str(out), "-s", "2", "--form", "sideways"])
+    assert res.exit_code != 0 and "sideways" in res.output
+    res = runner.invoke(cli, ["export", "--onnx", str(out), "-m", "espcn", "-s", "2"])
+    assert res.exit_code == 1 and "pip install 'srup[onnx]'" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not out.exists()

@@ -78,6 +78,12 @@ def _export_errors():
 
 def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -> Path:
     """Write ``up``'s network as ONNX (opset 18) to ``path``, atomically."""
+    # What the user asked is checked before what is installed: a wrong form or file name
+    # is worth knowing before installing anything.
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise OutputError(f"{path}: give the ONNX file an .onnx extension")
+    module = export_module(up, form)
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch's exporter needs it)
@@ -86,10 +92,6 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
             "ONNX export needs the onnx and onnxscript packages: pip install 'srup[onnx]'"
         ) from None
 
-    path = Path(path)
-    if path.suffix.lower() != ".onnx":
-        raise OutputError(f"{path}: give the ONNX file an .onnx extension")
-    module = export_module(up, form)
     channels = 3 if form == "rgb" else 1
     example = torch.rand(1, channels, 40, 48)
     dims = {2: torch.export.Dim("height", min=1), 3: torch.export.Dim("width", min=1)}
