@@ -72,7 +72,7 @@ def _export_errors():
     except Exception as e:  # the exporter's many error types: one line for the user
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         major, minor = (int(p) for p in torch.__version__.split(".")[:2])
-        hint = "; it needs torch 2.6 or newer" if (major, minor) < (2, 6) else ""
+        hint = "; it needs torch 2.7 or newer" if (major, minor) < (2, 7) else ""
         raise SrupError(f"ONNX export failed ({type(e).__name__}: {first}){hint}") from None
 
 
