@@ -208,6 +208,8 @@ def test_real_subprocess_upscales_and_reports_json(rgb_file, tmp_path):
             "--json",
             "--device",
             "cpu",
+            "--precision",
+            "fp32",
         ],
         capture_output=True,
         text=True,

@@ -265,3 +265,108 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(hr_folder, tmp_
     assert ckpt.read_bytes() == before
     assert json.loads(read_metadata(ckpt)["srup_checkpoint"])["step"] == 4
     assert leftovers(tmp_path) == []
+
+
+def allocator_refuses(monkeypatch, runner_class, when, error) -> list[tuple[int, int]]:
+    """Make ``runner_class``'s tiles fail as an exhausted allocator does when ``when(tile)``
+    holds; returns the (rows, columns) of every tile tried."""
+    real = runner_class.compute
+    tried = []
+
+    def compute(self, padded, t, *rest):
+        shape = (t.read[0].stop - t.read[0].start, t.read[1].stop - t.read[1].start)
+        tried.append(shape)
+        if when(shape):
+            raise error
+        return real(self, padded, t, *rest)
+
+    monkeypatch.setattr(runner_class, "compute", compute)
+    return tried
+
+
+def test_a_device_out_of_memory_retries_with_smaller_bands_and_the_same_pixels(monkeypatch):
+    import torch
+
+    import srup
+    from srup.resident import ResidentTiler
+
+    img = photo(90, 150, seed=3)
+    up = srup.load("fsrcnn", 2, device="cpu", precision="fp32", resident=True)
+    expected = up.upscale_array(img)
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    tried = allocator_refuses(monkeypatch, ResidentTiler, lambda s: s[0] > 80, oom)
+    assert np.array_equal(up.upscale_array(img), expected)  # exact on the CPU at any tile
+    assert max(rows for rows, _ in tried) > 80 and tried[-1][0] <= 80
+
+
+def test_a_device_that_stays_out_of_memory_raises_memory_error_naming_it(monkeypatch):
+    import srup
+    from srup.resident import ResidentTiler
+
+    up = srup.load("fsrcnn", 2, device="cpu", precision="fp32", resident=True)
+    oom = RuntimeError("MPS backend out of memory (MPS allocated: 9.00 GB)")
+    allocator_refuses(monkeypatch, ResidentTiler, lambda s: True, oom)
+    asked = []
+    real_prepare = ResidentTiler.prepare
+
+    def prepare(self, pixels, tile=None):
+        asked.append(tile)
+        return real_prepare(self, pixels, tile)
+
+    monkeypatch.setattr(ResidentTiler, "prepare", prepare)
+    with pytest.raises(MemoryError, match="out of memory on cpu"):
+        up.upscale_array(photo(300, 200))
+    # One band (200 rows, 300 wide), then half as tall down to 64 rows, then narrower.
+    assert asked == [(200, 300), (100, 300), (64, 300), (64, 150), (64, 75), (64, 64)]
+    tried = allocator_refuses(monkeypatch, ResidentTiler, lambda s: True, oom)
+    # A tile the caller chose is kept: no retry with another.
+    tried.clear()
+    up.tile = 100
+    with pytest.raises(MemoryError):
+        up.upscale_array(photo(300, 200))
+    assert len(tried) == 1
+    # Errors that are not about memory go up as they are.
+    allocator_refuses(monkeypatch, ResidentTiler, lambda s: True, RuntimeError("bad kernel"))
+    with pytest.raises(RuntimeError, match="bad kernel"):
+        up.upscale_array(photo(30, 20))
+
+
+def test_a_cpu_allocation_failure_is_one_line_and_the_batch_goes_on(runner, tmp_path, monkeypatch):
+    from srup.host import HostTiler
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(20, 16)).save(src / "small.png")
+    Image.fromarray(photo(120, 100)).save(src / "large.png")
+    oom = RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB")
+    real = HostTiler.run
+
+    def run(self, pixels, *rest):
+        if pixels.shape[0] > 50:
+            raise oom
+        return real(self, pixels, *rest)
+
+    monkeypatch.setattr(HostTiler, "run", run)
+    out = tmp_path / "out"
+    res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out), "--device", "cpu"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "large.png: out of memory on cpu; use a smaller --tile" in res.output
+    assert [p.name for p in out.iterdir()] == ["small.png"]
+    assert leftovers(tmp_path) == []
+
+
+def test_page_locked_memory_refused_falls_back_to_pageable(monkeypatch):
+    import torch
+
+    from srup.resident import output_buffer
+
+    real = torch.empty
+
+    def empty(*args, pin_memory=False, **kw):
+        if pin_memory:
+            raise RuntimeError("CUDA error: out of memory")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(torch, "empty", empty)
+    buf = output_buffer((4, 6, 3), torch.uint8, pinned=True)
+    assert buf.shape == (4, 6, 3) and not buf.is_pinned()

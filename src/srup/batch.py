@@ -180,8 +180,9 @@ def _failure(res: Result, e: BaseException, job: Job) -> Result:
         res.error = str(e)
     elif isinstance(e, OSError):
         res.error = f"{job.dst}: {e.strerror or e}"
-    else:  # MemoryError
-        res.error = f"{job.src}: out of memory; use a smaller --tile or --max-pixels"
+    else:  # MemoryError: NumPy's, or srup's own for a device (which it names)
+        where = str(e) if str(e).startswith("out of memory on ") else "out of memory"
+        res.error = f"{job.src}: {where}; use a smaller --tile or --max-pixels"
     return res
 
 

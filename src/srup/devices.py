@@ -19,7 +19,9 @@ __all__ = [
     "auto_precision",
     "device_constant",
     "exact_numerics",
+    "out_of_memory",
     "precision_name",
+    "release_cached_memory",
     "resolve_device",
     "resolve_precision",
     "tf32_switches",
@@ -77,6 +79,31 @@ def upload(array: np.ndarray, device: torch.device) -> torch.Tensor:
     if device.type == "cuda":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(device)
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a failed allocation: Python's MemoryError, CUDA's
+    ``torch.OutOfMemoryError``, or the plain RuntimeError that torch's CPU allocator, MPS
+    and page-locked host memory raise."""
+    import torch
+
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+def release_cached_memory(device: torch.device) -> None:
+    """Give the allocator's cached blocks on ``device`` back, so that a retry after running
+    out of memory can use them in other sizes."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
 
 
 def device_constant(maxsize: int) -> Callable[[Callable[..., torch.Tensor]], Callable]:

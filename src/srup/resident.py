@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import tiling
-from .devices import exact_numerics, upload
+from .devices import exact_numerics, out_of_memory, release_cached_memory, upload
 from .models.layers import symmetric_pad
 from .pipeline import Runner
 
@@ -30,6 +30,29 @@ __all__ = ["DEVICE_TILE_BUDGET_BYTES", "ResidentTiler"]
 DEVICE_TILE_BUDGET_BYTES = 1 << 30
 MIN_BANDS_AT = 4_000_000  # output pixels from which the copy back overlaps computing
 MIN_BANDS = 4
+
+
+def halved(tile: tuple[int, int]) -> tuple[int, int] | None:
+    """The next smaller tile after running out of memory: half the height, then half the
+    width, never under 64 input pixels a side; None when there is none."""
+    h, w = tile
+    if h > 64:
+        return max(64, h // 2), w
+    if w > 64:
+        return h, max(64, w // 2)
+    return None
+
+
+def output_buffer(shape: tuple[int, ...], dtype: torch.dtype, pinned: bool) -> torch.Tensor:
+    """The host buffer the finished bands are copied into: page-locked where asked (copies
+    into it overlap the computing), pageable when the system will not lock that much."""
+    if pinned:
+        try:
+            return torch.empty(shape, dtype=dtype, pin_memory=True)
+        except RuntimeError as e:
+            if not out_of_memory(e):
+                raise
+    return torch.empty(shape, dtype=dtype)
 
 
 class ResidentTiler(Runner):
@@ -96,14 +119,29 @@ class ResidentTiler(Runner):
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """``(H, W, C)`` uint8/uint16 → ``(H*s, W*s, C)`` of the same dtype. ``tile``:
-        (height, width) of the input tiles, or None for :meth:`bands`."""
+        (height, width) of the input tiles, or None for :meth:`bands`.
+
+        With bands of its own choosing, a run that finds the device out of memory (another
+        program took what was free when the bands were sized) starts again with bands half
+        as tall, then half as wide, down to 64 pixels; a ``tile`` the caller chose is kept,
+        and the error goes up."""
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
-            return self._run(pixels, tile, progress)
+            shape = tile if tile is not None else self.bands(*pixels.shape[:2])
+            while True:
+                try:
+                    return self._run(pixels, shape, progress)
+                except Exception as e:
+                    smaller = halved(shape)
+                    if tile is not None or smaller is None or not out_of_memory(e):
+                        raise
+                # Here, out of the handler, the failed attempt's tensors are free.
+                release_cached_memory(self.device)
+                shape = smaller
 
     def _run(
         self,
         pixels: np.ndarray,
-        tile: tuple[int, int] | None,
+        tile: tuple[int, int],
         progress: Callable[[int, int], None] | None,
     ) -> np.ndarray:
         h, w, c = pixels.shape
@@ -111,22 +149,24 @@ class ResidentTiler(Runner):
         maxv = float(np.iinfo(pixels.dtype).max)
         padded, tiles, pads = self.prepare(pixels, tile)
         cuda = self.device.type == "cuda"
-        out = torch.empty((h * s, w * s, c), dtype=padded.dtype, pin_memory=cuda)
+        out = output_buffer((h * s, w * s, c), padded.dtype, pinned=cuda)
         copier = torch.cuda.Stream(self.device) if cuda else None
-        for i, t in enumerate(tiles):
-            result, place = self.compute(padded, t, pads, maxv)
-            if copier is not None and place[1] == slice(0, w * s):
-                # A full-width band is one block of the output: it goes back on its own
-                # stream while the next band computes.
-                copier.wait_stream(torch.cuda.current_stream(self.device))
-                with torch.cuda.stream(copier):
-                    out[place[0]].copy_(result, non_blocking=True)
-                result.record_stream(copier)  # not reused before its copy is done
-            else:
-                out[place].copy_(result)
-            if progress is not None:
-                progress(i + 1, len(tiles))
-        if copier is not None:
-            copier.synchronize()
+        try:
+            for i, t in enumerate(tiles):
+                result, place = self.compute(padded, t, pads, maxv)
+                if copier is not None and place[1] == slice(0, w * s):
+                    # A full-width band is one block of the output: it goes back on its own
+                    # stream while the next band computes.
+                    copier.wait_stream(torch.cuda.current_stream(self.device))
+                    with torch.cuda.stream(copier):
+                        out[place[0]].copy_(result, non_blocking=True)
+                    result.record_stream(copier)  # not reused before its copy is done
+                else:
+                    out[place].copy_(result)
+                if progress is not None:
+                    progress(i + 1, len(tiles))
+        finally:  # on an error too: no copy may still be writing into `out`
+            if copier is not None:
+                copier.synchronize()
         arr = out.numpy()
         return arr.astype(np.uint16) if pixels.dtype == np.uint16 else arr

@@ -18,7 +18,7 @@ import numpy as np
 from . import imageio
 from .catalog import FAST_MACS_1080P, default_model
 from .descriptor import ModelDescriptor, describe
-from .devices import precision_name
+from .devices import out_of_memory, precision_name
 from .errors import BadImageError, DeviceError
 from .models import registry
 from .models.layers import keep_first_layer_fp32
@@ -114,12 +114,19 @@ class Upscaler:
             raise BadImageError(f"expected uint8 or uint16 pixels, got {arr.dtype}")
         if 0 in arr.shape:
             raise BadImageError(f"empty image {arr.shape}")
-        if self.resident is not None:
-            tile = None if self.tile is None else (self.tile, self.tile)
-            out = self.resident.run(arr, tile, progress)
-        else:
-            assert self.host is not None and self.tile is not None
-            out = self.host.run(arr, self.tile, progress)
+        try:
+            if self.resident is not None:
+                tile = None if self.tile is None else (self.tile, self.tile)
+                out = self.resident.run(arr, tile, progress)
+            else:
+                assert self.host is not None and self.tile is not None
+                out = self.host.run(arr, self.tile, progress)
+        except RuntimeError as e:
+            # torch's allocators raise RuntimeError (CUDA's a subclass of it): one kind of
+            # error for every device, which the batch reports as such and goes on.
+            if out_of_memory(e):
+                raise MemoryError(f"out of memory on {self.device}") from None
+            raise
         return out[:, :, 0] if squeeze else out
 
     def upscale_picture(
