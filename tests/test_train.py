@@ -362,3 +362,26 @@ def test_torchrun_two_cpu_processes_resume_bit_for_bit_with_validation(hr_folder
     assert not staged.exists()
     run(staged, "--degradation", "real", "--resume")
     assert same_tensors(straight, staged)
+
+
+def test_running_out_of_memory_saves_a_checkpoint_and_says_how_to_continue(
+    hr_folder, tmp_path, monkeypatch
+):
+    import torch
+
+    out = tmp_path / "m.safetensors"
+    real = PatchSampler.__call__
+    calls = []
+
+    def sample(self, rng):
+        calls.append(1)
+        if len(calls) > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return real(self, rng)
+
+    monkeypatch.setattr(PatchSampler, "__call__", sample)
+    with pytest.raises(SrupError, match="out of memory on cpu after step 3, saved"):
+        train(config(hr_folder, out))
+    assert (tmp_path / "m.safetensors.ckpt.safetensors").is_file() and not out.exists()
+    monkeypatch.setattr(PatchSampler, "__call__", real)
+    assert train(config(hr_folder, out, resume=True))["step"] == 6

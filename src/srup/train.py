@@ -24,6 +24,7 @@ import numpy as np
 
 from . import benchmark, degrade
 from .boards import render_boards
+from .devices import out_of_memory
 from .errors import DataError, SrupError
 from .formats import SAMPLERS
 from .imageio import image_files, suffix_list
@@ -216,6 +217,12 @@ def train(
     try:
         with exact_numerics(device, torch.float32):  # resumable bit for bit on GPUs too
             return _train(cfg, spec, device, rank, world, progress, torch, dist, F)
+    except (RuntimeError, MemoryError) as e:
+        if not out_of_memory(e):
+            raise
+        raise SrupError(
+            f"out of memory on {device}: use a smaller --batch-size or --patch-size"
+        ) from None
     finally:
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
@@ -344,6 +351,15 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         if rank == 0:
             save_ckpt(completed)
         raise
+    except (RuntimeError, MemoryError) as e:
+        if not out_of_memory(e):
+            raise
+        if rank == 0:
+            save_ckpt(completed)
+        raise SrupError(
+            f"out of memory on {device} after step {completed}, saved: continue with --resume"
+            " and a smaller --batch-size or --patch-size"
+        ) from None
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
