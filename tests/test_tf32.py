@@ -42,8 +42,8 @@ if PER_BACKEND:
         "torch.backends.cuda.matmul.fp32_precision",
     ]
 
-SCRIPT = """
-import json, sys
+PRELUDE = """
+import json, threading
 import torch
 from srup.devices import exact_numerics
 
@@ -60,6 +60,9 @@ exec(CALLER)
 torch.backends.cudnn.benchmark = True
 states = {"before": flags()}
 cuda = torch.device("cuda")
+"""
+
+ONE_RUN_AT_A_TIME = """
 with exact_numerics(cuda, torch.float32):
     states["fp32"] = flags()
 states["after fp32"] = flags()
@@ -68,12 +71,37 @@ with exact_numerics(cuda, torch.float16):
 states["after fp16"] = flags()
 with exact_numerics(torch.device("cpu"), torch.float32):
     states["cpu"] = flags()
-print(json.dumps(states))
+"""
+
+# Thread A (fp32) starts, B (fp16) starts, A ends while B still runs, then B ends.
+TWO_THREADS = """
+a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+def a():
+    with exact_numerics(cuda, torch.float32):
+        a_in.set()
+        b_in.wait()
+    a_out.set()
+
+def b():
+    a_in.wait()
+    with exact_numerics(cuda, torch.float16):
+        b_in.set()
+        a_out.wait()
+        states["b after a left"] = flags()
+
+threads = [threading.Thread(target=f) for f in (a, b)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+states["after both"] = flags()
 """
 
 
-def flag_states(caller: str) -> dict[str, dict[str, str]]:
-    code = f"READERS = {READERS!r}\nCALLER = {caller!r}\n{SCRIPT}"
+def flag_states(caller: str, runs: str = ONE_RUN_AT_A_TIME) -> dict[str, dict[str, str]]:
+    code = f"READERS = {READERS!r}\nCALLER = {caller!r}\n{PRELUDE}{runs}"
+    code += "print(json.dumps(states))\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -107,3 +135,9 @@ def test_a_gpu_runs_without_tf32_and_gives_the_callers_flags_back_as_they_were(c
     assert fp32["torch.backends.cudnn.deterministic"] == "True"
     assert fp32["torch.backends.cudnn.benchmark"] == "False"
     assert fp16["torch.backends.cudnn.benchmark"] == "True"
+
+
+def test_runs_in_two_threads_keep_tf32_off_until_the_last_ends_then_give_the_flags_back():
+    states = flag_states(CALLERS["legacy API"], TWO_THREADS)
+    assert tf32_off(states["b after a left"])
+    assert states["after both"] == states["before"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -158,7 +159,7 @@ def exact_numerics(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
     carries the picture stays float32 (an H100 profile showed it on a TF32 kernel). In fp32
     cuDNN also picks deterministic algorithms rather than timing a fastest one per shape.
     The caller's settings come back afterwards, set through the same API they were read
-    from; on the CPU nothing changes."""
+    from, when the last of srup's runs in any thread ends; on the CPU nothing changes."""
     import torch
 
     if device.type != "cuda":
@@ -168,14 +169,37 @@ def exact_numerics(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
     switches = tf32_switches()
     if dtype == torch.float32:
         switches += [(cudnn, "benchmark", False), (cudnn, "deterministic", True)]
-    saved = [getattr(owner, name) for owner, name, _off in switches]
-    for owner, name, value in switches:
-        setattr(owner, name, value)
+    _hold(switches)
     try:
         yield
     finally:
-        for (owner, name, _off), value in zip(reversed(switches), reversed(saved), strict=True):
+        _release(switches)
+
+
+# PyTorch's switches are process-wide, and upscales may run in several threads at once (a
+# server, a batch beside a video): each switch is set by the first run that needs it and
+# given back by the last, so no run's exit turns TF32 on under another still running, and
+# the caller gets back what it had before the first.
+_switch_lock = threading.Lock()
+_held: dict[tuple[int, str], list] = {}  # (id(owner), name) → [runs holding it, caller's value]
+
+
+def _hold(switches: list[tuple[object, str, object]]) -> None:
+    with _switch_lock:
+        for owner, name, value in switches:
+            entry = _held.setdefault((id(owner), name), [0, getattr(owner, name)])
+            entry[0] += 1
             setattr(owner, name, value)
+
+
+def _release(switches: list[tuple[object, str, object]]) -> None:
+    with _switch_lock:
+        for owner, name, _value in reversed(switches):
+            entry = _held[(id(owner), name)]
+            entry[0] -= 1
+            if entry[0] == 0:
+                setattr(owner, name, entry[1])
+                del _held[(id(owner), name)]
 
 
 def auto_precision(device: torch.device) -> str:
