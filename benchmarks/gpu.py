@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 import srup
-from srup.devices import precision_name, resolve_device, resolve_precision, tf32_switches
+from srup.devices import exact_numerics, precision_name, resolve_device, resolve_precision
 from srup.models import registry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -98,12 +98,11 @@ def device_time(fn, device: torch.device, repeat: int = 10) -> float:
 
 
 def matmul_rate(dtype: torch.dtype, device: torch.device, n: int, repeat: int) -> float:
-    """Multiply-adds per second of an n³ product (TF32 off for float32)."""
-    for owner, name, off in tf32_switches():
-        setattr(owner, name, off)
+    """Multiply-adds per second of an n³ product (TF32 off for float32, as srup runs)."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    return n**3 / device_time(lambda: a @ b, device, repeat)
+    with exact_numerics(device, dtype):
+        return n**3 / device_time(lambda: a @ b, device, repeat)
 
 
 def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -128,8 +127,6 @@ def split(up: srup.Upscaler, img: np.ndarray, repeat: int) -> dict[str, float]:
     def compute() -> None:
         for t in tiles:
             tiler.compute(padded, t, pads, maxv)
-
-    from srup.devices import exact_numerics
 
     # The parts under srup's own numerics settings, as the whole call runs them.
     with torch.inference_mode(), exact_numerics(up.device, up.dtype):

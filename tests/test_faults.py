@@ -305,7 +305,7 @@ def test_a_device_that_stays_out_of_memory_raises_memory_error_naming_it(monkeyp
 
     up = srup.load("fsrcnn", 2, device="cpu", precision="fp32", resident=True)
     oom = RuntimeError("MPS backend out of memory (MPS allocated: 9.00 GB)")
-    allocator_refuses(monkeypatch, ResidentTiler, lambda s: True, oom)
+    tried = allocator_refuses(monkeypatch, ResidentTiler, lambda s: True, oom)
     asked = []
     real_prepare = ResidentTiler.prepare
 
@@ -318,7 +318,6 @@ def test_a_device_that_stays_out_of_memory_raises_memory_error_naming_it(monkeyp
         up.upscale_array(photo(300, 200))
     # One band (200 rows, 300 wide), then half as tall down to 64 rows, then narrower.
     assert asked == [(200, 300), (100, 300), (64, 300), (64, 150), (64, 75), (64, 64)]
-    tried = allocator_refuses(monkeypatch, ResidentTiler, lambda s: True, oom)
     # A tile the caller chose is kept: no retry with another.
     tried.clear()
     up.tile = 100

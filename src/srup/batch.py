@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import imageio
 from .engine import Engine
-from .errors import OutputError, SrupError, UsageError
+from .errors import DeviceMemoryError, OutputError, SrupError, UsageError
 from .formats import VIDEO_SUFFIXES
 from .upscale import Upscaler
 from .video import VideoOptions, is_video, upscale_video
@@ -180,8 +180,8 @@ def _failure(res: Result, e: BaseException, job: Job) -> Result:
         res.error = str(e)
     elif isinstance(e, OSError):
         res.error = f"{job.dst}: {e.strerror or e}"
-    else:  # MemoryError: NumPy's, or srup's own for a device (which it names)
-        where = str(e) if str(e).startswith("out of memory on ") else "out of memory"
+    else:  # MemoryError: NumPy's, or a device's, which names it
+        where = str(e) if isinstance(e, DeviceMemoryError) else "out of memory"
         res.error = f"{job.src}: {where}; use a smaller --tile or --max-pixels"
     return res
 

@@ -7,6 +7,7 @@ __all__ = [
     "BadWeightsError",
     "DataError",
     "DeviceError",
+    "DeviceMemoryError",
     "OutputError",
     "SrupError",
     "UnknownModelError",
@@ -38,6 +39,11 @@ class DeviceError(SrupError):
     """The asked device or precision is not available."""
 
     exit_code = 2
+
+
+class DeviceMemoryError(MemoryError):
+    """A device's allocator ran out of memory; the message names the device. A MemoryError,
+    as NumPy's is, so that a batch reports it for its file and goes on."""
 
 
 class UsageError(SrupError):

@@ -19,7 +19,7 @@ from . import imageio
 from .catalog import FAST_MACS_1080P, default_model
 from .descriptor import ModelDescriptor, describe
 from .devices import out_of_memory, precision_name
-from .errors import BadImageError, DeviceError
+from .errors import BadImageError, DeviceError, DeviceMemoryError
 from .models import registry
 from .models.layers import keep_first_layer_fp32
 from .pipeline import ColorPipeline, working_bytes_per_out_px
@@ -125,7 +125,7 @@ class Upscaler:
             # torch's allocators raise RuntimeError (CUDA's a subclass of it): one kind of
             # error for every device, which the batch reports as such and goes on.
             if out_of_memory(e):
-                raise MemoryError(f"out of memory on {self.device}") from None
+                raise DeviceMemoryError(f"out of memory on {self.device}") from None
             raise
         return out[:, :, 0] if squeeze else out
 
