@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 
 from srup.cli import cli
+from srup.errors import EXIT_PARTIAL
+from srup.files import is_temporary
 
 from .conftest import photo
 
@@ -55,7 +57,7 @@ def test_existing_output_is_not_overwritten_without_asking(runner, rgb_file, tmp
     out = tmp_path / "o.png"
     out.write_bytes(b"keep me")
     res = runner.invoke(cli, ["upscale", str(rgb_file), "-s", "2", "-o", str(out)])
-    assert res.exit_code == 1
+    assert res.exit_code == EXIT_PARTIAL
     assert "--overwrite" in res.output
     assert out.read_bytes() == b"keep me"
     res = runner.invoke(cli, ["upscale", str(rgb_file), "-s", "2", "-o", str(out), "--overwrite"])
@@ -68,7 +70,7 @@ def test_output_equal_to_input_is_refused(runner, rgb_file):
     res = runner.invoke(
         cli, ["upscale", str(rgb_file), "-s", "2", "-o", str(rgb_file), "--overwrite"]
     )
-    assert res.exit_code == 1 and "output is the input" in res.output
+    assert res.exit_code == EXIT_PARTIAL and "output is the input" in res.output
     assert rgb_file.read_bytes() == before
 
 
@@ -87,24 +89,27 @@ def test_recursive_batch_mirrors_folders_and_keeps_formats(runner, tmp_path):
         cli, ["upscale", str(tmp_path / "in"), "-s", "2", "-o", str(out), "--recursive", "--json"]
     )
     assert res.exit_code == 0, res.output
-    lines = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    lines = [r for r in records if r["status"] != "left_out"]
     assert len(lines) == 3 and all(r["status"] == "done" for r in lines)
+    [left] = [r for r in records if r["status"] == "left_out"]
+    assert left["input"].endswith("notes.txt") and left["output"] is None
     assert (out / "one.png").is_file()
     assert (out / "a" / "two.jpg").is_file()
     with Image.open(out / "a" / "b" / "three é.png") as img:
         assert img.mode == "L" and img.size == (32, 32)
 
 
-def test_batch_goes_on_past_a_bad_file_and_exits_1(runner, tmp_path):
+def test_batch_goes_on_past_a_bad_file_and_exits_3(runner, tmp_path):
     make_tree(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"garbage")
     out = tmp_path / "out"
     res = runner.invoke(cli, ["upscale", str(tmp_path / "in"), "-s", "2", "-o", str(out)])
-    assert res.exit_code == 1
+    assert res.exit_code == EXIT_PARTIAL
     assert "broken.png" in res.output
     assert (out / "one.png").is_file()
     assert not (out / "broken.png").exists()
-    assert not [p for p in out.rglob("*") if "srup-part" in p.name]
+    assert not [p for p in out.rglob("*") if is_temporary(p.name)]
 
 
 def test_skip_existing_resumes_a_batch(runner, tmp_path):
@@ -114,8 +119,8 @@ def test_skip_existing_resumes_a_batch(runner, tmp_path):
     assert runner.invoke(cli, args).exit_code == 0
     res = runner.invoke(cli, [*args, "--skip-existing"])
     assert res.exit_code == 0
-    statuses = [json.loads(x)["status"] for x in res.stdout.splitlines() if x.startswith("{")]
-    assert statuses == ["skipped"] * 3
+    statuses = [json.loads(x)["status"] for x in res.stdout.splitlines()]
+    assert statuses == ["left_out"] + ["skipped"] * 3  # notes.txt, then the three pictures
 
 
 def test_format_option_converts_batch_outputs(runner, tmp_path):
@@ -131,11 +136,11 @@ def test_format_option_converts_batch_outputs(runner, tmp_path):
 @pytest.mark.parametrize(
     "args,code,message",
     [
-        (["upscale", "missing.png", "-s", "2"], 1, "no such file"),
+        (["upscale", "missing.png", "-s", "2"], EXIT_PARTIAL, "no such file"),
         (["upscale", "{img}", "-s", "2", "-m", "nope"], 2, "available: "),
         (["upscale", "{img}", "-s", "0"], 2, "range"),
         (["upscale", "{img}", "-s", "2", "--width", "100"], 2, "not both"),
-        (["upscale", "{img}", "-s", "2", "-m", "fsrcnn-nope"], 2, "no shipped model"),
+        (["upscale", "{img}", "-s", "2", "-m", "fsrcnn-nope"], 2, "unknown model"),
         (["upscale", "{img}", "-s", "2", "--tile", "-3"], 2, "negative"),
         (["upscale", "{img}", "-s", "2", "--device", "cuda:7"], 2, "cuda"),
         (["benchmark", "nowhere/"], 1, "no such folder"),
@@ -245,7 +250,7 @@ def test_several_inputs_into_one_image_name_is_a_usage_error(runner, rgb_file, t
     assert not (tmp_path / "combined.png").exists()
 
 
-def test_folder_scan_takes_gifs_and_counts_what_it_leaves_out(runner, tmp_path):
+def test_folder_scan_takes_gifs_and_names_what_it_leaves_out(runner, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(photo(20, 16)).convert("P").save(src / "anim.gif")
@@ -254,7 +259,8 @@ def test_folder_scan_takes_gifs_and_counts_what_it_leaves_out(runner, tmp_path):
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "anim.png").is_file()  # GIF in, PNG out
-    assert "2 done" in res.output and "1 not images (left out)" in res.output
+    assert "2 done" in res.output and "1 left out (not images)" in res.output
+    assert "notes.txt: left out" in res.output
 
 
 @pytest.mark.parametrize("fmt,suffix", [("tif", ".tif"), ("jpg", ".jpg"), ("tiff", ".tif")])

@@ -6,6 +6,7 @@ appears, no temporary file remains, and the exit code says what happened.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -19,31 +20,34 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srup import imageio
+from srup import files
 from srup.cli import cli
-from srup.errors import SrupError
+from srup.errors import EXIT_PARTIAL, SrupError
+from srup.files import is_temporary
 
 from .conftest import photo
 
 
 def leftovers(root: Path) -> list[Path]:
-    """Temporary files an interrupted or failed write could leave."""
-    return [p for p in root.rglob("*") if "srup-part" in p.name]
+    """Temporary files an interrupted or failed write could leave (srup.files' names)."""
+    return [p for p in root.rglob("*") if is_temporary(p.name) or "srup-part" in p.name]
 
 
 def fail_writes_of(monkeypatch, marker: str, err: int) -> None:
-    """Make the operating system refuse to finish writing files whose name holds ``marker``."""
-    real_fsync = os.fsync
+    """Make the operating system refuse to finish writing files whose name holds ``marker``:
+    the error comes after the bytes went to the temporary file, before it is published."""
+    real = files.atomic_write
 
-    def fsync(fd: int) -> None:
-        if marker in os.readlink(f"/proc/self/fd/{fd}"):
-            raise OSError(err, os.strerror(err))
-        real_fsync(fd)
+    @contextlib.contextmanager
+    def atomic_write(path, overwrite=True):
+        with real(path, overwrite) as f:
+            yield f
+            if marker in Path(path).name:
+                raise OSError(err, os.strerror(err))
 
-    monkeypatch.setattr(imageio.os, "fsync", fsync)
+    monkeypatch.setattr(files, "atomic_write", atomic_write)
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name open files")
 def test_a_full_disk_on_one_output_is_reported_and_the_batch_goes_on(runner, tmp_path, monkeypatch):
     src = tmp_path / "in"
     src.mkdir()
@@ -52,7 +56,7 @@ def test_a_full_disk_on_one_output_is_reported_and_the_batch_goes_on(runner, tmp
     fail_writes_of(monkeypatch, "two.png", errno.ENOSPC)
     out = tmp_path / "out"
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out)])
-    assert res.exit_code == 1
+    assert res.exit_code == EXIT_PARTIAL
     assert "two.png" in res.output and "No space left on device" in res.output
     assert sorted(p.name for p in out.iterdir()) == ["one.png", "three.png"]
     assert leftovers(tmp_path) == []
@@ -66,14 +70,14 @@ def test_an_unwritable_output_folder_is_one_error_per_file(runner, tmp_path, mon
     out = tmp_path / "out"
     out.mkdir()
 
-    def mkstemp(*_a, **_k):
+    def open_temporary(*_a, **_k):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
     # Tests may run as root, where chmod cannot make a folder unwritable; the OS's answer is
     # simulated at the one place srup creates output files.
-    monkeypatch.setattr(imageio.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(files, "_open_temporary", open_temporary)
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out)])
-    assert res.exit_code == 1
+    assert res.exit_code == EXIT_PARTIAL
     assert res.output.count("Permission denied") == 2
     assert list(out.iterdir()) == []
 
@@ -89,7 +93,7 @@ def test_a_read_only_output_folder_is_reported(runner, tmp_path):
         res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out / "a.png")])
     finally:
         out.chmod(0o700)
-    assert res.exit_code == 1 and "Permission denied" in res.output
+    assert res.exit_code == EXIT_PARTIAL and "Permission denied" in res.output
     assert list(out.iterdir()) == []
 
 
@@ -104,7 +108,7 @@ def test_outputs_never_follow_a_symlinked_subfolder_out_of_the_output_folder(run
     out.mkdir()
     (out / "sub").symlink_to(outside, target_is_directory=True)
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out), "-r"])
-    assert res.exit_code == 1
+    assert res.exit_code == EXIT_PARTIAL
     assert "would leave" in res.output
     assert (out / "top.png").is_file()
     assert list(outside.iterdir()) == []
@@ -120,7 +124,7 @@ def test_a_batch_refuses_an_output_that_is_a_symlink_leading_out(runner, tmp_pat
     out.mkdir()
     (out / "a.png").symlink_to(precious)
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out), "--overwrite"])
-    assert res.exit_code == 1 and "would leave" in res.output
+    assert res.exit_code == EXIT_PARTIAL and "would leave" in res.output
     assert precious.read_bytes() == b"do not touch"
 
 
@@ -348,7 +352,7 @@ def test_a_cpu_allocation_failure_is_one_line_and_the_batch_goes_on(runner, tmp_
     monkeypatch.setattr(HostTiler, "run", run)
     out = tmp_path / "out"
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out), "--device", "cpu"])
-    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.exit_code == EXIT_PARTIAL and "Traceback" not in res.output
     assert "large.png: out of memory on cpu; use a smaller --tile" in res.output
     assert [p.name for p in out.iterdir()] == ["small.png"]
     assert leftovers(tmp_path) == []

@@ -18,14 +18,16 @@ import pytest
 from PIL import Image
 
 from srup.cli import cli
+from srup.errors import EXIT_PARTIAL
+from srup.files import is_temporary
 from srup.weights import path_for
 
 from .conftest import photo
 
 
 def leftovers(root: Path) -> list[Path]:
-    """Temporary files an interrupted or failed write could leave."""
-    return [p for p in root.rglob("*") if "srup-part" in p.name]
+    """Temporary files an interrupted or failed write could leave (srup.files' names)."""
+    return [p for p in root.rglob("*") if is_temporary(p.name) or "srup-part" in p.name]
 
 
 def png_bytes(img: Image.Image, **kw) -> bytes:
@@ -87,36 +89,40 @@ def with_weights(t: Path, kind: str, *args: str) -> list[str]:
 # Each row: (files to make → CLI arguments), exit code, a phrase the one-line error must hold.
 Case = Callable[[Path], list[str]]
 BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
-    "missing path": (lambda t: ["upscale", str(t / "nope.png")], 1, "no such file"),
+    "missing path": (lambda t: ["upscale", str(t / "nope.png")], EXIT_PARTIAL, "no such file"),
     "empty directory": (
         lambda t: ["upscale", str(t / "empty"), "-o", str(t / "out")],
-        1,
+        EXIT_PARTIAL,
         "no image files",
     ),
-    "zero-byte file": (lambda t: ["upscale", write(t, "zero.png", b"")], 1, "empty file"),
+    "zero-byte file": (
+        lambda t: ["upscale", write(t, "zero.png", b"")],
+        EXIT_PARTIAL,
+        "empty file",
+    ),
     "text named .png": (
         lambda t: ["upscale", write(t, "note.png", b"just some text\n")],
-        1,
+        EXIT_PARTIAL,
         "not an image",
     ),
     "truncated png": (
         lambda t: ["upscale", write(t, "cut.png", png_bytes(RGB)[:400])],
-        1,
+        EXIT_PARTIAL,
         "damaged or incomplete",
     ),
     "truncated jpeg": (
         lambda t: ["upscale", write(t, "cut.jpg", jpeg_bytes(RGB)[:700])],
-        1,
+        EXIT_PARTIAL,
         "damaged or incomplete",
     ),
     "corrupt header": (
         lambda t: ["upscale", write(t, "head.png", b"\x89PNG\r\n\x1a\n" + b"\xff" * 64)],
-        1,
+        EXIT_PARTIAL,
         "not an image",
     ),
     "unsupported format": (
         lambda t: ["upscale", write(t, "d.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>')],
-        1,
+        EXIT_PARTIAL,
         "unknown format",
     ),
     "unsupported output extension": (
@@ -126,12 +132,12 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
     ),
     "decompression bomb": (
         lambda t: ["upscale", write(t, "bomb.png", bomb_png())],
-        1,
+        EXIT_PARTIAL,
         "over the limit",
     ),
     "over --max-pixels": (
         lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "--max-pixels", "1000"],
-        1,
+        EXIT_PARTIAL,
         "--max-pixels",
     ),
     "weights at another scale": (
@@ -154,7 +160,7 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
     "unknown model": (
         lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "-m", "edsr"],
         2,
-        "espcn, espcn7, fsrcnn, srcnn",
+        "available: auto, espcn, espcn-real",
     ),
     "pickle weights": (
         lambda t: with_weights(t, "pickle"),
@@ -183,7 +189,7 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
     ),
     "output inside a file": (
         lambda t: ["upscale", write(t, "a.png", png_bytes(RGB)), "-o", str(t / "a.png" / "x.png")],
-        1,
+        EXIT_PARTIAL,
         "a.png",
     ),
     "output is the input": (
@@ -194,7 +200,7 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
             str(t / "a.png"),
             "--overwrite",
         ],
-        1,
+        EXIT_PARTIAL,
         "output is the input",
     ),
     "output exists": (
@@ -204,7 +210,7 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
             "-o",
             write(t, "b.png", png_bytes(RGB)),
         ],
-        1,
+        EXIT_PARTIAL,
         "--overwrite",
     ),
     "folder to a file": (
@@ -215,7 +221,7 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
     "folder without -o": (lambda t: ["upscale", str(t / "full")], 2, "-o DIR"),
     "folder to an existing file without suffix": (
         lambda t: ["upscale", str(t / "full"), "-o", write(t, "plain", b"x")],
-        1,
+        2,
         "is not a folder",
     ),
     "benchmark on a missing folder": (
@@ -229,12 +235,30 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
         "no images found",
     ),
     "train on a missing folder": (
-        lambda t: ["train", str(t / "nowhere"), "-m", "espcn", "-s", "2", "-o", str(t / "w.st")],
+        lambda t: [
+            "train",
+            str(t / "nowhere"),
+            "-m",
+            "espcn",
+            "-s",
+            "2",
+            "-o",
+            str(t / "w.safetensors"),
+        ],
         1,
         "no such folder",
     ),
     "train on an empty folder": (
-        lambda t: ["train", str(t / "empty"), "-m", "espcn", "-s", "2", "-o", str(t / "w.st")],
+        lambda t: [
+            "train",
+            str(t / "empty"),
+            "-m",
+            "espcn",
+            "-s",
+            "2",
+            "-o",
+            str(t / "w.safetensors"),
+        ],
         1,
         "no training images",
     ),
@@ -253,7 +277,16 @@ BAD_INPUTS: dict[str, tuple[Case, int, str]] = {
         "x.png",
     ),
     "train an unknown model": (
-        lambda t: ["train", str(t / "full"), "-m", "edsr", "-s", "2", "-o", str(t / "w.st")],
+        lambda t: [
+            "train",
+            str(t / "full"),
+            "-m",
+            "edsr",
+            "-s",
+            "2",
+            "-o",
+            str(t / "w.safetensors"),
+        ],
         2,
         "available: ",
     ),

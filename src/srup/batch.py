@@ -1,44 +1,82 @@
 """Batch planning and running: which file goes where, and one file's upscale from start to end.
 
 Kept apart from the CLI so scripts get the same rules: outputs never escape the output
-folder, never overwrite without being asked, and are written atomically.
+folder, never overwrite without being asked (not even another run's, written meanwhile),
+and are written atomically (:mod:`srup.files`).
+
+**One failure boundary per file.** Whatever one input raises at any stage (the output
+check, the memory estimate, reading with its EXIF and ICC, the upscale, writing, scoring
+against ``--reference``), srup's own errors and unexpected ones alike, becomes that file's
+``failed`` :class:`Result` with a one-line ``error``; the batch goes on. Library warnings
+raised meanwhile become the file's notes (:mod:`srup.notes`). Only Ctrl-C and SIGTERM
+(``BaseException``) go through, to stop the batch.
 """
 
 from __future__ import annotations
 
+import copy
+import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from . import imageio
+from . import imageio, notes
 from .engine import Engine
-from .errors import DeviceMemoryError, OutputError, SrupError, UsageError
+from .errors import BadImageError, DeviceMemoryError, OutputError, SrupError, UsageError
+from .files import OutputExistsError
 from .formats import VIDEO_SUFFIXES
+from .host import TILE_BUDGET_BYTES
+from .sizing import Sizing, network_scale
 from .upscale import Upscaler
-from .video import VideoOptions, is_video, upscale_video
+from .video import VideoOptions, container_suffix, is_video, upscale_video
 
 Runner = Upscaler | Engine
 VIDEO = "VIDEO"  # a job's format when its input is a video
 NO_VIDEO_OPTIONS = VideoOptions()
+WHITE = (255, 255, 255)
 
-__all__ = ["Job", "Plan", "Result", "plan", "run_job", "run_jobs"]
+__all__ = [
+    "Job",
+    "MemoryEstimate",
+    "Plan",
+    "Result",
+    "default_max_memory",
+    "estimate_memory",
+    "plan",
+    "run_job",
+    "run_jobs",
+]
 
 
 @dataclass(frozen=True)
 class Job:
+    """One input file ``src``, its output ``dst`` in format ``fmt`` (a Pillow format name or
+    :data:`VIDEO`), and what planning it found worth saying (``notes``)."""
+
     src: Path
     dst: Path
     fmt: str
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
 class Result:
+    """What became of one input. ``status``: done, partial (written, but from less than the
+    input holds: a video that ends before its container says it should; ``notes`` say
+    what is missing), skipped (the output exists and ``--skip-existing`` was given), failed
+    (``error`` says why, in one line) or left_out (a file a folder scan passed over).
+    ``size``/``out_size``: (width, height) in pixels; ``seconds``: wall time spent on this
+    file; ``scores``: PSNR/SSIM against ``--reference``; ``exception``: what was raised,
+    for ``--debug`` (never printed otherwise)."""
+
     input: str
     output: str | None
-    status: str  # done | skipped | failed
+    status: str  # done | partial | skipped | failed | left_out
     error: str | None = None
     seconds: float = 0.0
     size: tuple[int, int] | None = None
@@ -47,13 +85,19 @@ class Result:
     model: str | None = None
     frames: int | None = None  # videos: frames upscaled
     fps: float | None = None
+    scores: dict[str, Any] | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def megapixels(self) -> float:
         """Output megapixels, every frame of a video counted."""
-        if not self.out_size:
+        if not self.out_size or self.status not in ("done", "partial"):
             return 0.0
         return self.out_size[0] * self.out_size[1] / 1e6 * (self.frames or 1)
+
+    def note(self, *texts: str) -> None:
+        """Add notes not already there, in order."""
+        self.notes += tuple(t for t in dict.fromkeys(texts) if t not in self.notes)
 
 
 def _format_of(src: Path, fmt: str | None) -> str:
@@ -64,22 +108,35 @@ def _format_of(src: Path, fmt: str | None) -> str:
     return imageio.EXTENSIONS.get(src.suffix.lower(), "PNG")
 
 
-def _default_name(src: Path, scale: int | str) -> Path:
-    """``board.jpg`` → ``board_x3.jpg`` (``scale`` 3) or ``board_w1920.jpg`` (``"w1920"``)."""
-    keep = src.suffix.lower() in imageio.EXTENSIONS or src.suffix.lower() in VIDEO_SUFFIXES
-    suffix = src.suffix if keep else ".mp4" if is_video(src) else ".png"
+def _video_name_note(src: Path, suffix: str) -> str:
+    return f"a video (by its content) named {src.suffix or 'without a suffix'}: written as {suffix}"
+
+
+def _default_name(src: Path, scale: int | str) -> tuple[Path, tuple[str, ...]]:
+    """``board.jpg`` → ``board_x3.jpg`` (``scale`` 3) or ``board_w1920.jpg`` (``"w1920"``);
+    a video whose name says otherwise (an MP4 named ``.gif``) gets its container's suffix,
+    with a note."""
     tag = f"x{scale}" if isinstance(scale, int) else scale
-    return src.with_name(f"{src.stem}_{tag}{suffix}")
+    notes_: tuple[str, ...] = ()
+    if is_video(src):
+        suffix = src.suffix if src.suffix.lower() in VIDEO_SUFFIXES else container_suffix(src)
+        if suffix != src.suffix:
+            notes_ = (_video_name_note(src, suffix),)
+    else:
+        suffix = src.suffix if src.suffix.lower() in imageio.EXTENSIONS else ".png"
+    return src.with_name(f"{src.stem}_{tag}{suffix}"), notes_
 
 
 @dataclass
 class Plan:
     """What ``srup upscale`` will do: the jobs, the inputs refused before any work (missing,
-    clashing), and the files a folder scan left out (not images by their suffix)."""
+    not regular files, clashing), the files a folder scan left out (not images or videos by
+    their suffix), and notes on the plan itself (an output folder inside an input folder)."""
 
     jobs: list[Job]
     refused: list[Result]
     left_out: list[Path]
+    notes: list[str] = field(default_factory=list)
 
 
 def _names_folder(output: Path | None, raw: str | None) -> bool:
@@ -87,6 +144,40 @@ def _names_folder(output: Path | None, raw: str | None) -> bool:
     if output is None:
         return False
     return output.is_dir() or (raw or str(output)).endswith(("/", "\\"))
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(item: Path) -> tuple[str, str | None]:
+    """``("dir" | "file" | "refused", why)`` for one input path, from one ``stat``: never
+    opens it (a FIFO would block, ``/dev/zero`` never end)."""
+    try:
+        mode = item.stat().st_mode
+    except FileNotFoundError:
+        if item.is_symlink():
+            return "refused", f"{item}: a broken symbolic link (its target does not exist)"
+        return "refused", f"{item}: no such file or folder"
+    except OSError as e:
+        return "refused", f"{item}: cannot read ({e.strerror or e})"
+    if stat.S_ISDIR(mode):
+        return "dir", None
+    if stat.S_ISREG(mode):
+        return "file", None
+    what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+    return "refused", f"{item}: {what}, not a file; srup reads only regular files"
+
+
+def _within(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a symlink loop: not ours to follow
+        return False
 
 
 def plan(
@@ -100,31 +191,53 @@ def plan(
     """The jobs for ``inputs``.
 
     One file and an ``output`` that is not a folder: that file. Otherwise ``output`` is a
-    folder (made if missing) and folders given as input are mirrored into it. ``output``
-    names a folder when it is one or when ``output_text`` (the ``-o`` value as typed, since
-    :class:`~pathlib.Path` drops a trailing slash) ends with a slash. Several inputs into
-    a name with an image suffix is a :class:`UsageError`, not a folder called ``x.png``.
-    ``scale`` names the default output (``NAME_x3``; a string such as ``w1920`` as is).
+    folder (made if missing) and folders given as input are mirrored into it; files under
+    ``output`` are left out of the scan of an input folder that holds it (a second run does
+    not upscale the first one's outputs). ``output`` names a folder when it is one or when
+    ``output_text`` (the ``-o`` value as typed, since :class:`~pathlib.Path` drops a trailing
+    slash) ends with a slash. ``scale`` names the default output (``NAME_x3``; a string such
+    as ``w1920`` as is).
+
+    Inputs that do not exist or are not regular files (FIFOs, devices, sockets) are refused
+    at once, without being opened. Raises :class:`UsageError` for a command line that
+    cannot mean anything: several inputs (or a folder) into a name with an image suffix, a
+    folder without ``-o``, a video into a picture file.
     """
     refused: list[Result] = []
     left_out: list[Path] = []
+    plan_notes: list[str] = []
     sources: list[tuple[Path, Path]] = []  # (file, path relative to the output folder)
+    out_root = output.resolve() if output is not None else None
+    folders = 0
     for item in inputs:
-        if not item.exists():
-            refused.append(Result(str(item), None, "failed", f"{item}: no such file or folder"))
-        elif item.is_dir():
+        kind, why = _kind(item)
+        if kind == "refused":
+            refused.append(Result(str(item), None, "failed", why))
+        elif kind == "dir":
+            folders += 1
             files, others = imageio.scan(item, recursive=recursive)
+            if out_root is not None and recursive and out_root.is_relative_to(item.resolve()):
+                ours = [f for f in files + others if _within(f, out_root)]
+                if ours:
+                    plan_notes.append(
+                        f"{output}: the output folder is inside {item}; the {len(ours)} "
+                        "file(s) in it are left out of the scan"
+                    )
+                    files = [f for f in files if f not in ours]
+                    others = [f for f in others if f not in ours]
             left_out += others
             if not files:
-                kind = (
+                kind_ = (
                     "image files" if recursive else "image files (use --recursive for subfolders)"
                 )
-                refused.append(Result(str(item), None, "failed", f"{item}: no {kind}"))
+                refused.append(Result(str(item), None, "failed", f"{item}: no {kind_}"))
             sources += [(f, f.relative_to(item)) for f in files]
         else:
             sources.append((item, Path(item.name)))
+    if not sources:
+        return Plan([], refused, left_out, plan_notes)
     folder = _names_folder(output, output_text)
-    single = len(inputs) == 1 and inputs[0].is_file()
+    single = len(inputs) == 1 and folders == 0
     if (
         output is not None
         and not folder
@@ -135,34 +248,44 @@ def plan(
             f"-o {output}: several inputs cannot go into one image file; "
             "give a folder (end it with /)"
         )
-    if not sources:
-        return Plan([], refused, left_out)
     if single and not folder:
         src = sources[0][0]
-        dst = output if output is not None else _default_name(src, scale)
+        if output is None:
+            dst, job_notes = _default_name(src, scale)
+        else:
+            dst, job_notes = output, ()
         if is_video(src):
             if dst.suffix.lower() not in VIDEO_SUFFIXES:
                 raise UsageError(
-                    f"{dst}: a video goes into a video file "
-                    f"({', '.join(sorted(VIDEO_SUFFIXES))}); or use --frames-to DIR"
+                    f"{src} is a video: it goes into a video file "
+                    f"({', '.join(sorted(VIDEO_SUFFIXES))}), not {dst.name}; "
+                    "or use --frames-to DIR"
                 )
-            return Plan([Job(src, dst, VIDEO)], refused, left_out)
+            return Plan([Job(src, dst, VIDEO, job_notes)], refused, left_out, plan_notes)
         out_fmt = fmt or imageio.format_for(dst)
-        return Plan([Job(src, dst, out_fmt)], refused, left_out)
+        return Plan([Job(src, dst, out_fmt, job_notes)], refused, left_out, plan_notes)
     if output is None:
         raise UsageError("several inputs or a folder: give an output folder with -o DIR/")
     if output.exists() and not output.is_dir():
-        raise OutputError(f"{output}: exists and is not a folder; -o must be a folder here")
+        raise UsageError(f"-o {output}: exists and is not a folder; -o must be a folder here")
     root = output.resolve()
     jobs: list[Job] = []
     seen: dict[Path, Path] = {}
     for src, rel in sources:
         out_fmt = _format_of(src, fmt)
-        keep = out_fmt == VIDEO or (not fmt and src.suffix.lower() in imageio.EXTENSIONS)
-        suffix = src.suffix if keep else None
-        rel = rel.with_suffix(suffix or imageio.suffix_for(out_fmt))
+        job_notes: tuple[str, ...] = ()
+        if out_fmt == VIDEO:
+            suffix = src.suffix if src.suffix.lower() in VIDEO_SUFFIXES else None
+            if suffix is None:
+                suffix = container_suffix(src)
+                job_notes = (_video_name_note(src, suffix),)
+        elif not fmt and src.suffix.lower() in imageio.EXTENSIONS:
+            suffix = src.suffix
+        else:
+            suffix = imageio.suffix_for(out_fmt)
+        rel = rel.with_suffix(suffix)
         dst = output / rel
-        if not dst.resolve().is_relative_to(root):
+        if not _within(dst, root):
             refused.append(Result(str(src), None, "failed", f"{src}: output would leave {output}"))
             continue
         if dst in seen:
@@ -171,99 +294,309 @@ def plan(
             )
             continue
         seen[dst] = src
-        jobs.append(Job(src, dst, out_fmt))
-    return Plan(jobs, refused, left_out)
+        jobs.append(Job(src, dst, out_fmt, job_notes))
+    return Plan(jobs, refused, left_out, plan_notes)
 
 
-def _failure(res: Result, e: BaseException, job: Job) -> Result:
-    if isinstance(e, SrupError):  # BadImageError, OutputError and the rest
-        res.error = str(e)
-    elif isinstance(e, OSError):
-        res.error = f"{job.dst}: {e.strerror or e}"
-    else:  # MemoryError: NumPy's, or a device's, which names it
-        where = str(e) if isinstance(e, DeviceMemoryError) else "out of memory"
-        res.error = f"{job.src}: {where}; use a smaller --tile or --max-pixels"
-    return res
+# ------------------------------------------------------------------------------- memory
 
 
-_FAILURES = (SrupError, OSError, MemoryError)
-
-
-def _read(
-    job: Job, overwrite: bool, skip_existing: bool, max_pixels: int
-) -> tuple[Result, imageio.Picture | None]:
-    """Checks on the output, then the decoded input (None when skipped or failed)."""
-    res = Result(str(job.src), str(job.dst), "failed")
-    start = time.perf_counter()
+def default_max_memory() -> int | None:
+    """Half of this machine's physical memory in bytes (the default ``--max-memory``): room
+    for the system and other programs. None where the platform does not say."""
     try:
-        if job.dst.exists() or job.dst.is_symlink():
-            if skip_existing:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return total // 2 if total > 0 else None
+
+
+# The host tiler's working memory per tile, plus 64 MiB for the network's weights and
+# PyTorch's own: what an upscale needs beside its pictures.
+WORKING_BYTES = TILE_BUDGET_BYTES + 64 * 2**20
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes one picture needs at its peak: the decoded input, the network's output, the
+    output at its final size (when a resize makes another), one more copy of it while it is
+    encoded, and the engine's working memory. An upper estimate, not a measurement."""
+
+    total: int
+    out_size: tuple[int, int]
+    channels: int
+    bytes_per_sample: int
+
+
+def _network_scale(up: Runner, factor: float) -> int | None:
+    scales = getattr(up, "scales", None)
+    if scales is None:  # one Upscaler: its own scale
+        return up.scale
+    return network_scale(factor, list(scales)) if scales else max(2, round(factor))
+
+
+def estimate_memory(
+    up: Runner, width: int, height: int, channels: int, sample: int
+) -> MemoryEstimate:
+    """The :class:`MemoryEstimate` of a ``width``×``height`` picture of ``channels``
+    samples of ``sample`` bytes each, upscaled by ``up``."""
+    sizing = getattr(up, "sizing", None)
+    if sizing is None:
+        final = (width * up.scale, height * up.scale)
+        factor = float(up.scale)
+    else:
+        final = sizing.final(width, height)
+        factor = sizing.factor(width, height)
+    s = _network_scale(up, factor)
+    network = (width * s, height * s) if s else (width, height)
+    px = channels * sample
+    total = width * height * px + 2 * final[0] * final[1] * px + WORKING_BYTES
+    if network != final:
+        total += network[0] * network[1] * px
+    return MemoryEstimate(total, final, channels, sample)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def _check_memory(up: Runner, job: Job, limit: int, max_pixels: int) -> imageio.Probe:
+    """Refuse ``job`` from its header, before any decoding: over ``max_pixels`` (as
+    :func:`imageio.read` would, only sooner), or needing more than ``limit`` bytes."""
+    probe = imageio.probe(job.src)
+    pixels = probe.width * probe.height
+    if pixels > max_pixels:
+        raise BadImageError(
+            f"{job.src}: {probe.width}×{probe.height} = {pixels / 1e6:.0f} megapixels is over "
+            f"the limit of {max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
+        )
+    est = estimate_memory(up, probe.width, probe.height, probe.channels, probe.bytes_per_sample)
+    if est.total > limit:
+        w, h = est.out_size
+        raise BadImageError(
+            f"{job.src}: {probe.width}×{probe.height} → {w}×{h} needs about {_gib(est.total)} "
+            f"of memory, over the limit of {_gib(limit)}; raise --max-memory if this machine "
+            "has it, or ask for a smaller size"
+        )
+    return probe
+
+
+# ------------------------------------------------------------------------ one file's run
+
+
+@dataclass(frozen=True)
+class _Options:
+    overwrite: bool = False
+    skip_existing: bool = False
+    quality: int = 95
+    max_pixels: int = imageio.DEFAULT_MAX_PIXELS
+    max_memory: int | None = None
+    background: tuple[int, int, int] = WHITE
+    video: VideoOptions = NO_VIDEO_OPTIONS
+    reference: Path | None = None
+    reference_scale: int | None = None
+
+
+# What each stage was doing, for the message of an unexpected error.
+_DOING = {
+    "output": "checking the output",
+    "probe": "reading the header",
+    "read": "reading",
+    "upscale": "upscaling",
+    "write": "writing",
+    "reference": "scoring against --reference",
+    "video": "upscaling the video",
+}
+
+
+def _type_name(e: BaseException) -> str:
+    """``TypeError``, ``struct.error``, ``PIL.UnidentifiedImageError``: enough to search for."""
+    kind = type(e)
+    module = kind.__module__.removeprefix("_")  # struct.error lives in _struct
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def _message(e: BaseException, job: Job, stage: str) -> str:
+    if isinstance(e, SrupError):  # BadImageError, OutputError and the rest: they say it
+        text = str(e)
+    elif isinstance(e, MemoryError):  # NumPy's, or a device's, which names it
+        where = str(e) if isinstance(e, DeviceMemoryError) else "out of memory"
+        text = f"{job.src}: {where}; use a smaller --tile, --max-pixels or --max-memory"
+    elif isinstance(e, OSError):
+        where = e.filename or (job.dst if stage == "write" else job.src)
+        text = f"{os.fsdecode(where) if isinstance(where, bytes) else where}: {e.strerror or e}"
+    else:  # a library's own exception (struct.error, TypeError, ...): still this file's
+        detail = str(e) or "no message"
+        text = f"{job.src}: failed while {_DOING[stage]} ({_type_name(e)}: {detail})"
+    if str(job.src) not in text and str(job.dst) not in text:
+        text = f"{job.src}: {text}"
+    if stage == "reference":
+        text += " (the output was written)"
+    return " ".join(text.split())  # one line, whatever the exception held
+
+
+@contextmanager
+def _boundary(res: Result, job: Job, stage: str) -> Iterator[None]:
+    """Run one stage of one file: its time is counted, its warnings become notes, and any
+    ``Exception`` it raises becomes the file's failure (``res.status == "failed"``)."""
+    start = time.perf_counter()
+    caught: list[str] = []
+    try:
+        with notes.collect(caught):
+            yield
+    except Exception as e:
+        res.status, res.error, res.exception = "failed", _message(e, job, stage), e
+    finally:
+        res.seconds += time.perf_counter() - start
+        res.note(*caught)
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _prepare(up: Runner, job: Job, o: _Options) -> tuple[Result, imageio.Picture | None]:
+    """Checks on the output, the memory estimate, then the decoded input (None when
+    skipped, failed or a video)."""
+    res = Result(str(job.src), str(job.dst), "running", notes=job.notes)
+    frames_only = job.fmt == VIDEO and o.video.frames_to is not None  # job.dst is not written
+    with _boundary(res, job, "output"):
+        if not frames_only and _exists(job.dst):
+            if o.skip_existing:
                 res.status = "skipped"
-                return res, None
-            if job.dst.resolve() == job.src.resolve():
+            elif _same_file(job.dst, job.src):
                 raise OutputError(f"{job.dst}: output is the input file; choose another -o")
-            if not overwrite:
+            elif not o.overwrite:
                 raise OutputError(
                     f"{job.dst}: exists; use --overwrite to replace it or --skip-existing"
                 )
-        if job.fmt == VIDEO:  # decoded frame by frame by _video, not here
-            res.status = VIDEO
+    if res.status != "running":
+        return res, None
+    if job.fmt == VIDEO:  # decoded frame by frame by _video, not here
+        res.status = VIDEO
+        return res, None
+    if o.max_memory:
+        with _boundary(res, job, "probe"):
+            probe = _check_memory(up, job, o.max_memory, o.max_pixels)
+            res.size = probe.width, probe.height
+        if res.status == "failed":
             return res, None
-        picture = imageio.read(job.src, max_pixels=max_pixels)
-        res.size, res.notes = picture.size, tuple(picture.notes)
-        return res, picture
-    except _FAILURES as e:
-        return _failure(res, e, job), None
-    finally:
-        res.seconds += time.perf_counter() - start
+    picture = None
+    with _boundary(res, job, "read"):
+        picture = imageio.read(job.src, max_pixels=o.max_pixels)
+        res.size = picture.size
+        res.note(*picture.notes)
+    return res, (picture if res.status == "running" else None)
 
 
-def _write(res: Result, job: Job, out: imageio.Picture, quality: int) -> Result:
-    start = time.perf_counter()
-    try:
+def _compute(
+    up: Runner, res: Result, job: Job, picture: imageio.Picture, progress
+) -> imageio.Picture | None:
+    out = None
+    with _boundary(res, job, "upscale"):
+        out, res.model = up.process(picture, progress)
+        res.note(*out.notes)
+    return out if res.status == "running" else None
+
+
+def _write_picture(out: imageio.Picture, job: Job, o: _Options) -> list[str]:
+    """Write ``out``; the notes the writer made (alpha flattened onto the background, EXIF
+    dropped, ...)."""
+    return imageio.write(
+        out,
+        job.dst,
+        fmt=job.fmt,
+        quality=o.quality,
+        background=o.background,
+        overwrite=o.overwrite,
+    )
+
+
+def _finish(res: Result, job: Job, out: imageio.Picture, o: _Options) -> Result:
+    """Write ``out``, then score it against the reference if one was given."""
+    with _boundary(res, job, "write"):
         job.dst.parent.mkdir(parents=True, exist_ok=True)
-        imageio.write(out, job.dst, fmt=job.fmt, quality=quality)
-        res.out_size = out.size
-        res.status = "done"
-    except _FAILURES as e:
-        _failure(res, e, job)
-    finally:
-        res.seconds += time.perf_counter() - start
+        try:
+            res.note(*_write_picture(out, job, o))
+        except OutputExistsError:
+            if not o.skip_existing:
+                raise
+            res.status = "skipped"  # another run finished it meanwhile
+        else:
+            res.out_size, res.status = out.size, "done"
+    if res.status == "done":
+        _score(res, job, o)
     return res
 
 
-def _compute(up: Runner, res: Result, job: Job, picture, progress) -> imageio.Picture | None:
-    start = time.perf_counter()
-    try:
-        out, res.model = up.process(picture, progress)
-        return out
-    except _FAILURES as e:
-        _failure(res, e, job)
-        return None
-    finally:
-        res.seconds += time.perf_counter() - start
+def _score(res: Result, job: Job, o: _Options) -> None:
+    if o.reference is None or o.reference_scale is None:
+        return
+    from .compare import reference_scores
+
+    with _boundary(res, job, "reference"):
+        rows = reference_scores(job.dst, job.src, o.reference, o.reference_scale)
+        by = {r["method"]: {k: r[k] for k in ("psnr", "ssim", "mse")} for r in rows}
+        res.scores = {"reference": rows[0]["reference"], **by}
 
 
-def _video(up: Runner, res: Result, job: Job, options: VideoOptions, progress) -> Result:
+def _video(up: Runner, res: Result, job: Job, o: _Options, progress) -> Result:
     """One video, through srup.video; its frames go to ``options.frames_to/NAME`` instead
     when that is set."""
-    start = time.perf_counter()
-    res.status = "failed"
-    try:
+    res.status = "running"
+    options = o.video
+    with _boundary(res, job, "video"):
         if options.frames_to is not None:
             options = replace(options, frames_to=Path(options.frames_to) / job.src.stem)
             res.output = str(options.frames_to)
         else:
             job.dst.parent.mkdir(parents=True, exist_ok=True)
-        done = upscale_video(job.src, job.dst, up.process, options, progress)
-        res.status, res.model, res.frames = "done", done.model, done.frames
-        res.size, res.out_size, res.notes = done.size, done.out_size, tuple(done.notes)
+        sizing = getattr(up, "sizing", None)
+        try:
+            done = upscale_video(
+                job.src,
+                job.dst,
+                up.process,
+                options,
+                progress,
+                o.overwrite,
+                skip_existing=o.skip_existing,
+                sizing=sizing,
+                process_at=_process_at(up) if sizing is not None else None,
+            )
+        except OutputExistsError:
+            if not o.skip_existing:
+                raise
+            res.status = "skipped"
+            return res
+        if done.frames == 0 and done.skipped:  # --frames-to: every frame's PNG was there
+            res.status = "skipped"
+        else:
+            res.status = "partial" if done.partial else "done"
+        res.model, res.frames = done.model, done.frames
+        res.size, res.out_size = done.size, done.out_size
+        res.note(*done.notes)
         res.fps = round(done.fps, 2)
-    except _FAILURES as e:
-        _failure(res, e, job)
-    finally:
-        res.seconds += time.perf_counter() - start
     return res
+
+
+def _process_at(up: Engine) -> Callable[[int, int], Callable]:
+    """``(w, h) →`` a process of ``up``'s whose output is exactly w×h: the same models, one
+    resize straight to that size (a video encoder that needs even sizes, a rotated clip)."""
+
+    def at(width: int, height: int) -> Callable:
+        exact = copy.copy(up)  # shares the loaded models
+        exact.sizing = Sizing(width=width, height=height, fit="stretch")
+        return exact.process
+
+    return at
 
 
 def run_job(
@@ -275,15 +608,36 @@ def run_job(
     max_pixels: int = imageio.DEFAULT_MAX_PIXELS,
     progress=None,
     video: VideoOptions = NO_VIDEO_OPTIONS,
+    background: tuple[int, int, int] = WHITE,
+    max_memory: int | None = None,
+    reference: Path | None = None,
+    reference_scale: int | None = None,
 ) -> Result:
-    """Upscale one file; every failure becomes a ``failed`` result rather than an exception."""
-    res, picture = _read(job, overwrite, skip_existing, max_pixels)
+    """Upscale one file; every failure becomes a ``failed`` result rather than an exception.
+
+    ``background``: RGB 0–255 that alpha is flattened onto when the output format has none;
+    ``max_memory``: bytes a picture may need (:func:`estimate_memory`), checked from its
+    header before it is decoded (None: no check); ``reference`` and ``reference_scale``:
+    score the output against this HR picture or folder (:func:`srup.compare.reference_scores`).
+    """
+    o = _Options(
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        quality=quality,
+        max_pixels=max_pixels,
+        max_memory=max_memory,
+        background=background,
+        video=video,
+        reference=reference,
+        reference_scale=reference_scale,
+    )
+    res, picture = _prepare(up, job, o)
     if res.status == VIDEO:
-        return _video(up, res, job, video, progress)
+        return _video(up, res, job, o, progress)
     if picture is None:
         return res
     out = _compute(up, res, job, picture, progress)
-    return res if out is None else _write(res, job, out, quality)
+    return res if out is None else _finish(res, job, out, o)
 
 
 # Above this output size the next file is not decoded, nor the last one encoded, beside the
@@ -301,34 +655,55 @@ def run_jobs(
     progress_for: Callable[[Job], AbstractContextManager] | None = None,
     overlap: bool = True,
     video: VideoOptions = NO_VIDEO_OPTIONS,
+    background: tuple[int, int, int] = WHITE,
+    max_memory: int | None = None,
+    reference: Path | None = None,
+    reference_scale: int | None = None,
 ) -> Iterator[Result]:
     """:func:`run_job` over ``jobs``, results in order. With ``overlap``, the next input is
     decoded and the previous output encoded (unless PNG, which encodes on every core itself)
     in two threads while the network runs: Pillow and zlib release the GIL, so on a CPU they
     fill the gaps between the network's steps."""
+    o = _Options(
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        quality=quality,
+        max_pixels=max_pixels,
+        max_memory=max_memory,
+        background=background,
+        video=video,
+        reference=reference,
+        reference_scale=reference_scale,
+    )
     if not overlap:
         for job in jobs:
             with progress_for(job) if progress_for else nullcontext() as progress:
-                yield run_job(
-                    up, job, overwrite, skip_existing, quality, max_pixels, progress, video
-                )
+                res, picture = _prepare(up, job, o)
+                if res.status == VIDEO:
+                    res = _video(up, res, job, o, progress)
+                elif picture is not None:
+                    out = _compute(up, res, job, picture, progress)
+                    del picture
+                    if out is not None:
+                        res = _finish(res, job, out, o)
+            yield res
         return
     if not jobs:
         return
     reader = ThreadPoolExecutor(1, "srup-read")
     writer = ThreadPoolExecutor(1, "srup-write")
     with reader, writer:
-        reading = reader.submit(_read, jobs[0], overwrite, skip_existing, max_pixels)
+        reading = reader.submit(_prepare, up, jobs[0], o)
         writing: Future[Result] | None = None
         for i, job in enumerate(jobs):
             res, picture = reading.result()
             if i + 1 < len(jobs):
-                reading = reader.submit(_read, jobs[i + 1], overwrite, skip_existing, max_pixels)
+                reading = reader.submit(_prepare, up, jobs[i + 1], o)
             out = None
             if picture is not None or res.status == VIDEO:
                 with progress_for(job) if progress_for else nullcontext() as progress:
                     if res.status == VIDEO:
-                        res = _video(up, res, job, video, progress)
+                        res = _video(up, res, job, o, progress)
                     else:
                         out = _compute(up, res, job, picture, progress)
                 del picture
@@ -340,8 +715,8 @@ def run_jobs(
             elif job.fmt == "PNG" or out.size[0] * out.size[1] > OVERLAP_MAX_PIXELS:
                 # srup's PNG encoder already runs on every core: beside the network it
                 # only contends (2 cores: ×0.96 overlapped against ×1.02 in the foreground).
-                yield _write(res, job, out, quality)
+                yield _finish(res, job, out, o)
             else:
-                writing = writer.submit(_write, res, job, out, quality)
+                writing = writer.submit(_finish, res, job, out, o)
         if writing is not None:
             yield writing.result()

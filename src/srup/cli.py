@@ -1,7 +1,14 @@
 """The ``srup`` command line: parse, call the API, render. No arithmetic lives here.
 
-Exit codes: 0 all done, 1 some inputs failed (or a run-time error), 2 usage error,
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Exit codes, the same for every command (:mod:`srup.errors` defines them): 0 all done
+(skipped existing outputs count as done), 1 fatal (the run could not go on: bad weights, a
+missing data set, a device failure, an unexpected internal error), 2 usage error, 3 partial
+(a batch ran to its end but some inputs failed), 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM).
+
+Every error is one line on stderr; an unexpected exception outside any file is one line
+``internal error: ...`` and exit 1. Tracebacks only with ``srup --debug`` or
+``SRUP_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -10,20 +17,39 @@ import contextlib
 import functools
 import gc
 import json
+import os
 import signal
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
 from . import __version__
-from .errors import SrupError
-from .formats import FORMAT_NAMES, ONNX_FORMS, SAMPLERS
+from .errors import (
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_TERMINATED,
+    SrupError,
+)
+from .formats import FORMAT_NAMES, MIN_TILE, ONNX_FORMS, SAMPLERS
 
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
+__all__ = ["EXIT_INTERRUPTED", "EXIT_TERMINATED", "cli", "main"]
+
+
+class _Run:
+    """Per invocation: whether tracebacks are shown (``--debug`` or ``SRUP_DEBUG``)."""
+
+    debug = False
+
+
+def debugging() -> bool:
+    """``srup --debug`` was given, or ``SRUP_DEBUG`` is set to anything but 0 or empty."""
+    return _Run.debug or os.environ.get("SRUP_DEBUG", "") not in ("", "0")
 
 
 class Terminated(BaseException):
@@ -38,9 +64,18 @@ def _error(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from .render import safe_text
+
+    one_line = " ".join(safe_text(message).split())
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(message)}"
+        f"[bold red]error:[/] {escape(one_line)}"
     )
+
+
+def _traceback() -> None:
+    """The current exception's traceback on stderr, when debugging."""
+    if debugging():
+        traceback.print_exc(file=sys.stderr)
 
 
 def _how_to_continue() -> str:
@@ -54,10 +89,12 @@ def _how_to_continue() -> str:
 
 
 class SrupGroup(click.Group):
-    """Turns every SrupError, Ctrl-C and SIGTERM into one line and an exit code."""
+    """The one place errors become exit codes: every SrupError, Click error, Ctrl-C, SIGTERM
+    and unexpected exception becomes one line on stderr and its exit code."""
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra.pop("standalone_mode", None)
+        _Run.debug = False
         previous = signal.getsignal(signal.SIGTERM)
         try:
             signal.signal(signal.SIGTERM, _on_sigterm)
@@ -77,18 +114,41 @@ class SrupGroup(click.Group):
             _error(f"terminated; {_how_to_continue()}")
             sys.exit(EXIT_TERMINATED)
         except SrupError as e:
+            _traceback()
             _error(str(e))
             sys.exit(e.exit_code)
+        except MemoryError as e:  # outside any file (a file's own is that file's error)
+            _traceback()
+            _error(f"out of memory ({e})" if str(e) else "out of memory")
+            sys.exit(EXIT_FATAL)
+        except Exception as e:
+            _traceback()
+            _error(
+                f"internal error: {type(e).__name__}: {e} (run with --debug or SRUP_DEBUG=1 "
+                "for the traceback, and please report it)"
+            )
+            sys.exit(EXIT_FATAL)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-        sys.exit(rv if isinstance(rv, int) else 0)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
-@click.group(cls=SrupGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=SrupGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 done, 1 fatal error, 2 usage error, 3 some inputs failed, "
+    "130 interrupted, 143 terminated.",
+)
 @click.version_option(__version__, prog_name="srup")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the Python traceback of every error (as SRUP_DEBUG=1); for bug reports.",
+)
+def cli(debug: bool) -> None:
     """Image super-resolution with small convolutional networks."""
+    _Run.debug = debug
 
 
 def main() -> None:
@@ -152,9 +212,19 @@ def _tile(value: str) -> int | str:
     try:
         tile = int(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r}: give a number of pixels, 0 or auto") from None
+        raise click.BadParameter(
+            f"{value!r}: give a number of pixels, 0 or auto", param_hint="--tile"
+        ) from None
     if tile < 0:
-        raise click.BadParameter("tile size cannot be negative")
+        raise click.BadParameter("tile size cannot be negative", param_hint="--tile")
+    if 0 < tile < MIN_TILE:
+        # Each tile also reads the network's receptive radius (up to 9 px) on every side,
+        # and srup.tiling widens every read to 32 px anyway: smaller tiles only multiply
+        # the tiles (--tile 1 would turn a photo into an hour of work).
+        raise click.BadParameter(
+            f"{tile}: tiles are at least {MIN_TILE} pixels (0 = whole image, auto = by memory)",
+            param_hint="--tile",
+        )
     return tile
 
 
@@ -176,9 +246,65 @@ def _engine_options(f, precision: str = "auto"):
         "--tile",
         default="auto",
         show_default=True,
-        help="Input tile side in pixels; 0 = whole image; auto = memory budget.",
+        help=f"Input tile side in pixels (at least {MIN_TILE}); 0 = whole image; "
+        "auto = memory budget.",
     )(f)
     return f
+
+
+def _weights_scale(weights: Path | None) -> float | None:
+    """The scale a ``--weights`` file's header names: the default ``-s`` with it. None
+    without weights or when the header does not say (loading then reports what is wrong)."""
+    if weights is None:
+        return None
+    from .errors import BadWeightsError
+    from .weights import read_weights_header
+
+    try:
+        scale = read_weights_header(weights).scale
+    except BadWeightsError:
+        return None
+    return float(scale) if scale else None
+
+
+def _background(value: str) -> tuple[int, int, int]:
+    """``--background``: a colour name or #rrggbb (Pillow's ImageColor) → RGB 0–255."""
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: give a colour name (white, black, gray, ...) or #rrggbb",
+            param_hint="--background",
+        ) from None
+    if len(rgb) == 4 and rgb[3] != 255:
+        raise click.BadParameter(
+            f"{value!r}: a background is opaque; give #rrggbb", param_hint="--background"
+        )
+    return rgb[0], rgb[1], rgb[2]
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: a number with an optional K, M, G or T (powers of 1024, an optional
+    B or iB after it): ``8G``, ``512MiB``, ``1.5g``, ``0``."""
+
+    name = "size"
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in self._UNITS else ""
+        number = text[: len(text) - len(unit)].strip()
+        try:
+            size = float(number) * self._UNITS[unit]
+        except ValueError:
+            self.fail(f"{value!r}: give a size such as 8G, 512M or 0 (no limit)", param, ctx)
+        if not size >= 0 or size == float("inf"):
+            self.fail(f"{value!r}: a size is a positive number", param, ctx)
+        return int(size)
 
 
 # ---------------------------------------------------------------------------------- upscale
@@ -190,8 +316,8 @@ def _engine_options(f, precision: str = "auto"):
     "-s",
     "--scale",
     type=click.FloatRange(min=0, min_open=True, max=16),
-    help="How many times larger: 3, or any number such as 2.5 (default 3 unless --width or "
-    "--height is given).",
+    help="How many times larger: 3, or any number such as 2.5 (default: the --weights file's "
+    "scale, else 3; none with --width or --height).",
 )
 @click.option("--width", type=click.IntRange(1), help="Output width in pixels.")
 @click.option("--height", type=click.IntRange(1), help="Output height in pixels.")
@@ -241,9 +367,25 @@ def _engine_options(f, precision: str = "auto"):
     help="Refuse inputs with more pixels (default 150 million).",
 )
 @click.option(
+    "--max-memory",
+    type=ByteSize(),
+    default=None,
+    help="Refuse a picture whose upscale needs more memory, estimated from its header before "
+    "it is decoded: a size such as 8G or 512M, 0 for no limit (default: half this machine's "
+    "memory).",
+)
+@click.option(
+    "--background",
+    default="white",
+    show_default=True,
+    help="Colour that transparency is flattened onto when the output format has no alpha "
+    "(JPEG, BMP): white, black, gray, any CSS colour name, or #rrggbb.",
+)
+@click.option(
     "--reference",
     type=click.Path(path_type=Path),
-    help="HR image (or folder of them) to score the output against.",
+    help="HR image (or folder of them) to score the output against: a table per file, or "
+    "the scores in each file's --json record.",
 )
 @click.option("--codec", help="Video: output codec (default: the input's; h264 where not).")
 @click.option("--crf", type=click.IntRange(0, 63), help="Video: encoder quality (lower: better).")
@@ -256,7 +398,14 @@ def _engine_options(f, precision: str = "auto"):
     type=click.Path(path_type=Path),
     help="Video: numbered PNG frames into DIR/NAME/ instead of a video.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per input on stdout.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line on stdout: one per input (status done, partial, skipped or "
+    "failed) and one per file a folder scan leaves out (status left_out); valid UTF-8 whatever the "
+    "file names (bytes that are not UTF-8 are written as \\xNN).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 def upscale(
     inputs,
@@ -276,6 +425,8 @@ def upscale(
     overwrite,
     skip_existing,
     max_pixels,
+    max_memory,
+    background,
     reference,
     codec,
     crf,
@@ -293,6 +444,10 @@ def upscale(
       srup upscale board.jpg -s 3 -o board_x3.png
       srup upscale photos/ -s 2 -o photos_x2/ --recursive
       srup upscale clip.mp4 -s 2 -o clip_x2.mp4      (pip install 'srup[video]')
+
+    A file that fails is one line on stderr (and its --json record); the batch goes on
+    and exits 3. Inputs that are not regular files, and pictures over --max-pixels or
+    --max-memory, are refused before they are decoded.
     """
     with _startup():
         from PIL import Image
@@ -303,6 +458,16 @@ def upscale(
 
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing exclude each other")
+    if start is not None and end is not None and end <= start:
+        raise click.UsageError("--end must come after --start")
+    if reference is not None and not reference.exists():
+        raise click.BadParameter(f"{reference}: no such file or folder", param_hint="--reference")
+    fill = _background(background)
+    if codec is not None:
+        from .video import check_codec
+
+        check_codec(codec)
+    tile_px = _tile(tile)
     # Process-wide settings belong to the program, not to the library: srup applies its own
     # --max-pixels, and keeps freed memory for the next tile (see srup.allocator).
     Image.MAX_IMAGE_PIXELS = None
@@ -310,7 +475,7 @@ def upscale(
     from .sizing import Sizing
 
     if scale is None and width is None and height is None:
-        scale = 3.0
+        scale = _weights_scale(weights) or 3.0
     sizing = Sizing(scale, width, height, fit)
     if reference is not None and sizing.integer_scale is None:
         raise click.UsageError("--reference needs a whole-number --scale")
@@ -323,16 +488,28 @@ def upscale(
         recursive,
         output_text=output,
     )
-    display = BatchDisplay(quiet=quiet, as_json=as_json)
-    display.left_out = len(the_plan.left_out)
+    display = BatchDisplay(quiet=quiet, as_json=as_json, debug=debugging())
+    for text in the_plan.notes:
+        display.note(text)
     for res in the_plan.refused:
         display.result(res)
+    for path in the_plan.left_out:
+        display.left_out(path)
     if not the_plan.jobs:
         display.summary()
-        return 1
+        return EXIT_PARTIAL if display.failed else EXIT_OK
+    from .video import VideoOptions
+
+    video_options = VideoOptions(codec, crf, preset, start, end, frame_count, frames_to)
+    if frames_to is None:  # a codec the container refuses, an odd --width: before any work
+        from .video import check_output
+
+        for job in the_plan.jobs:
+            if job.fmt == batch.VIDEO:
+                check_output(job.src, job.dst, video_options, sizing)
     from .engine import Engine
 
-    up = Engine(sizing, model, weights, device=device, tile=_tile(tile), precision=precision)
+    up = Engine(sizing, model, weights, device=device, tile=tile_px, precision=precision)
     display.context = {
         "scale": sizing.integer_scale or sizing.scale,
         "device": str(up.device),
@@ -340,32 +517,24 @@ def upscale(
     }
     where = f"on {up.device.type}, {up.precision}"
     display.start(len(the_plan.jobs), f"{up.name} {_size_text(sizing)} {where}")
-    limit = max_pixels or imageio.DEFAULT_MAX_PIXELS
-    if start is not None and end is not None and end <= start:
-        raise click.UsageError("--end must come after --start")
-    from .video import VideoOptions
-
-    video = VideoOptions(codec, crf, preset, start, end, frame_count, frames_to)
     results = batch.run_jobs(
         up,
         the_plan.jobs,
-        video=video,
+        video=video_options,
         overwrite=overwrite,
         skip_existing=skip_existing,
         quality=quality,
-        max_pixels=limit,
+        max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS,
+        max_memory=batch.default_max_memory() if max_memory is None else (max_memory or None),
+        background=fill,
+        reference=reference,
+        reference_scale=sizing.integer_scale,
         progress_for=lambda job: display.file(job.src),
     )
     for res in results:
         display.result(res)
-        if reference is not None and res.status == "done":
-            from .compare import reference_scores
-
-            display.scores(
-                reference_scores(Path(res.output), Path(res.input), reference, sizing.integer_scale)
-            )
     display.summary()
-    return 1 if display.failed else 0
+    return EXIT_PARTIAL if display.failed or display.partial else EXIT_OK
 
 
 # ----------------------------------------------------------------------------------- models
@@ -468,9 +637,11 @@ def benchmark(
         quiet=quiet,
     )
     result = run.execute()
-    from .render import benchmark_tables
+    from .render import benchmark_tables, stderr_note
 
     benchmark_tables(result, per_image=per_image)
+    for note in result.notes:
+        stderr_note(note)
     if json_file:
         result.write_json(json_file)
     if csv_file:
@@ -500,15 +671,17 @@ def benchmark(
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def export(onnx_file, model, scale, weights, form, overwrite) -> None:
-    """Export a model to ONNX with dynamic height and width.
+    """Export a model to ONNX with dynamic batch, height and width.
 
     \b
       srup export --onnx espcn_x3.onnx -m espcn -s 3
     """
     from . import load as load_upscaler
-    from .errors import OutputError
+    from .errors import OutputError, UsageError
     from .export import export_onnx
 
+    if onnx_file.suffix.lower() != ".onnx":  # before anything is loaded or installed
+        raise UsageError(f"--onnx {onnx_file}: give the ONNX file an .onnx extension")
     if onnx_file.exists() and not overwrite:
         raise OutputError(f"{onnx_file}: exists; use --overwrite to replace it")
     up = load_upscaler(
@@ -580,9 +753,20 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
 @click.option("--init", type=click.Path(path_type=Path), help="Start from these weights.")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.ckpt.safetensors.")
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start afresh, replacing an existing OUTPUT and its checkpoint.",
+)
+@click.option(
+    "--allow-changes",
+    is_flag=True,
+    help="With --resume: go on although options changed since the checkpoint (listed).",
+)
+@click.option(
     "--stop-at",
     type=click.IntRange(1),
-    help="Leave off after this step with a checkpoint (continue later with --resume).",
+    help="Leave off after this step: the weights so far and a checkpoint (continue later "
+    "with --resume).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -634,6 +818,8 @@ def train(
     synthetic_text,
     init,
     resume,
+    overwrite,
+    allow_changes,
     stop_at,
     seed,
     workers,
@@ -647,6 +833,10 @@ def train(
 
     \b
       srup train T91/ BSD200/ -m espcn -s 3 -o espcn_x3.safetensors --val Set5/
+
+    An existing OUTPUT or checkpoint is replaced only with --overwrite. --resume continues
+    the run in OUTPUT.ckpt.safetensors and refuses options that changed since (listed)
+    unless --allow-changes. Ctrl-C, SIGTERM and errors save a checkpoint first.
     """
     from .render import TrainDisplay
     from .train import TrainConfig
@@ -669,6 +859,8 @@ def train(
         synthetic_text=synthetic_text,
         init=str(init) if init else None,
         resume=resume,
+        overwrite=overwrite,
+        allow_changes=allow_changes,
         stop_at=stop_at,
         seed=seed,
         workers=workers,
@@ -679,9 +871,12 @@ def train(
     )
     with TrainDisplay(quiet=quiet) as display:
         summary = run_training(cfg, progress=display.update)
+    for note in summary.get("notes") or []:
+        click.echo(f"note: {note}", err=True)
     if summary.get("stopped"):
+        weights = f"weights so far in {summary['output']}, " if summary.get("output") else ""
         click.echo(
-            f"stopped at step {summary['step']}, checkpoint {summary['checkpoint']}; "
+            f"stopped at step {summary['step']}: {weights}checkpoint {summary['checkpoint']}; "
             "continue with --resume"
         )
     elif summary.get("output"):

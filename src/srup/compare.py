@@ -78,18 +78,32 @@ def side_by_side(
 
 
 def _match(reference: Path, src: Path) -> Path:
+    """The HR picture for ``src``: ``reference`` itself, or the one in that folder named as
+    ``src`` (``baby.png`` for ``baby.png`` or ``babyx3.png``), whatever its suffix."""
     if reference.is_file():
         return reference
     if reference.is_dir():
+        stems = (src.stem, src.stem.rsplit("x", 1)[0])
+        for stem in stems:  # the usual case without listing the folder for every file
+            for suffix in (src.suffix, ".png"):
+                if (reference / f"{stem}{suffix}").is_file():
+                    return reference / f"{stem}{suffix}"
         for f in image_files(reference):
-            if f.stem == src.stem or f.stem == src.stem.rsplit("x", 1)[0]:
+            if f.stem in stems:
                 return f
         raise DataError(f"{reference}: no image named like {src.stem}")
     raise DataError(f"{reference}: no such file or folder")
 
 
 def reference_scores(output: Path, src: Path, reference: Path, scale: int) -> list[dict[str, Any]]:
-    """PSNR/SSIM/MSE of srup's output and of plain bicubic against the HR reference."""
+    """PSNR/SSIM/MSE of srup's output and of plain bicubic against the HR reference.
+
+    ``output``: srup's picture of ``src`` at ``scale`` (a whole number); ``reference``: an
+    HR picture or a folder of them (matched by name). One row per method (``bicubic``,
+    ``srup``): PSNR in dB, SSIM in [0, 1] and MSE in squared 8-bit levels, on Y with
+    ``scale`` pixels shaved, and the reference's path. Raises :class:`DataError` when no
+    reference matches or it is smaller than the output, and whatever reading a picture
+    raises (:class:`~srup.errors.BadImageError`)."""
     hr_path = _match(reference, src)
     sr = read_rgb(output)
     lr = read_rgb(src)

@@ -1,24 +1,59 @@
-"""The errors srup raises; ``cli.py`` turns each into a one-line message and an exit code."""
+"""The errors srup raises, and the exit codes of every ``srup`` command.
+
+``cli.py`` turns each error into a one-line message and its class's ``exit_code``:
+
+====  =====================================================================================
+code  meaning
+====  =====================================================================================
+0     everything done (outputs skipped because they exist count as done)
+1     fatal: the run could not go on (bad weights, missing data set, device failure, an
+      unexpected internal error)
+2     usage error: a command line that cannot mean anything (Click's own errors too)
+3     partial: the batch ran to its end, but at least one input failed
+130   interrupted (Ctrl-C)
+143   terminated (SIGTERM)
+====  =====================================================================================
+
+An error of one input in a batch (:class:`BadImageError`, :class:`OutputError`, or anything
+else raised while that file was processed) never reaches the exit code itself: the batch
+reports it for that file, goes on, and ends with :data:`EXIT_PARTIAL`.
+"""
 
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_FATAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_TERMINATED",
+    "EXIT_USAGE",
     "BadImageError",
     "BadWeightsError",
     "DataError",
     "DeviceError",
     "DeviceMemoryError",
+    "InvalidArgument",
+    "InvalidArgumentType",
     "OutputError",
     "SrupError",
     "UnknownModelError",
     "UsageError",
 ]
 
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
 
 class SrupError(Exception):
-    """Base class: the message says what is wrong and what to do."""
+    """Base class: the message says what is wrong and what to do. ``exit_code``: what the
+    command line exits with when this error ends a run."""
 
-    exit_code = 1
+    exit_code = EXIT_FATAL
 
 
 class BadImageError(SrupError):
@@ -28,7 +63,7 @@ class BadImageError(SrupError):
 class UnknownModelError(SrupError):
     """A model name or scale that srup does not offer."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class BadWeightsError(SrupError):
@@ -38,7 +73,7 @@ class BadWeightsError(SrupError):
 class DeviceError(SrupError):
     """The asked device or precision is not available."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class DeviceMemoryError(MemoryError):
@@ -50,7 +85,20 @@ class UsageError(SrupError):
     """A command line that cannot mean anything (an output name with no known format,
     several inputs into one file): exit code 2, as Click's own usage errors."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
+
+
+class InvalidArgument(SrupError, ValueError):
+    """A public function was called with a value it cannot take (``load(tile=-5)``, a resize
+    to an empty or absurdly large size, a training option out of range): exit code 2, as a
+    usage error. A ValueError too, so callers that catch ValueError keep working."""
+
+    exit_code = EXIT_USAGE
+
+
+class InvalidArgumentType(InvalidArgument, TypeError):
+    """An argument of the wrong type, dtype or shape (a string for a scale, float pixels
+    where uint8 ones are needed). Both a ValueError (as an InvalidArgument) and a TypeError."""
 
 
 class OutputError(SrupError):

@@ -8,6 +8,7 @@ __all__ = [
     "EXTENSIONS",
     "FORMAT_NAMES",
     "IMAGE_SUFFIXES",
+    "MIN_TILE",
     "ONNX_FORMS",
     "READ_ONLY",
     "SAMPLERS",
@@ -35,6 +36,10 @@ FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "ti
 FORMAT_NAMES |= {"tif": "TIFF", "bmp": "BMP"}
 # What `srup export --onnx --form` writes: the whole RGB pipeline, or the network on luma.
 ONNX_FORMS = ("rgb", "y")
+# The smallest --tile (input pixels) srup upscale takes: srup.tiling widens every tile's read
+# to 32 px (MIN_READ) and each reads the receptive radius (up to 9 px) around it, so smaller
+# tiles only multiply the work.
+MIN_TILE = 32
 # Where `srup train --sampler` cuts batches (srup.patches).
 SAMPLERS = ("auto", "host", "device")
 SUFFIX_FOR = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}

@@ -6,6 +6,7 @@ Progress bars appear only when stderr is a terminal and ``-q`` is not given.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -38,27 +39,91 @@ def _live(quiet: bool) -> bool:
     return not quiet and stderr.is_terminal
 
 
-class BatchDisplay:
-    """Progress over files (and tiles of large files), results, and the final summary."""
+def safe_text(text: str) -> str:
+    """``text`` as valid Unicode that UTF-8 can always encode: a file name's bytes that are
+    not UTF-8 (which Python keeps as lone surrogates, "surrogateescape") are written as
+    ``\\xNN`` escapes, so ``caf\\xe9.png`` stays recognisable and every line parses."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates no file name decoding makes: keep them visible
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
-    def __init__(self, quiet: bool = False, as_json: bool = False) -> None:
-        self.quiet, self.as_json = quiet, as_json
-        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(str(k)): _safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN: SSIM is not defined below its 11×11 window
+    return value
+
+
+def _ssim_text(value: float | None) -> str:
+    """SSIM for a table: "n/a" where it is not defined (an image under 11×11 after shaving)."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def write_json_line(obj: dict[str, Any]) -> None:
+    """One JSON object on one line of stdout, as UTF-8 bytes: valid whatever the file names
+    and whatever encoding or error handler stdout was given (``PYTHONIOENCODING``)."""
+    line = (json.dumps(_safe(obj), ensure_ascii=False) + "\n").encode("utf-8")
+    out = sys.stdout
+    out.flush()  # what went through the text layer comes first
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:  # a text-only stream (io.StringIO in a caller's test)
+        out.write(line.decode("utf-8"))
+    else:
+        buffer.write(line)
+        buffer.flush()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(safe_text(text).split())
+
+
+class BatchDisplay:
+    """Progress over files (and tiles of large files), results, and the final summary.
+
+    ``as_json``: one JSON object per input on stdout (status done, skipped, failed or
+    left_out), nothing else there; ``debug``: the traceback of each failed file's
+    exception on stderr, after its one-line error."""
+
+    def __init__(self, quiet: bool = False, as_json: bool = False, debug: bool = False) -> None:
+        self.quiet, self.as_json, self.debug = quiet, as_json, debug
+        self.counts = {"done": 0, "partial": 0, "skipped": 0, "failed": 0, "left_out": 0}
         self.megapixels = 0.0
         self.started = time.perf_counter()
         self.progress: Progress | None = None
         self.files_task = None
         self.context: dict[str, Any] = {}  # what ran: scale, device, precision
-        self.left_out = 0  # files a folder scan passed over (not images by suffix)
         self.models: dict[str, int] = {}  # files done by each model (auto picks per file)
 
     @property
     def failed(self) -> int:
         return self.counts["failed"]
 
+    @property
+    def partial(self) -> int:
+        """Files written from less than the input holds (a truncated video): the run's exit
+        code is then EXIT_PARTIAL, as for a failed file."""
+        return self.counts["partial"]
+
+    @property
+    def _console(self) -> Console:
+        return self.progress.console if self.progress else stderr
+
     def start(self, total: int, what: str) -> None:
         if not self.quiet:
-            stderr.print(f"[dim]{escape(what)}[/]")
+            stderr.print(f"[dim]{escape(safe_text(what))}[/]")
         if _live(self.quiet):
             self.progress = Progress(
                 TextColumn("{task.description}"),
@@ -72,12 +137,17 @@ class BatchDisplay:
             self.progress.start()
             self.files_task = self.progress.add_task("files", total=total)
 
+    def note(self, text: str) -> None:
+        """A note on the whole run (not one file's), on stderr unless quiet."""
+        if not self.quiet:
+            self._console.print(f"[yellow]note:[/] {escape(_one_line(text))}")
+
     @contextmanager
     def file(self, path: Path) -> Iterator[Callable[[int, int], None] | None]:
         if self.progress is None:
             yield None
             return
-        task = self.progress.add_task(escape(path.name), total=None, visible=False)
+        task = self.progress.add_task(escape(safe_text(path.name)), total=None, visible=False)
         video = path.suffix.lower() in VIDEO_SUFFIXES
         started = time.perf_counter()
 
@@ -87,7 +157,7 @@ class BatchDisplay:
                 self.progress.update(task, completed=done, total=total, visible=total > 1)
                 return
             fps = done / max(time.perf_counter() - started, 1e-9)
-            name = f"{escape(path.name)} {fps:.1f} fps"
+            name = f"{escape(safe_text(path.name))} {fps:.1f} fps"
             self.progress.update(
                 task, completed=done, total=total or None, visible=True, description=name
             )
@@ -98,9 +168,16 @@ class BatchDisplay:
             self.progress.remove_task(task)
             self.progress.advance(self.files_task)
 
+    def left_out(self, path: Path) -> None:
+        """A file a folder scan passed over: named in text (a note) and in ``--json``."""
+        from .batch import Result
+
+        why = "left out: not an image or video by its suffix"
+        self.result(Result(str(path), None, "left_out", notes=(why,)))
+
     def result(self, res: Result) -> None:
         self.counts[res.status] += 1
-        if res.status == "done" and res.model:
+        if res.status in ("done", "partial") and res.model:
             self.models[res.model] = self.models.get(res.model, 0) + 1
         self.megapixels += res.megapixels
         if self.as_json:
@@ -118,20 +195,40 @@ class BatchDisplay:
             }
             if res.frames is not None:
                 obj |= {"frames": res.frames, "fps": res.fps}
-            stdout.out(json.dumps(obj, ensure_ascii=False), highlight=False)
-        con = self.progress.console if self.progress else stderr
+            if res.scores is not None:
+                obj["scores"] = res.scores
+            write_json_line(obj)
+        con = self._console
         if res.status == "failed":
-            con.print(f"[bold red]error:[/] {escape(res.error or 'failed')}")
+            con.print(f"[bold red]error:[/] {escape(_one_line(res.error or 'failed'))}")
+            if self.debug and res.exception is not None:
+                self._traceback(res.exception)
+        elif res.status == "partial" and self.quiet:  # what is missing, even with -q
+            what = "; ".join(_one_line(n) for n in res.notes) or "partial"
+            con.print(f"[yellow]partial:[/] {escape(safe_text(res.input))}: {escape(what)}")
         elif not self.quiet:
             for note in res.notes:
-                con.print(f"[yellow]note:[/] {escape(res.input)}: {escape(note)}")
+                con.print(
+                    f"[yellow]note:[/] {escape(safe_text(res.input))}: {escape(_one_line(note))}"
+                )
+        if res.scores is not None and not self.as_json:
+            self.scores(res.scores)
 
-    def scores(self, rows: list[dict[str, Any]]) -> None:
-        table = Table(title="Against the reference (Y channel, shave = scale)")
+    def _traceback(self, e: BaseException) -> None:
+        import traceback
+
+        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        self._console.print(escape(safe_text(text)), end="")
+
+    def scores(self, scores: dict[str, Any]) -> None:
+        """The table of one output's scores against its reference (text mode only: with
+        ``--json`` they are in the file's record)."""
+        table = Table(title=f"Against {safe_text(scores['reference'])} (Y channel, shave = scale)")
         for col in ("method", "PSNR (dB)", "SSIM", "MSE"):
             table.add_column(col, justify="right" if col != "method" else "left")
-        for r in rows:
-            table.add_row(r["method"], f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", f"{r['mse']:.2f}")
+        for method in ("bicubic", "srup"):
+            r = scores[method]
+            table.add_row(method, f"{r['psnr']:.2f}", _ssim_text(r["ssim"]), f"{r['mse']:.2f}")
         (self.progress.console if self.progress else stdout).print(table)
 
     def summary(self) -> None:
@@ -142,12 +239,14 @@ class BatchDisplay:
         seconds = time.perf_counter() - self.started
         c = self.counts
         rate = self.megapixels / seconds if seconds > 0 else 0.0
-        colour = "red" if c["failed"] else "green"
-        left = f", {self.left_out} not images (left out)" if self.left_out else ""
+        colour = "red" if c["failed"] else "yellow" if c["partial"] else "green"
+        left = f", {c['left_out']} left out (not images)" if c["left_out"] else ""
         by = ", ".join(f"{n} {m}" for m, n in sorted(self.models.items()))
         by = f" (by {by})" if by else ""
         stderr.print(
-            f"[{colour}]{c['done']} done{escape(by)}, {c['skipped']} skipped, "
+            f"[{colour}]{c['done']} done{escape(by)}, "
+            + (f"{c['partial']} partial, " if c["partial"] else "")
+            + f"{c['skipped']} skipped, "
             f"{c['failed']} failed[/]{escape(left)} in {seconds:.1f} s "
             f"({self.megapixels:.1f} MP out, {rate:.2f} MP/s)"
         )
@@ -239,7 +338,7 @@ def benchmark_tables(result: Any, per_image: bool = False) -> None:
             table.add_row(
                 r["model"],
                 f"{r['psnr']:.2f}",
-                f"{r['ssim']:.4f}",
+                _ssim_text(r["ssim"]),
                 f"{r['delta_psnr']:+.2f}",
                 f"{r['seconds']:.2f}",
                 f"{r['mp_per_s']:.2f}",
@@ -256,6 +355,11 @@ def benchmark_tables(result: Any, per_image: bool = False) -> None:
                 r["model"],
                 r["image"],
                 f"{r['psnr']:.2f}",
-                f"{r['ssim']:.4f}",
+                _ssim_text(r["ssim"]),
             )
         stdout.print(table)
+
+
+def stderr_note(text: str) -> None:
+    """A ``note:`` line on stderr (what a result leaves out or had to change)."""
+    stderr.print(f"[yellow]note:[/] {escape(_one_line(text))}")

@@ -1,0 +1,108 @@
+"""Library warnings as notes of the file being processed, never as stray lines on stderr.
+
+Pillow, NumPy and the codecs under them report odd input with Python warnings ("Corrupt
+EXIF data", "Truncated File Read", overflow in a conversion). Printed, they break srup's
+one-line-per-problem output and name no file; as notes, they land in that file's text and
+``--json`` record. :func:`collect` routes the warnings raised *in the calling thread* to a
+list, so a batch that reads one file in a thread while it writes another in a second one
+gives each file its own notes. (``warnings.catch_warnings`` cannot: it swaps process-wide
+state, and two threads using it at once can leave the wrong handler installed.)
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import PurePath
+from typing import Any
+
+__all__ = ["CAUGHT", "collect"]
+
+# What libraries warn about the data (Pillow's UserWarnings, NumPy's RuntimeWarnings, PIL's
+# DecompressionBombWarning). Deprecation and import warnings are about code, not about a
+# file: they keep going wherever the program's filters send them.
+CAUGHT: tuple[type[Warning], ...] = (UserWarning, RuntimeWarning)
+
+_local = threading.local()
+_lock = threading.Lock()
+_active = 0
+_saved_show: Any = None
+_ours: list[tuple] = []  # the filters collect() added, removed again when the last one ends
+_ORIGINAL_SHOW = warnings.showwarning
+
+
+def _origin(filename: str) -> str:
+    """The library a warning comes from, by its file: ``.../PIL/TiffImagePlugin.py`` →
+    ``PIL``."""
+    parts = PurePath(filename).parts
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            i = parts.index(marker)
+            if i + 1 < len(parts):
+                return parts[i + 1].removesuffix(".py")
+    return PurePath(filename).stem
+
+
+def _show(message, category, filename, lineno, file=None, line=None) -> None:
+    notes = getattr(_local, "notes", None)
+    if notes is None or not issubclass(category, CAUGHT):
+        show = _saved_show if _saved_show not in (None, _show) else _ORIGINAL_SHOW
+        show(message, category, filename, lineno, file, line)
+        return
+    text = " ".join(str(message).split())
+    note = f"{_origin(filename)} warned: {text}"
+    if note not in notes:
+        notes.append(note)
+
+
+def _install() -> None:
+    global _active, _saved_show
+    with _lock:
+        if _active == 0:
+            # A catch_warnings() that ended in another thread may have put _show back
+            # after we took it away: never save _show as what it replaced.
+            if warnings.showwarning is not _show:
+                _saved_show = warnings.showwarning
+            warnings.showwarning = _show
+            # "always": the same warning for the next file is that file's note too (the
+            # default action shows a message once per code location, for all files).
+            for category in CAUGHT:
+                warnings.filterwarnings("always", category=category)
+                _ours.append(warnings.filters[0])
+        _active += 1
+
+
+def _uninstall() -> None:
+    global _active
+    with _lock:
+        _active -= 1
+        if _active:
+            return
+        if warnings.showwarning is _show:  # unless someone replaced it meanwhile
+            warnings.showwarning = _saved_show
+        for f in _ours:
+            if f in warnings.filters:
+                warnings.filters.remove(f)
+        _ours.clear()
+        # The filters changed: cached "already shown" verdicts must be recomputed.
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if mutated is not None:
+            mutated()
+
+
+@contextmanager
+def collect(notes: list[str]) -> Iterator[list[str]]:
+    """While the block runs, each warning raised in this thread whose category is in
+    :data:`CAUGHT` is appended to ``notes`` once, as ``"LIBRARY warned: MESSAGE"`` (one
+    line), instead of being printed. Other threads' warnings, and other categories, go
+    where they went before. Nests; yields ``notes``."""
+    _install()
+    previous = getattr(_local, "notes", None)
+    _local.notes = notes
+    try:
+        yield notes
+    finally:
+        _local.notes = previous
+        _uninstall()

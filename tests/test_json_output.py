@@ -1,0 +1,125 @@
+"""``--json``: one valid UTF-8 JSON object per line on stdout, whatever the file names and
+whatever stdout's encoding; scores against ``--reference`` in each file's record, and a
+reference that does not fit is that file's failure alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from srup import imresize
+from srup.cli import cli
+from srup.errors import EXIT_OK, EXIT_PARTIAL
+from srup.render import safe_text
+
+from .conftest import photo
+
+needs_bytes_names = pytest.mark.skipif(
+    sys.platform in ("win32", "darwin"), reason="the file system must take names that are not UTF-8"
+)
+
+
+def strict_run(*args: str) -> subprocess.CompletedProcess:
+    """``python -m srup ARGS`` with a stdout that raises on anything it cannot encode."""
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+    return subprocess.run(
+        [sys.executable, "-m", "srup", *args], capture_output=True, env=env, timeout=300
+    )
+
+
+@needs_bytes_names
+def test_names_that_are_not_utf8_give_valid_json_on_a_strict_stdout(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    good = src / os.fsdecode(b"caf\xe9.png")  # Latin-1 é: not UTF-8
+    Image.fromarray(photo(12, 10)).save(good)
+    (src / os.fsdecode(b"bad\xff.png")).write_bytes(b"not a picture")
+    (src / os.fsdecode(b"notes\xe9.txt")).write_text("x")
+    out = tmp_path / "out"
+    res = strict_run("upscale", str(src), "-s", "2", "-o", str(out), "--json", "-m", "espcn")
+    assert res.returncode == EXIT_PARTIAL, res.stderr
+    assert b"Traceback" not in res.stderr
+    text = res.stdout.decode("utf-8")  # strict: raises on invalid UTF-8
+    got = {json.loads(line)["input"]: json.loads(line) for line in text.splitlines()}
+    assert got[f"{src}/caf\\xe9.png"]["status"] == "done"
+    assert got[f"{src}/caf\\xe9.png"]["output"] == f"{out}/caf\\xe9.png"
+    assert got[f"{src}/bad\\xff.png"]["status"] == "failed"
+    assert "bad\\xff.png" in got[f"{src}/bad\\xff.png"]["error"]
+    assert got[f"{src}/notes\\xe9.txt"]["status"] == "left_out"
+    # The output itself keeps the input's bytes.
+    assert os.listdir(os.fsencode(out)) == [b"caf\xe9.png"]
+    # The messages on stderr are readable too.
+    assert b"bad\\xff.png" in res.stderr
+
+
+@needs_bytes_names
+def test_a_single_file_with_a_non_utf8_name_reports_valid_json(tmp_path):
+    src = tmp_path / os.fsdecode(b"\xff\xfe.png")
+    Image.fromarray(photo(12, 10)).save(src)
+    res = strict_run("upscale", str(src), "-s", "2", "--json", "-m", "espcn")
+    assert res.returncode == EXIT_OK, res.stderr
+    rec = json.loads(res.stdout.decode("utf-8"))
+    assert rec["input"].endswith("\\xff\\xfe.png") and rec["status"] == "done"
+    assert (tmp_path / os.fsdecode(b"\xff\xfe_x2.png")).is_file()
+
+
+@pytest.mark.parametrize(
+    "text,safe",
+    [
+        ("plain.png", "plain.png"),
+        ("été 写真.png", "été 写真.png"),  # valid Unicode stays as it is
+        (os.fsdecode(b"caf\xe9.png"), "caf\\xe9.png"),
+        ("lone \ud800 surrogate", "lone \\xed\\xa0\\x80 surrogate"),
+    ],
+)
+def test_safe_text_escapes_only_what_utf8_cannot_hold(text, safe):
+    assert safe_text(text) == safe
+    safe_text(text).encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- --reference
+
+
+@pytest.fixture
+def pairs(tmp_path: Path) -> tuple[Path, Path]:
+    """LR pictures a, b, c and their HR references; b's reference is too small."""
+    lr, hr = tmp_path / "lr", tmp_path / "hr"
+    lr.mkdir()
+    hr.mkdir()
+    for i, name in enumerate("abc"):
+        big = photo(32, 24, seed=i)
+        Image.fromarray(imresize(big, 1 / 2)).save(lr / f"{name}.png")
+        Image.fromarray(big[:10, :10] if name == "b" else big).save(hr / f"{name}.png")
+    return lr, hr
+
+
+def test_reference_scores_go_into_the_json_records_and_no_table_to_stdout(runner, tmp_path, pairs):
+    lr, hr = pairs
+    args = ["upscale", str(lr), "-s", "2", "-o", str(tmp_path / "o"), "--reference", str(hr)]
+    res = runner.invoke(cli, [*args, "--json", "-m", "espcn"])
+    assert res.exit_code == EXIT_PARTIAL, res.output
+    got = {Path(r["input"]).name: r for r in map(json.loads, res.stdout.splitlines())}
+    assert sorted(got) == ["a.png", "b.png", "c.png"]  # every stdout line is JSON
+    for name in ("a.png", "c.png"):
+        scores = got[name]["scores"]
+        assert scores["reference"] == str(hr / name)
+        assert scores["srup"]["psnr"] > scores["bicubic"]["psnr"] > 20
+        assert 0 < scores["srup"]["ssim"] <= 1
+    assert got["b.png"]["status"] == "failed" and "scores" not in got["b.png"]
+    assert "reference 10×10 is smaller than the output 32×24" in got["b.png"]["error"]
+    assert "(the output was written)" in got["b.png"]["error"]
+
+
+def test_reference_scores_in_text_are_a_table_per_file(runner, tmp_path, pairs):
+    lr, hr = pairs
+    args = ["upscale", str(lr), "-s", "2", "-o", str(tmp_path / "o"), "--reference", str(hr)]
+    res = runner.invoke(cli, [*args, "-m", "espcn"])
+    assert res.exit_code == EXIT_PARTIAL
+    assert res.stdout.count("bicubic") == 2 and res.stdout.count("srup ") >= 2
+    assert "b.png" in res.stderr and "smaller than the output" in res.stderr
