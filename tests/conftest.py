@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -53,3 +54,75 @@ def hr_folder(tmp_path: Path) -> Path:
     for i, (w, h) in enumerate([(48, 48), (50, 38), (64, 44)]):
         Image.fromarray(photo(w, h, seed=i)).save(folder / f"img{i}.png")
     return folder
+
+
+# A toy press for colour-managed CMYK: linear-light sRGB = 1 − c·C − m·M − y·Y − k·K (inks
+# 0–1), each column summing to 1 so that full ink is black and LittleCMS's black-point
+# handling changes nothing. Affine, so the profile's 2-point lookup table is exact.
+TOY_INKS = np.array([[0.5, 0.1, 0.05], [0.1, 0.5, 0.1], [0.05, 0.1, 0.5], [0.35, 0.3, 0.35]])
+# sRGB primaries adapted to the ICC's D50 white (Bradford), as in every sRGB profile.
+_SRGB_TO_XYZ_D50 = np.array(
+    [
+        [0.4360747, 0.3850649, 0.1430804],
+        [0.2225045, 0.7168786, 0.0606169],
+        [0.0139322, 0.0971045, 0.7141733],
+    ]
+)
+
+
+def cmyk_profile() -> bytes:
+    """A minimal valid ICC v2 output ("prtr") profile for CMYK, PCS XYZ, with one A2B0
+    lut16 table (2 grid points per ink) describing the toy press above: what a CMYK
+    file's embedded profile is, small enough to build in a test."""
+    import struct
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    text = b"srup toy CMYK\0"
+    desc = b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + b"\0" * 8 + b"\0" * 70
+    cprt = b"text\0\0\0\0public domain\0"
+    white = s15(0.9642) + s15(1.0) + s15(0.8249)
+    wtpt = b"XYZ \0\0\0\0" + white
+    clut = []
+    for corner in itertools.product((0, 1), repeat=4):  # C, M, Y, K: K varies fastest
+        xyz = _SRGB_TO_XYZ_D50 @ (1.0 - np.array(corner, float) @ TOY_INKS)
+        clut += [round(v * 32768) for v in xyz]  # lut16 XYZ: 1.0 is 0x8000
+    identity = b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    a2b0 = (
+        b"mft2\0\0\0\0"
+        + bytes([4, 3, 2, 0])
+        + identity
+        + struct.pack(">HH", 2, 2)
+        + struct.pack(">8H", *[0, 65535] * 4)
+        + struct.pack(f">{len(clut)}H", *clut)
+        + struct.pack(">6H", *[0, 65535] * 3)
+    )
+    tags = [(b"desc", desc), (b"cprt", cprt), (b"wtpt", wtpt), (b"A2B0", a2b0)]
+    start = 128 + 4 + 12 * len(tags)
+    table, data = struct.pack(">I", len(tags)), b""
+    for sig, body in tags:
+        body += b"\0" * (-len(body) % 4)
+        table += sig + struct.pack(">II", start + len(data), len(body))
+        data += body
+    header = (
+        struct.pack(">I", start + len(data))
+        + b"\0" * 4
+        + struct.pack(">I", 0x02100000)
+        + b"prtrCMYKXYZ "
+        + b"\0" * 12
+        + b"acsp"
+        + b"\0" * 24
+        + struct.pack(">I", 0)
+        + white
+        + b"\0" * 48
+    )
+    return header + table + data
+
+
+def cmyk_to_srgb(cmyk: np.ndarray) -> np.ndarray:
+    """``(..., 4)`` uint8 CMYK → ``(..., 3)`` uint8 sRGB through the toy press, computed
+    here (the sRGB transfer curve on the press's linear light), not by LittleCMS."""
+    linear = np.clip(1.0 - (cmyk.astype(np.float64) / 255.0) @ TOY_INKS, 0, 1)
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.rint(encoded * 255).astype(np.uint8)

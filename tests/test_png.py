@@ -87,3 +87,44 @@ def test_bad_arrays_are_refused():
         encoded(np.zeros((4, 4, 5), np.uint8))
     with pytest.raises(ValueError, match="uint8 or uint16"):
         encoded(np.zeros((4, 4, 3), np.float32))
+
+
+def views(pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """The same picture in memory layouts a resize or a crop hands over."""
+    big = np.zeros((pixels.shape[0] + 3, pixels.shape[1] * 2 + 5, pixels.shape[2]), pixels.dtype)
+    big[1 : 1 + pixels.shape[0], 2 : 2 + 2 * pixels.shape[1] : 2] = pixels
+    return {
+        "strided crop": big[1 : 1 + pixels.shape[0], 2 : 2 + 2 * pixels.shape[1] : 2],
+        "fortran order": np.asfortranarray(pixels),
+        "transposed twice": pixels.transpose(1, 0, 2).copy().transpose(1, 0, 2),
+        "flipped back": pixels[::-1].copy()[::-1],
+        "one channel of many": np.concatenate([pixels, pixels], axis=2)[..., : pixels.shape[2]],
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_any_memory_layout_is_written(channels, dtype, many_bands):
+    # A 16-bit grey picture resized to a fractional size arrived non-contiguous and the
+    # writer raised "the last axis must be contiguous", ending the batch.
+    rng = np.random.default_rng(channels)
+    pixels = rng.integers(0, np.iinfo(dtype).max, (23, 17, channels), dtype=dtype)
+    for name, view in views(pixels).items():
+        buf = io.BytesIO()
+        write_png(buf, view, threads=many_bands)
+        img = Image.open(io.BytesIO(buf.getvalue()))
+        if dtype == np.uint16 and channels > 1:
+            import cv2
+
+            out = cv2.imdecode(np.frombuffer(buf.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+            out = out[..., [2, 1, 0, 3][:channels]] if channels > 2 else out[..., [0, 3]]
+        else:
+            out = decoded(buf.getvalue()).astype(dtype)
+        assert np.array_equal(out.reshape(pixels.shape), pixels), (name, img.mode)
+
+
+def test_dpi_is_written_as_pixels_per_metre():
+    data = encoded(photo(4, 4), dpi=(300.0, 72.0))
+    body = dict(chunks(data))[b"pHYs"]
+    assert struct.unpack(">IIB", body) == (11811, 2835, 1)  # 300 / 0.0254, 72 / 0.0254, metre
+    assert Image.open(io.BytesIO(data)).info["dpi"] == pytest.approx((300.0, 72.0), abs=0.01)

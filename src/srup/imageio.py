@@ -1,39 +1,63 @@
-"""Reading and writing pictures with Pillow.
+"""Reading and writing pictures: every file Pillow opens comes out as it went in.
 
-Reading applies EXIF orientation, keeps the ICC profile and the rest of the EXIF, and turns
-every Pillow mode into one of four layouts (L, LA, RGB, RGBA) of uint8 or, for 16-bit
-grayscale, uint16. Writing is atomic: a temporary file in the target folder, then a rename,
-so a reader never sees half a file, even after Ctrl-C or a full disk.
+Reading (:func:`read`) refuses what is not a regular file before opening it for reading
+(a FIFO would block, ``/dev/zero`` never ends), applies the EXIF orientation to the pixels,
+and turns every Pillow mode into one of four layouts (L, LA, RGB, RGBA) of uint8 or uint16
+(:mod:`srup.modes`: colour keys become alpha, CMYK goes through its ICC profile, 32-bit
+and float samples follow a stated rule); 16-bit colour, which Pillow truncates, is read by
+OpenCV (:mod:`srup.deep`). The ICC profile, the EXIF that describes the content
+(:mod:`srup.exif`: salvaged tag by tag, never fatal) and the DPI (:mod:`srup.dpi`) travel
+with the pixels; a TIFF's own layout tags, the orientation (applied) and the resolution
+tags (become :attr:`Picture.dpi`) do not. Library warnings and libtiff's messages become
+the file's notes instead of stderr lines.
+
+Writing (:func:`write`) converts to what the format holds (:func:`srup.modes.fit`: 16 bits
+rounded to 8, alpha flattened onto a background), writes the metadata the format can carry
+and returns a note for each thing it could not. Files appear atomically
+(:mod:`srup.files`), so a reader never sees half a file, even after Ctrl-C or a full disk.
 """
 
 from __future__ import annotations
 
+import inspect
+import io
 import os
-import tempfile
+import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from .errors import BadImageError, OutputError, UsageError
+from . import deep, libtiff, modes
+from . import dpi as dpi_field
+from . import exif as exif_tags
+from .errors import BadImageError, OutputError, SrupError, UsageError
+from .files import atomic_write, write_file  # re-exported: srup.imageio's names since 0.1
 from .formats import EXTENSIONS, FORMAT_NAMES, IMAGE_SUFFIXES, SUFFIX_FOR, VIDEO_SUFFIXES
+from .modes import LAYOUTS, to_8bit
+from .notes import collect
 from .png import write_png
+from .tiffexif import attach
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "EXTENSIONS",
     "FORMAT_NAMES",
+    "FRAME_BOUND",
     "IMAGE_SUFFIXES",
+    "LAYOUTS",
     "Picture",
+    "Probe",
     "atomic_write",
     "format_for",
     "from_pil",
     "image_files",
     "is_lossy",
+    "probe",
     "read",
     "scan",
     "to_8bit",
@@ -44,7 +68,12 @@ __all__ = [
 
 DEFAULT_MAX_PIXELS = 150_000_000
 MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
-LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+# Pages counted for the "animated" note at most: a TIFF of 200,000 pages is not read
+# through to say so.
+FRAME_BOUND = 100
+WHITE = (255, 255, 255)
+# The largest width or height each format's encoder takes (libjpeg-turbo, libwebp).
+_MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383}
 # TIFF compressions Pillow writes; others (or none known) get lossless LZW.
 _TIFF_WRITES = {"raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg"}
 _TIFF_DEFAULT = "tiff_lzw"
@@ -53,25 +82,29 @@ _TIFF_DEFAULT = "tiff_lzw"
 # would describe the input file, not the picture written. Camera, date and GPS tags stay.
 _CONTAINER_TAGS = frozenset(
     {254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 288}
-    | {289, 290, 291, 292, 293, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 347}
-    | {530, 531, 532, 0x0112, 34675}
+    | {289, 290, 291, 292, 293, 317, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341, 347}
+    | {530, 531, 532, 34675}
 )
-_SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
-# Layouts each format can hold; others are converted by _fit_layout.
-_HOLDS = {
-    "JPEG": {"L", "RGB"},
-    "WEBP": {"RGB", "RGBA"},
-    "BMP": {"L", "RGB"},  # Pillow writes RGBA BMPs that read back as RGB
-    "PNG": {"L", "LA", "RGB", "RGBA"},
-    "TIFF": {"L", "LA", "RGB", "RGBA"},
+# Not carried as EXIF: the orientation is applied to the pixels, the resolution becomes
+# Picture.dpi (which the engine scales and the writer puts back).
+_NOT_CARRIED = _CONTAINER_TAGS | {exif_tags.ORIENTATION, *exif_tags.RESOLUTION_TAGS}
+_FILE_KINDS = {
+    stat.S_IFDIR: "is a directory",
+    stat.S_IFIFO: "not a regular file (a named pipe)",
+    stat.S_IFCHR: "not a regular file (a character device)",
+    stat.S_IFBLK: "not a regular file (a block device)",
+    stat.S_IFSOCK: "not a regular file (a socket)",
 }
-_HOLDS_16 = {"PNG", "TIFF"}
 
 
 @dataclass
 class Picture:
-    """``pixels``: ``(H, W, C)`` uint8 or uint16, C = 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA).
-    ``notes``: things a user should know about how the file was read (animation, CMYK)."""
+    """``pixels``: ``(H, W, C)`` uint8 or uint16, C = 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA),
+    alpha straight (not premultiplied). ``icc``: the ICC profile the pixels are in (None:
+    sRGB by convention). ``exif``: EXIF bytes (``Exif\\0\\0`` + a TIFF header and IFDs) of
+    what describes the content, known to read back. ``dpi``: dots per inch (x, y) as the
+    file states them, None when it does not. ``notes``: what a user should know about how
+    the file was read (animation, conversions, EXIF left out, library warnings)."""
 
     pixels: np.ndarray
     icc: bytes | None = None
@@ -80,6 +113,7 @@ class Picture:
     notes: list[str] = field(default_factory=list)
     compression: str | None = None  # the input TIFF's, kept for TIFF output
     lossy: bool = False  # the file was lossy-compressed (JPEG, lossy WebP, JPEG-in-TIFF)
+    dpi: tuple[float, float] | None = None  # dots per inch (x, y) as read from the file
 
     @property
     def layout(self) -> str:
@@ -89,6 +123,20 @@ class Picture:
     def size(self) -> tuple[int, int]:
         """(width, height), as Pillow says it."""
         return self.pixels.shape[1], self.pixels.shape[0]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a picture file's header says, without decoding pixels: ``width`` and
+    ``height`` in pixels as stored (before EXIF orientation, which may swap them), and the
+    ``channels`` (1–4) and ``bytes_per_sample`` (1 or 2) of the :class:`Picture` that
+    :func:`read` makes of it; ``format``: Pillow's name (PNG, JPEG, TIFF, ...)."""
+
+    width: int
+    height: int
+    channels: int
+    bytes_per_sample: int
+    format: str | None
 
 
 def format_for(path: Path) -> str:
@@ -106,6 +154,10 @@ def format_for(path: Path) -> str:
 def suffix_list() -> str:
     """The image suffixes srup reads, for messages."""
     return ", ".join(sorted(IMAGE_SUFFIXES))
+
+
+def suffix_for(fmt: str) -> str:
+    return SUFFIX_FOR[fmt]
 
 
 def scan(folder: Path, recursive: bool = False) -> tuple[list[Path], list[Path]]:
@@ -126,13 +178,6 @@ def scan(folder: Path, recursive: bool = False) -> tuple[list[Path], list[Path]]
 def image_files(folder: Path, recursive: bool = False) -> list[Path]:
     """Image files in ``folder`` (by suffix), sorted; hidden files skipped."""
     return [p for p in scan(folder, recursive)[0] if p.suffix.lower() in IMAGE_SUFFIXES]
-
-
-def to_8bit(pixels: np.ndarray) -> np.ndarray:
-    """uint16 → uint8 by rounding ``v / 257`` (65535 → 255); uint8 unchanged."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    return np.clip(np.rint(pixels / 257.0), 0, 255).astype(np.uint8)
 
 
 _LOSSY_FORMATS = {"JPEG", "MPO"}
@@ -157,154 +202,239 @@ def is_lossy(path: Path, fmt: str | None, compression: str | None = None) -> boo
     return False
 
 
-def _real_exif(exif: Image.Exif) -> bytes | None:
-    """The EXIF worth carrying to the output: no orientation (applied to the pixels) and
-    none of a TIFF container's own layout tags."""
-    for tag in [t for t in exif if t in _CONTAINER_TAGS]:
-        del exif[tag]
-    return exif.tobytes() if len(exif) else None
-
-
-def suffix_for(fmt: str) -> str:
-    return SUFFIX_FOR[fmt]
-
-
-def from_pil(img: Image.Image) -> Picture:
-    """A Pillow image (already loaded and oriented) as a :class:`Picture`."""
-    notes = []
-    icc = img.info.get("icc_profile")
-    mode = img.mode
-    if mode in _SIXTEEN_BIT:
-        arr = np.asarray(img)
-        if arr.dtype != np.uint16:
-            arr = np.clip(np.rint(arr.astype(np.float64)), 0, 65535).astype(np.uint16)
-        return Picture(arr.reshape(arr.shape[0], arr.shape[1], 1), icc=icc, notes=notes)
-    if mode == "CMYK":
-        # The CMYK profile does not describe the RGB result, so it is not carried over.
-        icc = None
-        notes.append("CMYK converted to RGB")
-        img = img.convert("RGB")
-    elif mode == "P" or mode == "PA":
-        has_alpha = mode == "PA" or "transparency" in img.info
-        img = img.convert("RGBA" if has_alpha else "RGB")
-    elif mode == "1":
-        img = img.convert("L")
-    elif mode == "La":
-        img = img.convert("LA")
-    elif mode == "RGBa":
-        img = img.convert("RGBA")
-    elif mode not in {"L", "LA", "RGB", "RGBA"}:
-        if mode == "LAB":
-            icc = None
-        img = img.convert("RGBA" if "A" in mode else "RGB")
-    arr = np.asarray(img)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return Picture(np.ascontiguousarray(arr), icc=icc, notes=notes)
-
-
-def read(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
-    """Read an image file; :class:`BadImageError` says which file and what is wrong."""
-    path = Path(path)
-    if not path.exists():
-        raise BadImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise BadImageError(f"{path}: is a directory")
-    try:
-        if path.stat().st_size == 0:
-            raise BadImageError(f"{path}: empty file (0 bytes)")
-        # Pillow's own limit (Image.MAX_IMAGE_PIXELS) is the host program's setting: srup's
-        # CLI lifts it once at start-up, a library call leaves it as it finds it.
-        img = Image.open(path)
-        with img:
-            w, h = img.size
-            if w * h > max_pixels:
-                raise BadImageError(
-                    f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
-                    f"{max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
-                )
-            fmt = img.format
-            compression = img.info.get("compression")
-            notes = []
-            if getattr(img, "n_frames", 1) > 1:
-                notes.append(f"animated ({img.n_frames} frames): only the first is upscaled")
-            img.load()
-            exif = img.getexif()
-            oriented = ImageOps.exif_transpose(img)
-            picture = from_pil(oriented)
-    except BadImageError:
-        raise
-    except UnidentifiedImageError:
-        raise BadImageError(f"{path}: not an image Pillow can read (unknown format)") from None
-    except OSError as e:
-        if e.errno is not None:  # the OS refused (permissions, I/O error), not the decoder
-            raise BadImageError(f"{path}: cannot read ({e.strerror or e})") from None
-        raise BadImageError(f"{path}: damaged or incomplete image ({e})") from None
-    except Image.DecompressionBombError as e:
-        raise BadImageError(
-            f"{path}: refused by Pillow's Image.MAX_IMAGE_PIXELS ({e}); raise it if the file "
-            "is trusted"
-        ) from None
-    except (ValueError, SyntaxError) as e:
-        raise BadImageError(f"{path}: damaged or incomplete image ({e})") from None
-    picture.exif = _real_exif(exif)
-    picture.format = fmt
-    picture.compression = compression if fmt == "TIFF" else None
-    picture.lossy = is_lossy(path, fmt, compression)
-    picture.notes[:0] = notes
-    return picture
-
-
-def _fit_layout(picture: Picture, fmt: str) -> Picture:
-    """Convert to what ``fmt`` can hold: drop alpha for JPEG, 8 bits where 16 cannot go."""
-    px = picture.pixels
-    if px.dtype == np.uint16 and fmt not in _HOLDS_16:
-        px = to_8bit(px)
-    layout = LAYOUTS[px.shape[2]]
-    holds = _HOLDS[fmt]
-    if layout not in holds:
-        gray, alpha = layout in {"L", "LA"}, layout in {"LA", "RGBA"}
-        if alpha and ("RGBA" in holds or "LA" in holds) and gray:
-            px = np.concatenate([px[..., :1]] * 3 + [px[..., 1:]], axis=2)
-        elif alpha:
-            px = px[..., :-1]
-            if LAYOUTS[px.shape[2]] not in holds:
-                px = np.concatenate([px] * 3, axis=2)
-        else:
-            px = np.concatenate([px] * 3, axis=2)
-    return replace(picture, pixels=px)
-
-
-def to_pil(picture: Picture) -> Image.Image:
-    px = picture.pixels
-    if px.dtype == np.uint16:
-        if px.shape[2] != 1:
-            raise OutputError("16-bit colour images cannot be written by Pillow")
-        img = Image.fromarray(px[:, :, 0])
-    else:
-        img = Image.fromarray(px[:, :, 0] if px.shape[2] == 1 else px, LAYOUTS[px.shape[2]])
-    if picture.icc:
-        img.info["icc_profile"] = picture.icc
-    return img
+# ------------------------------------------------------------------------------ reading
 
 
 @contextmanager
-def atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """A binary file that appears at ``path`` only once it is complete."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".srup-part", dir=path.parent)
+def _regular_file(path: Path) -> Iterator[IO[bytes]]:
+    """``path`` open for reading, once it is known to be a non-empty regular file. Opened
+    non-blocking and checked again on the open descriptor, so a FIFO swapped in meanwhile
+    is refused too, never waited on."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+        if kind != stat.S_IFREG:
+            raise BadImageError(f"{path}: {_FILE_KINDS.get(kind, 'not a regular file')}")
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise BadImageError(f"{path}: no such file") from None
+    except OSError as e:
+        raise BadImageError(f"{path}: cannot read ({e.strerror or e})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = stat.S_IFMT(st.st_mode)
+            raise BadImageError(f"{path}: {_FILE_KINDS.get(kind, 'not a regular file')}")
+        if st.st_size == 0:
+            raise BadImageError(f"{path}: empty file (0 bytes)")
+        yield f
+
+
+def _failure(path: Path, e: Exception, said: list[str]) -> BadImageError:
+    """The one-line error for what a decoder raised on ``path``; ``said``: what the
+    libraries reported meanwhile (libtiff's reason for "decoder error -2")."""
+    if isinstance(e, UnidentifiedImageError):
+        return BadImageError(f"{path}: not an image Pillow can read (unknown format)")
+    if isinstance(e, Image.DecompressionBombError):
+        return BadImageError(
+            f"{path}: refused by Pillow's Image.MAX_IMAGE_PIXELS ({e}); raise it if the file "
+            "is trusted"
+        )
+    if isinstance(e, OSError) and e.errno is not None:  # the OS refused, not the decoder
+        return BadImageError(f"{path}: cannot read ({e.strerror or e})")
+    reason = " ".join(str(e).split()) or type(e).__name__
+    if not isinstance(e, (OSError, ValueError, SyntaxError, EOFError)):
+        reason = f"{type(e).__name__}: {reason}"  # a library's own failure (struct.error...)
+    details = [n.split(": ", 1)[-1] for n in said if n.startswith("libtiff")]
+    if details:
+        reason += f"; libtiff: {'; '.join(details)}"
+    return BadImageError(f"{path}: damaged or incomplete image ({reason})")
+
+
+@contextmanager
+def _library_notes() -> Iterator[list[str]]:
+    """Python warnings and libtiff messages raised in this thread meanwhile, as notes."""
+    said: list[str] = []
+    with collect(said), libtiff.messages(said):
+        yield said
+
+
+def _frames_note(img: Image.Image) -> str | None:
+    """The note for a file of several frames or pages, "animated (N frames): ...",
+    counting at most :data:`FRAME_BOUND` of them; None for a single picture."""
+    if not getattr(img, "is_animated", False):
+        return None
+    tail = "only the first is upscaled"
+    if not isinstance(inspect.getattr_static(type(img), "n_frames", None), property):
+        return f"animated ({img.n_frames} frames): {tail}"  # a number from the header
+    if img.format == "GIF":
+        # Pillow counts a GIF's frames by skipping their data, without decoding it.
+        return f"animated ({img.n_frames} frames): {tail}"
+    # Others (TIFF) are counted by seeking page by page, each a small read: bounded.
+    count = 1
+    try:
+        while count <= FRAME_BOUND:
+            img.seek(count)
+            count += 1
+    except EOFError:
+        return f"animated ({count} frames): {tail}"
+    except Exception:  # a damaged page chain: what was counted stands
+        return f"animated (at least {count} frames): {tail}"
+    finally:
+        img.seek(0)
+    return f"animated (more than {FRAME_BOUND} frames): {tail}"
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` turned as EXIF ``orientation`` (1–8) says, as ``ImageOps.exif_transpose``."""
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }.get(orientation)
+    return pixels if turned is None else np.ascontiguousarray(turned(pixels))
+
+
+def _file_exif(img: Image.Image, notes: list[str]) -> Image.Exif | None:
+    """The salvaged EXIF of ``img`` (loaded): for a TIFF its IFD0, else the EXIF block."""
+    try:
+        source: Image.Exif | bytes | None = img.getexif()
+    except Exception:  # Pillow's parser refuses the block: salvage what can be read of it
+        source = img.info.get("exif")
+    found, said = exif_tags.salvage(source)
+    notes.extend(said)
+    return found
+
+
+def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
+    head = f.read(64)
+    f.seek(0)
+    notes: list[str] = []
+    with Image.open(f) as img:
+        w, h = img.size
+        if w * h > max_pixels:
+            raise BadImageError(
+                f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
+                f"{max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
+            )
+        fmt, compression = img.format, img.info.get("compression")
+        deep_layout = deep.colour_layout(img, head)
+        animated = _frames_note(img)
+        if animated:
+            notes.append(animated)
+        # Decoded by Pillow even where OpenCV gives the pixels (16-bit colour): that refuses
+        # damaged data in one place, and reads what PNG stores after its pixels (eXIf).
+        img.load()
+        found = _file_exif(img, notes)
+        orientation = exif_tags.orientation(found, notes)
+        dpi = dpi_field.read(img, found)
+        pixels = None
+        if deep_layout:
+            f.seek(0)
+            pixels = deep.decode(f.read(), deep_layout)
+            icc = img.info.get("icc_profile") or None
+            if pixels is None:
+                notes.append("16-bit samples read at 8 bits: OpenCV cannot decode this file")
+            elif deep_layout == "RGB" and "transparency" in img.info:
+                keyed = modes.with_key(pixels, img.info["transparency"])
+                pixels = pixels if keyed is None else keyed
+        if pixels is None:
+            png = deep.png_header(head)
+            low_bits = png[0] if png and png[1] == 0 and png[0] < 8 else None
+            try:
+                pixels, icc, said = modes.from_pil(img, low_bits)
+            except BadImageError as e:  # a refusal of the samples: name the file
+                raise BadImageError(f"{path}: {e}") from None
+            notes.extend(said)
+    carried, exif = exif_tags.without(found, _NOT_CARRIED), None
+    if carried is not None:
+        exif, said = exif_tags.encode(carried)
+        notes.extend(said)
+    return Picture(
+        _orient(pixels, orientation),
+        icc=icc,
+        exif=exif,
+        format=fmt,
+        notes=notes,
+        compression=compression if fmt == "TIFF" else None,
+        lossy=is_lossy(path, fmt, compression),
+        dpi=dpi,
+    )
+
+
+def read(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Read a picture file as a :class:`Picture` (see the module docstring for what each
+    mode becomes). Raises :class:`BadImageError`, naming the file and what is wrong, for
+    anything that is not a regular, readable picture of at most ``max_pixels`` pixels;
+    ``MemoryError`` where decoding needs more memory than there is."""
+    path = Path(path)
+    with _regular_file(path) as f, _library_notes() as said:
+        try:
+            picture = _decode(f, path, max_pixels)
+        except (BadImageError, MemoryError):
+            raise
+        except Exception as e:  # decoders raise anything on hostile input: this file's error
+            raise _failure(path, e, said) from None
+    picture.notes.extend(said)
+    return picture
+
+
+def probe(path: str | os.PathLike[str]) -> Probe:
+    """Read ``path``'s header only (no pixels, no page count); :class:`BadImageError` when
+    it is not a regular file or not a picture Pillow can open."""
+    path = Path(path)
+    with _regular_file(path) as f, _library_notes() as said:
+        try:
+            head = f.read(64)
+            f.seek(0)
+            with Image.open(f) as img:
+                (w, h), fmt = img.size, img.format
+                layout = deep.colour_layout(img, head)
+                channels, sample = (len(layout), 2) if layout else modes.shape_of(img)
+        except (BadImageError, MemoryError):
+            raise
+        except Exception as e:
+            raise _failure(path, e, said) from None
+    return Probe(w, h, channels, sample, fmt)
+
+
+def from_pil(img: Image.Image) -> Picture:
+    """A Pillow image (already loaded and oriented) as a :class:`Picture`, as :func:`read`
+    converts modes; its ICC profile and DPI come along. Raises :class:`BadImageError` for
+    float samples that are NaN or infinite."""
+    pixels, icc, notes = modes.from_pil(img)
+    return Picture(pixels, icc=icc, notes=notes, dpi=dpi_field.clean(img.info.get("dpi")))
+
+
+def to_pil(picture: Picture) -> Image.Image:
+    """``picture`` as a Pillow image: L, LA, RGB, RGBA, or I;16 for 16-bit grey; 16-bit
+    grey with alpha (a 16-bit colour key) becomes 8-bit LA, rounded, as Pillow has no mode
+    for it. Raises :class:`OutputError` for 16-bit colour, which Pillow has no mode for
+    (write it with :func:`write`, as PNG or TIFF)."""
+    px = picture.pixels
+    if px.dtype == np.uint16 and px.shape[2] == 2:
+        px = to_8bit(px)
+    if px.dtype == np.uint16:
+        if px.shape[2] != 1:
+            raise OutputError(
+                "Pillow has no mode for 16-bit colour or grey with alpha; write it with "
+                "srup.imageio.write as PNG or TIFF"
+            )
+        img = Image.fromarray(np.ascontiguousarray(px[:, :, 0]))
+    else:
+        img = Image.fromarray(np.ascontiguousarray(px[:, :, 0] if px.shape[2] == 1 else px))
+    if picture.icc:
+        img.info["icc_profile"] = picture.icc
+    if picture.dpi:
+        img.info["dpi"] = picture.dpi
+    return img
+
+
+# ------------------------------------------------------------------------------ writing
 
 
 def write(
@@ -312,53 +442,142 @@ def write(
     path: str | os.PathLike[str],
     fmt: str | None = None,
     quality: int = 95,
-) -> None:
-    """Write ``picture`` atomically; the format comes from ``fmt`` or the extension."""
+    background: tuple[int, int, int] = WHITE,
+    overwrite: bool = True,
+) -> list[str]:
+    """Write ``picture`` atomically as ``fmt`` (PNG, JPEG, WEBP, TIFF, BMP; default: from
+    the extension) and return the notes it made: 16 bits rounded to 8, transparency
+    flattened onto ``background`` (RGB, 0–255) for JPEG and BMP, EXIF tags or an ICC profile
+    the format cannot hold, library warnings. ``quality``: JPEG/WebP (and JPEG-in-TIFF),
+    1–100. ``overwrite``: replace an existing file; otherwise create or fail
+    (:class:`srup.files.OutputExistsError`), as :func:`srup.files.atomic_write`. Raises
+    :class:`UsageError` for an unknown extension, :class:`OutputError` when the file
+    cannot be written (a picture larger than a JPEG's 65,500 or a WebP's 16,383 pixels a
+    side is refused before anything is written)."""
     path = Path(path)
     fmt = fmt or format_for(path)
-    write_file(path, _encoder(_fit_layout(picture, fmt), fmt, quality))
+    side = _MAX_SIDE.get(fmt)
+    if side is not None and max(picture.size) > side:
+        w, h = picture.size
+        raise OutputError(
+            f"{path}: {w}×{h} is too large for {fmt}, which holds at most {side:,} pixels a "
+            "side; write PNG or TIFF instead"
+        )
+    with _library_notes() as said:
+        pixels, notes = modes.fit(picture.pixels, fmt, background)
+        fill = _encoder(picture, pixels, fmt, quality, notes)
+
+        def guarded(f: IO[bytes]) -> None:
+            try:
+                fill(f)
+            except (SrupError, MemoryError):
+                raise
+            except OSError as e:
+                if e.errno is not None:
+                    raise  # the OS refused: write_file names the file and the reason
+                raise _write_failure(path, fmt, e, said) from None
+            except Exception as e:  # an encoder's own exception: this file's error
+                raise _write_failure(path, fmt, e, said) from None
+
+        write_file(path, guarded, overwrite=overwrite)
+    return notes + said
 
 
-def write_file(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> None:
-    """Write a file atomically with ``fill(f)``; an OS failure (full disk, permissions)
-    becomes an :class:`OutputError` naming the file."""
-    path = Path(path)
-    try:
-        with atomic_write(path) as f:
-            fill(f)
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
+def _write_failure(path: Path, fmt: str, e: Exception, said: list[str]) -> OutputError:
+    reason = " ".join(str(e).split()) or type(e).__name__
+    details = [n.split(": ", 1)[-1] for n in said if n.startswith("libtiff")]
+    if details:
+        reason += f"; libtiff: {'; '.join(details)}"
+    return OutputError(f"{path}: cannot write {fmt} ({reason})")
 
 
-def _tiff_compression(picture: Picture) -> str:
-    """The input TIFF's compression where Pillow can write it for this picture (JPEG only
+def _tiff_compression(picture: Picture, pixels: np.ndarray) -> str:
+    """The input TIFF's compression where Pillow can write it for these pixels (JPEG only
     for 8-bit L/RGB), else lossless LZW."""
     c = picture.compression
     if c not in _TIFF_WRITES:
         return _TIFF_DEFAULT
-    if c == "jpeg" and (picture.pixels.dtype != np.uint8 or picture.layout not in {"L", "RGB"}):
+    if c == "jpeg" and (pixels.dtype != np.uint8 or pixels.shape[2] not in (1, 3)):
         return _TIFF_DEFAULT
     return c
 
 
-def _encoder(picture: Picture, fmt: str, quality: int) -> Callable[[IO[bytes]], None]:
-    """What writes ``picture`` (already in a layout ``fmt`` holds) to an open file."""
+def _exif_for(picture: Picture, fmt: str, notes: list[str]) -> bytes | None:
+    """The EXIF block to write as ``fmt``: the picture's, with its DPI in the resolution
+    tags where EXIF is how the format says it (WebP) or would otherwise contradict it."""
+    source: Image.Exif | bytes | None = picture.exif
+    if picture.dpi and (fmt == "WEBP" or (picture.exif and fmt in {"JPEG", "PNG"})):
+        found, _ = exif_tags.salvage(picture.exif)  # its notes come from encode() below
+        source = exif_tags.with_resolution(found, picture.dpi)
+    limit = exif_tags.JPEG_LIMIT if fmt == "JPEG" else None
+    data, said = exif_tags.encode(source, limit, fmt)
+    notes.extend(said)
+    return data
+
+
+def _encoder(
+    picture: Picture, pixels: np.ndarray, fmt: str, quality: int, notes: list[str]
+) -> Callable[[IO[bytes]], None]:
+    """What writes ``pixels`` (already in a layout ``fmt`` holds) with ``picture``'s
+    metadata to an open file; notes on metadata left out go to ``notes``."""
+    icc, dpi = picture.icc, picture.dpi
+    if fmt == "BMP":
+        if picture.exif:
+            notes.append("EXIF left out: BMP holds none")
+        if icc and icc != modes.srgb_profile():
+            notes.append("ICC profile left out: BMP holds none (colours may shift)")
+        img = to_pil(Picture(pixels))
+        # Pillow writes 96 dpi when given none: (0, 0) writes "unknown", as the input was.
+        return lambda f: img.save(f, format="BMP", dpi=dpi or (0, 0))
+    exif = _exif_for(picture, fmt, notes)
     if fmt == "PNG":
         # zlib level 1, as OpenCV, deflated on every core: 0.12 s for a 4K frame where
         # Pillow takes 0.46 s on one (see srup.png).
-        return lambda f: write_png(f, picture.pixels, icc=picture.icc, exif=picture.exif)
-    img = to_pil(picture)
-    kwargs: dict[str, object] = {}
-    if picture.icc and fmt in {"JPEG", "WEBP", "TIFF"}:
-        kwargs["icc_profile"] = picture.icc
-    if picture.exif and fmt in {"JPEG", "WEBP", "TIFF"}:
-        kwargs["exif"] = picture.exif
-    if fmt in {"JPEG", "WEBP"}:
-        kwargs["quality"] = quality
+        return lambda f: write_png(f, pixels, icc=icc, exif=exif, dpi=dpi)
     if fmt == "TIFF":
-        kwargs["compression"] = _tiff_compression(picture)
+        return _tiff_encoder(picture, pixels, exif, quality, notes)
+    img = to_pil(Picture(pixels))
+    kwargs: dict[str, object] = {"quality": quality}
+    if icc:
+        kwargs["icc_profile"] = icc
+    if exif:
+        kwargs["exif"] = exif
+    if fmt == "JPEG":
+        if quality >= 90:
+            kwargs["subsampling"] = 0
+        if dpi:  # JFIF density: whole numbers from 1 to 65535
+            kwargs["dpi"] = tuple(min(65535, max(1, round(d))) for d in dpi)
+    return lambda f: img.save(f, format=fmt, **kwargs)
+
+
+def _tiff_encoder(
+    picture: Picture, pixels: np.ndarray, exif: bytes | None, quality: int, notes: list[str]
+) -> Callable[[IO[bytes]], None]:
+    """TIFF: Pillow for 8-bit and 16-bit grey, tifffile for 16-bit colour; the EXIF added
+    afterwards by :func:`srup.tiffexif.attach` (libtiff refuses Pillow's sub-IFDs)."""
+
+    def encode() -> bytes:
+        if pixels.dtype == np.uint16 and pixels.shape[2] > 1:
+            compressed = picture.compression != "raw"
+            return deep.write_tiff(pixels, picture.icc, picture.dpi, compressed)
+        kwargs: dict[str, object] = {"compression": _tiff_compression(picture, pixels)}
         if kwargs["compression"] == "jpeg":
             kwargs["quality"] = quality
-    if fmt == "JPEG" and quality >= 90:
-        kwargs["subsampling"] = 0
-    return lambda f: img.save(f, format=fmt, **kwargs)
+        if picture.icc:
+            kwargs["icc_profile"] = picture.icc
+        if picture.dpi:
+            kwargs["dpi"] = picture.dpi
+        buf = io.BytesIO()
+        to_pil(Picture(pixels)).save(buf, format="TIFF", **kwargs)
+        return buf.getvalue()
+
+    def fill(f: IO[bytes]) -> None:
+        data = encode()
+        if exif:
+            try:
+                data = attach(data, exif_tags.tree(exif))
+            except ValueError as e:
+                notes.append(f"EXIF left out: {e}")
+        f.write(data)
+
+    return fill

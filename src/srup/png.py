@@ -44,9 +44,13 @@ def write_png(
     exif: bytes | None = None,
     level: int = 1,
     threads: int | None = None,
+    dpi: tuple[float, float] | None = None,
 ) -> None:
     """Write ``(H, W, C)`` uint8 or uint16 pixels, C = 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA),
-    as a PNG to ``f``, with an ICC profile (iCCP) and EXIF (eXIf) if given."""
+    in any memory layout (views, transposes, negative strides), as a PNG to ``f``, with an
+    ICC profile (iCCP), EXIF (eXIf) and a resolution (pHYs, from ``dpi``: dots per inch
+    (x, y), stored as whole pixels per metre) if given. Raises ValueError for other
+    shapes or dtypes."""
     if pixels.ndim != 3 or pixels.shape[2] not in COLOUR_TYPE:
         raise ValueError(f"expected (H, W, 1..4) pixels, got {pixels.shape}")
     if pixels.dtype not in (np.uint8, np.uint16):
@@ -64,11 +68,18 @@ def write_png(
     )
     if icc:
         f.write(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
+    if dpi:
+        ppm = [max(1, min(0xFFFFFFFF, round(d / 0.0254))) for d in dpi]
+        f.write(_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))  # unit 1: metre
     if exif:
         f.write(_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")))
 
     def big_endian(a: np.ndarray) -> np.ndarray:
-        return a.astype(">u2", copy=False).view(np.uint8) if depth == 16 else a
+        # C order, whatever the caller's strides: a band of a resized or transposed array
+        # is not contiguous, and only a contiguous array can be viewed as bytes.
+        if depth == 16:
+            return np.ascontiguousarray(a, dtype=">u2").view(np.uint8)
+        return a
 
     bands = _bands(height, row_bytes)
 
