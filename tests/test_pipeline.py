@@ -114,3 +114,29 @@ def test_levels_of_a_kept_region_equal_the_same_region_of_all_levels(rows, cols,
         part = pipeline.levels(x, 255.0, torch.uint8, keep)
     assert torch.equal(part, whole[keep])
     assert bool(pads) == (min(rows[0], cols[0]) < 2 or rows[1] > 46 or cols[1] > 42)
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+@pytest.mark.parametrize("maxv", [255.0, 65535.0])
+def test_premultiplied_levels_are_the_pipeline_on_premultiplied_colour_over_its_alpha(
+    channels, maxv
+):
+    # The recipe for straight alpha (Porter & Duff 1984): premultiply, run the pipeline,
+    # divide by the output's alpha. Compared as what shows (colour × alpha), since a float32
+    # quotient over an alpha of a level or two may round either way by much more.
+    scale = 3
+    pipeline = ColorPipeline(_net("espcn", scale), scale)
+    gen = torch.Generator().manual_seed(channels)
+    x = torch.floor(torch.rand(1, channels, 40, 36, generator=gen) * (maxv + 1))
+    alpha = x[:, -1]
+    alpha[torch.rand(alpha.shape, generator=gen) < 0.3] = 0
+    alpha[torch.rand(alpha.shape, generator=gen) < 0.3] = maxv
+    with torch.no_grad():
+        pm = x.double().clone()
+        pm[:, :-1] *= pm[:, -1:] / maxv
+        want = pipeline((pm / maxv).float())[0].double().clamp(0, 1) * maxv
+        got = pipeline.levels(x, maxv, torch.int32, premultiply=True).double().permute(2, 0, 1)
+    assert (got[-1] - torch.floor(want[-1] + 0.5)).abs().max() <= 1
+    shown = got[:-1] * got[-1] / maxv
+    assert (shown - want[:-1].clamp(max=want[-1])).abs().max() <= 1.5
+    assert not got[:-1, got[-1] == 0].any()  # no colour where nothing shows

@@ -6,7 +6,13 @@ from PIL import Image
 from skimage import data
 
 import srup
-from srup.errors import BadImageError, DeviceError, UnknownModelError
+from srup.errors import (
+    BadImageError,
+    DeviceError,
+    InvalidArgument,
+    InvalidArgumentType,
+    UnknownModelError,
+)
 from srup.models import registry
 from srup.weights import shipped
 
@@ -120,14 +126,39 @@ def test_bf16_keeps_the_first_layer_float32_and_fp16_runs_every_layer_in_fp16(na
         assert weights[0] == first and set(weights[1:]) == {dtype}
 
 
-def test_bad_arrays_are_refused():
+def test_bad_arguments_to_the_upscaler_methods_are_srup_type_and_value_errors():
     up = srup.load(scale=2, device="cpu", precision="fp32")
-    with pytest.raises(BadImageError):
+    with pytest.raises(InvalidArgumentType, match="channels"):
         up.upscale_array(np.zeros((4, 4, 5), dtype=np.uint8))
-    with pytest.raises(BadImageError):
+    with pytest.raises(InvalidArgumentType, match="uint16 or uint8"):
         up.upscale_array(np.zeros((4, 4), dtype=np.float32))
-    with pytest.raises(BadImageError):
+    with pytest.raises(InvalidArgument, match="empty"):
         up.upscale_array(np.zeros((0, 4), dtype=np.uint8))
+    with pytest.raises(InvalidArgumentType, match="progress"):
+        up.upscale_array(np.zeros((4, 4), dtype=np.uint8), progress=5)
+    with pytest.raises(InvalidArgumentType, match="PIL image"):
+        up.upscale(np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(InvalidArgumentType, match="size"):
+        up.upscale(Image.new("L", (4, 4)), size=5)
+    with pytest.raises(InvalidArgument, match="at least 1"):
+        up.upscale(Image.new("L", (4, 4)), size=(0, 4))
+    with pytest.raises(InvalidArgumentType, match="Picture"):
+        up.upscale_picture(np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(InvalidArgumentType, match="Picture"):
+        up.process("board.png")
+
+
+def test_sixteen_bit_grey_with_a_colour_key_comes_back_from_the_pil_api_as_la(tmp_path):
+    from srup import imageio
+
+    grey = (np.arange(48, dtype=np.uint16).reshape(6, 8) * 1000).astype(np.uint16)
+    path = tmp_path / "key16.png"
+    Image.fromarray(grey).save(path, transparency=5000)
+    with Image.open(path) as img:
+        out = srup.load(scale=2, device="cpu", precision="fp32").upscale(img)
+    assert out.mode == "LA" and out.size == (16, 12)
+    assert np.asarray(out)[..., 1].min() < 32  # around the keyed pixel: transparent
+    assert imageio.read(path).pixels.shape[2] == 2
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (1, 9, 3), (9, 1, 1), (2, 2, 4)])

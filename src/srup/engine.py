@@ -13,13 +13,15 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import imageio
 from .catalog import default_model
 from .errors import UnknownModelError
 from .resize import resize_pixels
 from .sizing import Sizing, network_scale
-from .upscale import Progress, Upscaler, load
-from .weights import read_metadata, shipped, split_name
+from .upscale import Progress, Upscaler, load, scaled_dpi
+from .weights import read_weights_header, shipped, split_name
 
 if TYPE_CHECKING:
     import torch
@@ -45,7 +47,9 @@ class Engine:
         self.sizing, self.model, self.weights, self.options = sizing, model, weights, options
         self._loaded: dict[tuple[int, bool], Upscaler] = {}
         if weights is not None:
-            self.scales = [int(read_metadata(weights).get("scale", "0"))]
+            # Checked: a header scale of "abc" or "2.0" is a one-line BadWeightsError.
+            scale = read_weights_header(weights).scale
+            self.scales = [scale] if scale is not None else []
         elif model == "auto":
             self.scales = sorted({s for (n, s) in shipped() if not split_name(n)[1]})
         else:
@@ -80,7 +84,12 @@ class Engine:
     def process(
         self, picture: imageio.Picture, progress: Progress | None = None
     ) -> tuple[imageio.Picture, str]:
-        """``picture`` at its output size, and what made it (a model name or "bicubic")."""
+        """``picture`` at its output size, and what made it (a model name or "bicubic").
+
+        The pixels come back C-contiguous, in the input's layout and dtype; alpha is
+        resampled premultiplied at every step (network, resize: Porter & Duff 1984), so
+        colour under α = 0 never shows. The DPI grows with the resize, per axis, keeping
+        the print size; a ``--fit cover`` cut removes pixels at that same density."""
         w, h = picture.size
         up = self.pick(picture)
         out, name = (picture, "bicubic") if up is None else up.process(picture, progress)
@@ -89,8 +98,9 @@ class Engine:
         fw, fh = self.sizing.final(w, h)
         if (fw, fh) != (rw, rh):  # --fit cover: the centre of the resized picture
             y, x = (rh - fh) // 2, (rw - fw) // 2
-            pixels = pixels[y : y + fh, x : x + fw]
-        return replace(out, pixels=pixels), name
+            # A copy: the writers need C-contiguous rows, and the rest can be freed.
+            pixels = np.ascontiguousarray(pixels[y : y + fh, x : x + fw])
+        return replace(out, pixels=pixels, dpi=scaled_dpi(picture.dpi, (w, h), (rw, rh))), name
 
     @property
     def name(self) -> str:

@@ -32,12 +32,14 @@ class HostTiler(Runner):
         side = math.sqrt(TILE_BUDGET_BYTES / self.bytes_per_out_px) / self.scale
         return int(min(2048, max(64, side)))
 
-    def _run_tile(self, tile: np.ndarray) -> np.ndarray:
-        """``(h, w, C)`` uint8/uint16 → ``(h*s, w*s, C)`` of the same dtype."""
+    def _run_tile(self, tile: np.ndarray, premultiply: bool = False) -> np.ndarray:
+        """``(h, w, C)`` uint8/uint16 → ``(h*s, w*s, C)`` of the same dtype; ``premultiply``:
+        as :meth:`~srup.pipeline.ColorPipeline.levels`."""
         maxv = float(np.iinfo(tile.dtype).max)
         src = torch.from_numpy(np.array(tile, copy=True, order="C")).to(self.device)
         torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.uint16
-        out = self.pipeline.levels(src.permute(2, 0, 1)[None].float(), maxv, torch_dtype)
+        x = src.permute(2, 0, 1)[None].float()
+        out = self.pipeline.levels(x, maxv, torch_dtype, premultiply=premultiply)
         return out.cpu().numpy()
 
     def run(
@@ -45,10 +47,16 @@ class HostTiler(Runner):
         pixels: np.ndarray,
         tile: int,
         progress: Callable[[int, int], None] | None = None,
+        premultiply: bool = False,
     ) -> np.ndarray:
         """``(H, W, C)`` uint8/uint16 → ``(H*s, W*s, C)`` of the same dtype; ``tile``: the
-        input tile side, 0 for the whole picture."""
+        input tile side, 0 for the whole picture; ``premultiply``: resample the colour
+        premultiplied by the last channel, the alpha
+        (:meth:`~srup.pipeline.ColorPipeline.levels`). Premultiplying is per pixel, so a
+        tile's pixels are those of the premultiplied picture: tiled still equals untiled."""
+
+        def run_tile(tile: np.ndarray) -> np.ndarray:
+            return self._run_tile(tile, premultiply)
+
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
-            return tiling.run(
-                self._run_tile, pixels, self.scale, tile, self.overlap, progress=progress
-            )
+            return tiling.run(run_tile, pixels, self.scale, tile, self.overlap, progress=progress)

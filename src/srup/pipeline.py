@@ -127,22 +127,51 @@ class ColorPipeline(nn.Module):
         maxv: float,
         dtype: torch.dtype,
         keep: tuple[slice, slice] | None = None,
+        premultiply: bool = False,
     ) -> torch.Tensor:
         """``(1, C, h, w)`` float levels 0–``maxv`` → the output's rows and columns ``keep``
         (multiples of s; all of them when None) as ``(h', w', C)`` levels in ``dtype``,
-        clamped and rounded (halves up), interleaved."""
+        clamped and rounded (halves up), interleaved.
+
+        ``premultiply`` (C = 2 or 4: the last channel is straight alpha): the colour is
+        resampled premultiplied by alpha (Porter & Duff 1984) and divided by the output's
+        alpha afterwards, so colour under α = 0 never reaches a visible pixel; where the
+        output's alpha rounds to 0 the colour is 0. Alpha is bicubic like any channel,
+        clamped to 0–``maxv``."""
         s, c = self.scale, x.shape[1]
         lr_keep = None if keep is None else tuple(slice(k.start // s, k.stop // s) for k in keep)
-        # Rounding is the cast's truncation of the value plus ½, the ½ added by the
-        # bicubic convolution's bias: one pass over the output fewer than round().
-        phases = self.phases(x, maxv, 0.5, lr_keep)[0]
-        phases.clamp_(0, maxv + 0.5)
+        if premultiply:
+            phases = self._unpremultiplied(x, maxv, lr_keep)
+        else:
+            # Rounding is the cast's truncation of the value plus ½, the ½ added by the
+            # bicubic convolution's bias: one pass over the output fewer than round().
+            phases = self.phases(x, maxv, 0.5, lr_keep)[0]
+            phases.clamp_(0, maxv + 0.5)
         h, w = phases.shape[1:]
         out = torch.empty((h * s, w * s, c), dtype=dtype, device=phases.device)
         # [i, j, c, y, x] → [y, i, x, j, c]: shuffle and cast in one copy, of runs of s·C.
         source = phases.unflatten(0, (s, s, c)).permute(3, 0, 4, 1, 2)
         out.view(h, s, w, s, c).copy_(source)
         return out
+
+    def _unpremultiplied(
+        self, x: torch.Tensor, maxv: float, keep: tuple[slice, ...] | None
+    ) -> torch.Tensor:
+        """:meth:`levels`' phases ``(s²·C, h', w')`` for straight-alpha ``x``, resampled
+        premultiplied: clamped to 0–``maxv`` and plus ½, ready for the cast."""
+        colour = x.shape[1] - 1
+        alpha = x[:, colour:]
+        # A new tensor: the caller's tile is not written to. An opaque pixel's colour is
+        # multiplied by exactly 1.0, so it reaches the network unchanged.
+        x = torch.cat([x[:, :colour] * (alpha / maxv), alpha], dim=1)
+        phases = self.phases(x, maxv, 0.0, keep)[0].unflatten(0, (-1, colour + 1))
+        a = phases[:, colour:].clamp_(0, maxv)
+        # The colour of a pixel whose alpha rounds to 0 is invisible: 0, and no division
+        # by (almost) zero. Elsewhere the premultiplied colour over alpha, which a
+        # network's ringing may push out of range, clamped like any level.
+        rgb = phases[:, :colour].div_(a.clamp(min=0.5)).mul_(maxv).clamp_(0, maxv)
+        rgb.masked_fill_(a < 0.5, 0.0)
+        return phases.add_(0.5).flatten(0, 1)
 
 
 def working_bytes_per_out_px(

@@ -102,24 +102,33 @@ class ResidentTiler(Runner):
         return symmetric_pad(planes, py, px), tiles, (py, px)
 
     def compute(
-        self, padded: torch.Tensor, t: tiling.Tile, pads: tuple[int, int], maxv: float
+        self,
+        padded: torch.Tensor,
+        t: tiling.Tile,
+        pads: tuple[int, int],
+        maxv: float,
+        premultiply: bool = False,
     ) -> tuple[torch.Tensor, tuple[slice, slice]]:
         """One tile's kept output, interleaved ``(h*s, w*s, C)`` levels on the device
-        (uint8, or int32 for 16-bit pictures), and the output rows and columns it fills."""
+        (uint8, or int32 for 16-bit pictures), and the output rows and columns it fills;
+        ``premultiply``: as :meth:`~srup.pipeline.ColorPipeline.levels`."""
         keep, place = t.placement(self.scale, *pads)
         band = padded[(slice(None), *t.read)][None]
         x = band.to(torch.float32, memory_format=torch.channels_last)  # what the convs read
         dtype = torch.uint8 if padded.dtype == torch.uint8 else torch.int32
-        return self.pipeline.levels(x, maxv, dtype, keep), place
+        return self.pipeline.levels(x, maxv, dtype, keep, premultiply), place
 
     def run(
         self,
         pixels: np.ndarray,
         tile: tuple[int, int] | None = None,
         progress: Callable[[int, int], None] | None = None,
+        premultiply: bool = False,
     ) -> np.ndarray:
         """``(H, W, C)`` uint8/uint16 → ``(H*s, W*s, C)`` of the same dtype. ``tile``:
-        (height, width) of the input tiles, or None for :meth:`bands`.
+        (height, width) of the input tiles, or None for :meth:`bands`. ``premultiply``:
+        resample the colour premultiplied by the last channel, the alpha
+        (:meth:`~srup.pipeline.ColorPipeline.levels`).
 
         With bands of its own choosing, a run that finds the device out of memory (another
         program took what was free when the bands were sized) starts again with bands half
@@ -129,7 +138,7 @@ class ResidentTiler(Runner):
             shape = tile if tile is not None else self.bands(*pixels.shape[:2])
             while True:
                 try:
-                    return self._run(pixels, shape, progress)
+                    return self._run(pixels, shape, progress, premultiply)
                 except Exception as e:
                     smaller = halved(shape)
                     if tile is not None or smaller is None or not out_of_memory(e):
@@ -143,6 +152,7 @@ class ResidentTiler(Runner):
         pixels: np.ndarray,
         tile: tuple[int, int],
         progress: Callable[[int, int], None] | None,
+        premultiply: bool = False,
     ) -> np.ndarray:
         h, w, c = pixels.shape
         s = self.scale
@@ -153,7 +163,7 @@ class ResidentTiler(Runner):
         copier = torch.cuda.Stream(self.device) if cuda else None
         try:
             for i, t in enumerate(tiles):
-                result, place = self.compute(padded, t, pads, maxv)
+                result, place = self.compute(padded, t, pads, maxv, premultiply)
                 if copier is not None and place[1] == slice(0, w * s):
                     # A full-width band is one block of the output: it goes back on its own
                     # stream while the next band computes.

@@ -13,7 +13,18 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["contributions", "imresize", "resize_pixels", "upsample_phase_kernel"]
+__all__ = [
+    "contributions",
+    "has_alpha",
+    "imresize",
+    "resize_pixels",
+    "upsample_phase_kernel",
+]
+
+
+# imresize's largest output: 2^30 pixels (32768 × 32768), whose float64 passes alone take
+# 8 GiB per channel; anything larger is a mistake (a scale of 1e9) rather than a picture.
+MAX_OUTPUT_PIXELS = 1 << 30
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -74,26 +85,50 @@ def imresize(
 ) -> np.ndarray:
     """Resize like MATLAB ``imresize(img, scale, 'bicubic')``.
 
-    ``img``: ``(H, W)`` or ``(H, W, C)``; uint8 (rounded and clipped after each pass, as
-    MATLAB does) or float (kept float, no clipping). Give ``scale`` (output size is
-    ``ceil(in * scale)``) or ``output_shape`` ``(H, W)`` (then each axis uses its own scale).
-    Returns an array of the input's dtype.
+    ``img``: ``(H, W)`` or ``(H, W, C)`` (or ``(H, W, ...)``: a stack, each picture
+    alike), no axis empty; uint8 (rounded and clipped after each pass, as MATLAB does) or
+    float (kept float, no clipping). Give ``scale`` (a
+    finite number > 0; output size is ``ceil(in * scale)``) or ``output_shape`` ``(H, W)``
+    (integers ≥ 1; then each axis uses its own scale). Returns an array of the input's
+    dtype.
+
+    Bounds, checked before anything is allocated: ``in * scale`` must be at least one
+    pixel on each axis (a smaller scale would make MATLAB's antialiasing kernel
+    ``4 / scale`` taps wide: ``imresize(x, 1e-9)`` would need 30 GiB), and the output at
+    most :data:`MAX_OUTPUT_PIXELS` pixels.
+
+    Raises :class:`~srup.errors.InvalidArgumentType` (an ``img`` that is not such an
+    array, of another dtype, a ``scale`` or ``output_shape`` of the wrong type) and
+    :class:`~srup.errors.InvalidArgument` (both or neither of ``scale`` and
+    ``output_shape``, values out of those bounds).
     """
+    from . import arguments
+    from .errors import InvalidArgument
+
     if (scale is None) == (output_shape is None):
-        raise ValueError("give exactly one of scale and output_shape")
-    img = np.asarray(img)
+        raise InvalidArgument("give exactly one of scale and output_shape")
+    img = arguments.array("img", img, dtypes=("uint8", "float"), stacked=True)
+    antialias = arguments.boolean("antialias", antialias)
     in_h, in_w = img.shape[:2]
     if scale is not None:
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        scales = (float(scale), float(scale))
+        scale = arguments.number("scale", scale, positive=True)
+        # With a little slack: 49 * (1 / 49) is 0.9999999999999999 in floating point.
+        if min(in_h, in_w) * scale < 1 - 1e-9:
+            raise InvalidArgument(
+                f"scale {scale:g} shrinks {in_w}×{in_h} pixels below one pixel; the smallest "
+                f"scale for it is 1/{min(in_h, in_w)} (use output_shape for other sizes)"
+            )
+        scales = (scale, scale)
         out_shape = (math.ceil(in_h * scale), math.ceil(in_w * scale))
     else:
-        out_shape = (int(output_shape[0]), int(output_shape[1]))
+        out_shape = arguments.size_pair("output_shape", output_shape)
         scales = (out_shape[0] / in_h, out_shape[1] / in_w)
+    if out_shape[0] * out_shape[1] > MAX_OUTPUT_PIXELS:
+        raise InvalidArgument(
+            f"output of {out_shape[1]}×{out_shape[0]} pixels is over the limit of "
+            f"{MAX_OUTPUT_PIXELS:,} pixels"
+        )
     is_uint8 = img.dtype == np.uint8
-    if not (is_uint8 or np.issubdtype(img.dtype, np.floating)):
-        raise TypeError(f"imresize takes uint8 or float arrays, not {img.dtype}")
     out: np.ndarray = img.astype(np.float64)
     # MATLAB resizes the most-shrunk dimension first; ties go height first.
     order = sorted(range(2), key=lambda d: scales[d])
@@ -106,16 +141,54 @@ def imresize(
     return out.astype(np.uint8) if is_uint8 else out.astype(img.dtype)
 
 
+def has_alpha(pixels: np.ndarray) -> bool:
+    """Whether ``(H, W, C)`` uint8/uint16 pixels with C = 2 (LA) or 4 (RGBA) have an alpha
+    that is not fully opaque somewhere: what needs premultiplied resampling. One pass over
+    the alpha plane; False for other layouts."""
+    if pixels.ndim != 3 or pixels.shape[2] not in (2, 4) or pixels.size == 0:
+        return False
+    return bool(pixels[:, :, -1].min() < np.iinfo(pixels.dtype).max)
+
+
+def _unpremultiply(out: np.ndarray, maxv: float) -> np.ndarray:
+    """Float ``(H, W, C)`` levels, colour premultiplied by the last channel (alpha) →
+    straight colour and alpha, both clamped to 0–``maxv``, still float, in place. Where
+    alpha rounds to 0 (``np.rint``: at most ½) the colour is 0: it is invisible, and a
+    division by (almost) zero would only make noise of it."""
+    # In place, and one pass over the colour planes: at output size they are most of a
+    # resize's memory and time.
+    alpha, colour = out[:, :, -1:], out[:, :, :-1]
+    np.clip(alpha, 0, maxv, out=alpha)
+    gain = np.where(alpha > 0.5, maxv / np.maximum(alpha, 0.5), 0.0)  # np.rint(0.5) is 0
+    colour *= gain
+    np.clip(colour, 0, maxv, out=colour)
+    return out
+
+
 def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W[, C])`` uint8 or uint16 → ``size`` = (width, height), same dtype: MATLAB
-    bicubic, antialiased when shrinking, each channel alike (alpha included)."""
+    """``(H, W[, C])`` uint8 or uint16 → ``size`` = (width, height), same dtype, C-contiguous
+    (writers need it): MATLAB bicubic, antialiased when shrinking.
+
+    Alpha (C = 2 or 4, the last channel) is resampled like any channel, the colour
+    premultiplied by it (Porter & Duff 1984): ``C·α`` is resized, then divided by the
+    resized alpha, in float64 and rounded once, so colour stored under α = 0 never reaches
+    a visible pixel; where the resized alpha rounds to 0 the colour is 0. Opaque pictures
+    (and those without alpha) take the plain route, rounded after each pass as MATLAB does
+    for uint8."""
     w, h = size
     if pixels.shape[1] == w and pixels.shape[0] == h:
-        return pixels
-    if pixels.dtype == np.uint8:
-        return imresize(pixels, output_shape=(h, w))
-    out = imresize(pixels.astype(np.float64), output_shape=(h, w))
-    return np.clip(np.rint(out), 0, np.iinfo(pixels.dtype).max).astype(pixels.dtype)
+        return np.ascontiguousarray(pixels)
+    maxv = np.iinfo(pixels.dtype).max
+    if has_alpha(pixels):
+        x = pixels.astype(np.float64)
+        x[:, :, :-1] *= x[:, :, -1:] / maxv
+        out = _unpremultiply(imresize(x, output_shape=(h, w)), maxv)
+    elif pixels.dtype == np.uint8:
+        return np.ascontiguousarray(imresize(pixels, output_shape=(h, w)))
+    else:
+        out = imresize(pixels.astype(np.float64), output_shape=(h, w))
+        np.clip(out, 0, maxv, out=out)
+    return np.rint(out, out=out).astype(pixels.dtype, order="C")
 
 
 @lru_cache(maxsize=8)

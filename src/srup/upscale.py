@@ -15,24 +15,35 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import imageio
+from . import arguments, imageio
 from .catalog import FAST_MACS_1080P, default_model
 from .descriptor import ModelDescriptor, describe
 from .devices import out_of_memory, precision_name
-from .errors import BadImageError, DeviceError, DeviceMemoryError
+from .errors import DeviceError, DeviceMemoryError
 from .models import registry
 from .models.layers import keep_first_layer_fp32
 from .pipeline import ColorPipeline, working_bytes_per_out_px
-from .resize import resize_pixels
+from .resize import has_alpha, resize_pixels
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
     from torch import nn
 
-__all__ = ["FAST_MACS_1080P", "Upscaler", "default_model", "load"]
+__all__ = ["FAST_MACS_1080P", "Upscaler", "default_model", "load", "scaled_dpi"]
 
 Progress = Callable[[int, int], None]
+
+
+def scaled_dpi(
+    dpi: tuple[float, float] | None, before: tuple[int, int], after: tuple[int, int]
+) -> tuple[float, float] | None:
+    """``dpi`` (dots per inch, x and y) of a picture resampled from ``before`` to ``after``
+    pixels (width, height): each axis times its own growth, so the print size stays the
+    same (a 300 dpi scan at ×2 is 600 dpi). None stays None."""
+    if dpi is None:
+        return None
+    return dpi[0] * after[0] / before[0], dpi[1] * after[1] / before[1]
 
 
 class Upscaler:
@@ -101,49 +112,70 @@ class Upscaler:
         return precision_name(self.dtype)
 
     def upscale_array(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
-        """``(H, W)`` or ``(H, W, C)`` uint8/uint16 with C in 1–4 (L, LA, RGB, RGBA) →
-        ``(H*s, W*s[, C])`` of the same dtype."""
+        """``(H, W)`` or ``(H, W, C)`` uint8/uint16 levels with C in 1–4 (L, LA, RGB, RGBA;
+        alpha straight, not premultiplied) → ``(H*s, W*s[, C])`` C-contiguous, same dtype.
 
-        arr = np.asarray(pixels)
+        Where the alpha is not fully opaque the colour is upscaled premultiplied by it
+        (Porter & Duff 1984) and divided by the upscaled alpha after, in float32 per tile,
+        rounded once: colour stored under α = 0 never reaches a visible pixel, and where
+        the output's alpha is 0 its colour is 0. Alpha is bicubic, clamped to the dtype's
+        range. An opaque picture pays one pass over its alpha for this.
+        :class:`~srup.errors.InvalidArgumentType` (a TypeError) for another type, shape or
+        dtype, :class:`~srup.errors.InvalidArgument` (a ValueError) for an empty array or a
+        ``progress`` that is not callable; :class:`~srup.errors.DeviceMemoryError` when the
+        device runs out of memory."""
+        arr = arguments.array("pixels", pixels, ("uint8", "uint16"), channels=imageio.LAYOUTS)
+        arguments.optional_callable("progress", progress)
         squeeze = arr.ndim == 2
         if squeeze:
             arr = arr[:, :, None]
-        if arr.ndim != 3 or arr.shape[2] not in imageio.LAYOUTS:
-            raise BadImageError(f"expected (H, W) or (H, W, 1..4) pixels, got {arr.shape}")
-        if arr.dtype not in (np.uint8, np.uint16):
-            raise BadImageError(f"expected uint8 or uint16 pixels, got {arr.dtype}")
-        if 0 in arr.shape:
-            raise BadImageError(f"empty image {arr.shape}")
+        premultiply = has_alpha(arr)
         try:
             if self.resident is not None:
                 tile = None if self.tile is None else (self.tile, self.tile)
-                out = self.resident.run(arr, tile, progress)
+                out = self.resident.run(arr, tile, progress, premultiply)
             else:
                 assert self.host is not None and self.tile is not None
-                out = self.host.run(arr, self.tile, progress)
+                out = self.host.run(arr, self.tile, progress, premultiply)
         except RuntimeError as e:
             # torch's allocators raise RuntimeError (CUDA's a subclass of it): one kind of
             # error for every device, which the batch reports as such and goes on.
             if out_of_memory(e):
                 raise DeviceMemoryError(f"out of memory on {self.device}") from None
             raise
-        return out[:, :, 0] if squeeze else out
+        return np.ascontiguousarray(out[:, :, 0]) if squeeze else out
 
     def upscale_picture(
         self, picture: imageio.Picture, progress: Progress | None = None
     ) -> imageio.Picture:
-        """A :class:`~srup.imageio.Picture` upscaled, with its ICC profile and EXIF."""
-        return replace(picture, pixels=self.upscale_array(picture.pixels, progress))
+        """A :class:`~srup.imageio.Picture` upscaled (as :meth:`upscale_array`: alpha
+        premultiplied), with its ICC profile and EXIF, and its DPI times the scale.
+        :class:`~srup.errors.InvalidArgumentType` when ``picture`` is not a Picture."""
+        arguments.instance("picture", picture, imageio.Picture, "a srup.imageio.Picture")
+        pixels = self.upscale_array(picture.pixels, progress)
+        dpi = scaled_dpi(picture.dpi, picture.size, (pixels.shape[1], pixels.shape[0]))
+        return replace(picture, pixels=pixels, dpi=dpi)
 
     def upscale(self, img: Image.Image, size: tuple[int, int] | None = None) -> Image.Image:
         """Upscale a Pillow image. L, LA, RGB, RGBA and 16-bit gray keep their mode;
         P becomes RGB or RGBA, CMYK and others RGB. ``size`` = (width, height): the network's
         output resized to exactly that (MATLAB bicubic, antialiased), e.g. a ×3 model for a
-        2.5× enlargement."""
-        img.load()
-        picture = self.upscale_picture(imageio.from_pil(img))
+        2.5× enlargement. Alpha is resampled premultiplied in both steps (Porter & Duff
+        1984): colour under fully transparent pixels never shows. 16-bit grey with alpha
+        (a 16-bit colour key) comes back as 8-bit LA: Pillow has no mode for it.
+        :class:`~srup.errors.InvalidArgumentType` when ``img`` is not a PIL image or ``size``
+        not two integers; :class:`~srup.errors.InvalidArgument` for a size under 1."""
+        from PIL import Image
+
+        arguments.instance("img", img, Image.Image, "a PIL image")
         if size is not None:
-            picture = replace(picture, pixels=resize_pixels(picture.pixels, size))
+            size = arguments.size_pair("size", size)
+        img.load()
+        original = imageio.from_pil(img)
+        picture = self.upscale_picture(original)
+        if size is not None:
+            dpi = scaled_dpi(original.dpi, original.size, size)
+            picture = replace(picture, pixels=resize_pixels(picture.pixels, size), dpi=dpi)
         return imageio.to_pil(picture)
 
 
@@ -163,13 +195,38 @@ def load(
     (the best fast shipped model for ``scale``; with ``lossy=True``, its real-photo variant,
     made for JPEG-compressed, blurred, noisy input).
     ``weights``: a safetensors file to use instead of the shipped one; its header names the
-    model and scale. ``tile``: input tile side in pixels, 0 for the whole image, ``auto``
-    for a memory budget. ``device``: auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32,
-    fp16 or bf16. ``resident``: keep the picture on the device for the whole upscale
-    (:mod:`srup.resident`); None: on GPUs, not on the CPU.
-    """
-    from .devices import resolve_device, resolve_precision
+    model and scale. ``tile``: input tile side in pixels, 0 for the whole image, at least
+    :data:`srup.formats.MIN_TILE` (32) otherwise, or ``auto`` for a memory budget. ``device``:
+    auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32, fp16 or bf16. ``resident``: keep
+    the picture on the device for the whole upscale (:mod:`srup.resident`); None: on GPUs,
+    not on the CPU.
 
+    Raises :class:`~srup.errors.InvalidArgumentType` for an argument of the wrong type
+    (``scale=3.0``, ``tile="big"``, ``lossy="yes"``), :class:`~srup.errors.InvalidArgument`
+    for a value out of range (``tile=-5``, ``tile=1``), :class:`~srup.errors.UnknownModelError`
+    for a model or scale srup does not offer, :class:`~srup.errors.BadWeightsError` for a
+    weights file that cannot be used, :class:`~srup.errors.DeviceError` for a device or
+    precision not available here.
+    """
+    from . import arguments
+    from .devices import resolve_device, resolve_precision
+    from .errors import InvalidArgument
+    from .formats import MIN_TILE
+
+    device = arguments.text("device", device)
+    precision = arguments.text("precision", precision)
+    if resident is not None:
+        resident = arguments.boolean("resident", resident)
+    if isinstance(tile, str):
+        arguments.choice("tile", tile, ("auto",))
+        tile_px = None
+    else:
+        tile_px = arguments.integer("tile", tile, minimum=0)
+        if 0 < tile_px < MIN_TILE:  # the CLI's --tile bound, for the same reason
+            raise InvalidArgument(
+                f"tile must be 0 (whole picture) or at least {MIN_TILE} pixels, "
+                f"got {tile_px}: smaller tiles spend most of their work on their overlap"
+            )
     described = describe(model, scale, weights, lossy)
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
@@ -178,12 +235,6 @@ def load(
             f"{described.name} does not run in {precision_name(dtype)}; use one of "
             f"{', '.join(described.precisions)}"
         )
-    if isinstance(tile, str):
-        if tile != "auto":
-            raise ValueError(f"tile must be an int or 'auto', got {tile!r}")
-        tile_px = None
-    else:
-        tile_px = int(tile)
     net = described.build("infer", dtype)
     up = Upscaler(
         net, described.spec, scale, dev, dtype, tile_px, dict(described.metadata), resident
