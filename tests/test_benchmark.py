@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import pytest
 from PIL import Image
@@ -10,7 +11,7 @@ from srup import benchmark as bm
 from srup.cli import cli
 from srup.report import BenchmarkRun
 
-from .conftest import SHARED, needs_shared
+from .conftest import SHARED, needs_shared, photo
 
 
 def test_hr_folder_dataset_scores_bicubic_and_models(runner, hr_folder, tmp_path):
@@ -80,3 +81,74 @@ def test_bicubic_reproduces_the_srcnn_paper_baselines(layout):
     got = {r["scale"]: r["psnr"] for r in run.execute().results}
     for scale, paper in {2: 33.66, 3: 30.39, 4: 28.42}.items():
         assert got[scale] == pytest.approx(paper, abs=0.03)
+
+
+def strict_json(text: str):
+    """JSON as any strict reader takes it: NaN and Infinity are not JSON."""
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture
+def small_set(tmp_path):
+    """Three pictures at ×2: 12×12 and 14×10 (under SSIM's 11×11 window once 2 pixels are
+    shaved from each border: 8×8, 10×6) and 40×32 (over it)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    for name, (w, h) in {"tiny": (12, 12), "narrow": (14, 10), "big": (40, 32)}.items():
+        Image.fromarray(photo(w, h, seed=w)).save(folder / f"{name}.png")
+    return folder
+
+
+def test_benchmark_on_pictures_under_the_ssim_window_scores_psnr_and_says_so(
+    runner, small_set, tmp_path
+):
+    js, cs = tmp_path / "r.json", tmp_path / "r.csv"
+    argv = ["benchmark", str(small_set), "-s", "2", "-m", "espcn", "--per-image"]
+    res = runner.invoke(cli, [*argv, "--json", str(js), "--csv", str(cs)])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    data = strict_json(js.read_text())
+    per = {(r["model"], r["image"]): r for r in data["per_image"]}
+    for model in ("bicubic", "espcn"):
+        assert per[(model, "tiny")]["ssim"] is None and per[(model, "narrow")]["ssim"] is None
+        assert per[(model, "tiny")]["psnr"] > 15 and per[(model, "narrow")]["psnr"] > 15
+        big = per[(model, "big")]["ssim"]
+        assert 0 < big <= 1
+        (row,) = [r for r in data["results"] if r["model"] == model]
+        assert row["ssim"] == pytest.approx(big)  # the mean of those it is defined on
+        assert row["images"] == 3
+    (note,) = data["meta"]["notes"]
+    assert "SSIM is not defined on 2 images" in note and "narrow" in note and "tiny" in note
+    rows = list(csv.DictReader(cs.open()))
+    assert all(float(r["ssim"]) > 0 for r in rows)
+
+
+def test_benchmark_ssim_is_null_when_no_picture_is_over_the_window(small_set, tmp_path):
+    (small_set / "big.png").unlink()
+    result = BenchmarkRun([small_set], [2], models="bicubic", device="cpu").execute()
+    (row,) = result.results
+    assert math.isnan(row["ssim"]) and math.isfinite(row["psnr"])
+    result.write_json(tmp_path / "r.json")
+    assert strict_json((tmp_path / "r.json").read_text())["results"][0]["ssim"] is None
+
+
+@pytest.mark.parametrize("size,scale", [(5, 2), (8, 3), (11, 4), (1, 2)])
+def test_a_picture_too_small_to_score_is_named_in_one_line(runner, tmp_path, size, scale):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(photo(40, 40)).save(folder / "fine.png")
+    Image.fromarray(photo(size, size)).save(folder / "speck.png")
+    res = runner.invoke(cli, ["benchmark", str(folder), "-s", str(scale), "-m", "bicubic"])
+    assert res.exit_code == 1 and "speck.png" in res.output and "too small" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_unknown_benchmark_model_lists_what_it_accepts(runner, hr_folder):
+    res = runner.invoke(cli, ["benchmark", str(hr_folder), "-s", "3", "-m", "nope"])
+    assert res.exit_code == 2
+    for name in ("all", "real", "bicubic", "fsrcnn-real", "espcn-rgb", "espcn7-real"):
+        assert name in res.output

@@ -49,7 +49,7 @@ def test_the_three_forms_compute_one_function_away_from_the_edge(name, scale):
 
 def test_an_unknown_form_and_a_mismatched_weights_file_are_refused():
     d = describe("espcn", 3)
-    with pytest.raises(ValueError, match="unknown form"):
+    with pytest.raises(ValueError, match="form must be one of train, infer, export"):
         d.build("fast")
     with pytest.raises(UnknownModelError, match="for ×3, not ×2"):
         describe("auto", 2, weights=d.path)

@@ -9,6 +9,7 @@ import pytest
 
 import srup
 from srup.cli import cli
+from srup.errors import InvalidArgument, InvalidArgumentType
 
 from .conftest import photo
 
@@ -70,9 +71,62 @@ def test_export_refuses_to_overwrite_and_wrong_extensions(runner, tmp_path):
     res = runner.invoke(cli, ["export", "--onnx", str(existing), "-m", "espcn", "-s", "2"])
     assert res.exit_code == 1 and "--overwrite" in res.output
     assert existing.read_bytes() == b"keep"
-    res = runner.invoke(cli, ["export", "--onnx", str(tmp_path / "m.pt"), "-s", "2"])
-    assert res.exit_code == 1 and ".onnx extension" in res.output
-    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("name", ["e.png", "m.pt", "model", "x.onnx.tmp", "e.ONNX.png"])
+def test_export_to_a_name_without_the_onnx_extension_is_a_usage_error(runner, tmp_path, name):
+    # A usage mistake (exit 2, one line), found before any model is loaded.
+    out = tmp_path / name
+    res = runner.invoke(cli, ["export", "--onnx", str(out), "-m", "espcn", "-s", "2"])
+    assert res.exit_code == 2, res.output
+    assert ".onnx extension" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not out.exists()
+    with pytest.raises(InvalidArgument, match=r"\.onnx extension"):
+        srup.export_onnx(srup.load("espcn", 2, device="cpu", precision="fp32"), out)
+
+
+@pytest.mark.parametrize("form", ["rgb", "y"])
+def test_the_exported_batch_dimension_is_dynamic(tmp_path, form):
+    # The README and the export message promise (N, C, H, W): any batch, each picture
+    # upscaled as it would be alone.
+    up = srup.load("fsrcnn", 2, device="cpu", precision="fp32")
+    sess = session(srup.export_onnx(up, tmp_path / "b.onnx", form=form))
+    (name,) = [i.name for i in sess.get_inputs()]
+    assert sess.get_inputs()[0].shape[0] == "batch"
+    channels = 3 if form == "rgb" else 1
+    rng = np.random.default_rng(7)
+    for n, (h, w) in [(2, (13, 21)), (3, (8, 5)), (1, (6, 9))]:
+        x = rng.uniform(0.05, 0.95, (n, channels, h, w)).astype(np.float32)
+        (out,) = sess.run(None, {name: x})
+        assert out.shape == (n, channels, 2 * h, 2 * w)
+        for i in range(n):
+            (alone,) = sess.run(None, {name: x[i : i + 1]})
+            assert np.abs(out[i] - alone[0]).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "args,error",
+    [
+        (("not an upscaler", "m.onnx"), InvalidArgumentType),
+        ((None, "m.onnx"), InvalidArgumentType),
+        (("UP", 42), InvalidArgumentType),
+        (("UP", "m.onnx", "sideways"), InvalidArgument),
+        (("UP", "m.onnx", 3), InvalidArgumentType),
+        (("RGB_UP", "m.onnx", "y"), InvalidArgument),
+    ],
+    ids=["string", "none", "int-path", "unknown-form", "int-form", "y-of-an-rgb-network"],
+)
+def test_export_onnx_refuses_bad_arguments_with_srup_errors(tmp_path, args, error):
+    ups = {
+        "UP": srup.load("espcn", 2, device="cpu", precision="fp32"),
+        "RGB_UP": srup.load("espcn-rgb", 3, device="cpu", precision="fp32"),
+    }
+    up, path, *rest = args
+    up = ups.get(up, up) if isinstance(up, str) else up
+    path = tmp_path / path if isinstance(path, str) else path
+    with pytest.raises(error):
+        srup.export_onnx(up, path, *rest)
+    assert not any(tmp_path.iterdir())
 
 
 def test_export_without_onnx_installed_says_what_to_install_after_checking_the_request(
@@ -81,7 +135,7 @@ def test_export_without_onnx_installed_says_what_to_install_after_checking_the_r
     monkeypatch.setitem(sys.modules, "onnx", None)  # what `import onnx` meets without it
     out = tmp_path / "m.onnx"
     res = runner.invoke(cli, ["export", "--onnx", str(tmp_path / "m.pt"), "-s", "2"])
-    assert res.exit_code == 1 and ".onnx extension" in res.output
+    assert res.exit_code == 2 and ".onnx extension" in res.output
     res = runner.invoke(cli, ["export", "--onnx", str(out), "-s", "2", "--form", "sideways"])
     assert res.exit_code != 0 and "sideways" in res.output
     res = runner.invoke(cli, ["export", "--onnx", str(out), "-m", "espcn", "-s", "2"])

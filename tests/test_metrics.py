@@ -80,3 +80,31 @@ def test_metrics_refuse_mismatched_shapes_and_non_uint8():
         psnr(photo(20, 20), photo(21, 20))
     with pytest.raises(TypeError):
         psnr(photo().astype(np.float32), photo().astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "h,w,crop",
+    [(1, 1, 0), (10, 10, 0), (10, 40, 0), (40, 10, 0), (14, 14, 2), (14, 30, 2), (20, 20, 5)],
+)
+def test_ssim_is_not_defined_under_its_window_and_psnr_still_is(h, w, crop):
+    # Wang et al.'s ssim_index.m gives -Inf under 11×11; srup says NaN: not defined.
+    a = photo(w, h)
+    b = noisy(a, 6)
+    assert math.isnan(ssim(a, b, crop_border=crop))
+    assert math.isnan(ssim(a, a, crop_border=crop))
+    assert math.isfinite(psnr(a, b, crop_border=crop)) and mse(a, b, crop_border=crop) > 0
+
+
+@pytest.mark.parametrize("h,w,crop", [(11, 11, 0), (15, 15, 2), (11, 60, 0)])
+def test_ssim_at_exactly_the_window_matches_scikit_image(h, w, crop):
+    a = photo(w, h)[:, :, 1]
+    b = noisy(a, 8)
+    ref = structural_similarity(
+        a[crop : h - crop, crop : w - crop],
+        b[crop : h - crop, crop : w - crop],
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
+    )
+    assert ssim(a, b, crop_border=crop) == pytest.approx(ref, abs=1e-9)

@@ -213,13 +213,23 @@ def test_validation_never_changes_the_trajectory(hr_folder, tmp_path):
     assert model and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in model)
 
 
-def test_stop_at_leaves_off_with_a_checkpoint_that_resumes_bit_for_bit(hr_folder, tmp_path):
+def test_stop_at_leaves_off_with_weights_and_a_checkpoint_that_resumes_bit_for_bit(
+    hr_folder, tmp_path
+):
     straight, staged = tmp_path / "straight.safetensors", tmp_path / "staged.safetensors"
     train(config(hr_folder, straight, max_steps=8))
     summary = train(config(hr_folder, staged, max_steps=8, stop_at=3))
-    assert summary["stopped"] and summary["step"] == 3 and not staged.exists()
+    assert summary["stopped"] and summary["step"] == 3 and summary["output"] == staged
+    # The weights so far (no validation: the current ones), usable at once.
+    meta = read_metadata(staged)
+    assert meta["steps"] == "3" and meta["total_steps"] == "8"
+    weights, _ = load_state(staged)
+    state, _ = load_state(ckpt(staged))
+    assert weights.keys() == {k[len("model.") :] for k in state if k.startswith("model.")}
+    assert all(np.array_equal(v.numpy(), state[f"model.{k}"].numpy()) for k, v in weights.items())
     train(config(hr_folder, staged, max_steps=8, resume=True))
     assert same_tensors(straight, staged)
+    assert read_metadata(staged)["steps"] == "8"
 
 
 def test_real_degradation_patches_follow_the_seed_and_differ_from_clean(hr_folder):
@@ -359,7 +369,7 @@ def test_torchrun_two_cpu_processes_resume_bit_for_bit_with_validation(hr_folder
     run(straight, "--degradation", "real")
     assert read_metadata(straight)["steps"] == "4"
     run(staged, "--degradation", "real", "--stop-at", "2")
-    assert not staged.exists()
+    assert read_metadata(staged)["steps"] == "2"
     run(staged, "--degradation", "real", "--resume")
     assert same_tensors(straight, staged)
 

@@ -6,8 +6,15 @@ The public API::
     up = srup.load(scale=3)            # best fast shipped model for ×3
     big = up.upscale(PIL.Image.open("board.jpg"))
     srup.psnr(sr, hr, crop_border=3)   # Y-channel PSNR as SR papers report it
+    srup.describe("espcn", 3)          # what a weight set is, without building it
+    srup.export_onnx(up, "up.onnx")    # (N, 3, H, W) RGB in [0, 1], N, H, W dynamic
 
 Heavy modules (torch) load on first use, so ``import srup`` is cheap.
+
+Every function checks its arguments and raises srup's errors (:mod:`srup.errors`), never an
+AttributeError or ZeroDivisionError from deep inside: ``InvalidArgumentType`` (also a
+TypeError) for a wrong type, dtype or shape, ``InvalidArgument`` (also a ValueError) for a
+value out of range; each docstring lists what it raises.
 """
 
 from __future__ import annotations
@@ -17,7 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SrupError", "Upscaler", "__version__", "imresize", "load", "mse", "psnr", "ssim"]
+__all__ = [
+    "SrupError",
+    "Upscaler",
+    "__version__",
+    "describe",
+    "export_onnx",
+    "imresize",
+    "load",
+    "mse",
+    "psnr",
+    "ssim",
+]
 
 _HOME = {
     "load": "upscale",
@@ -27,10 +45,14 @@ _HOME = {
     "ssim": "metrics",
     "mse": "metrics",
     "SrupError": "errors",
+    "describe": "descriptor",
+    "export_onnx": "export",
 }
 
 if TYPE_CHECKING:
+    from .descriptor import describe
     from .errors import SrupError
+    from .export import export_onnx
     from .metrics import mse, psnr, ssim
     from .resize import imresize
     from .upscale import Upscaler, load

@@ -4,10 +4,16 @@ A data set is either a folder of HR images (LR made here with :func:`srup.imresi
 layout ``NAME/HR/*`` + ``NAME/LR_bicubic/X{s}/*x{s}.*`` (the given LR images are used). HR is
 cropped to a multiple of the scale; outputs are uint8; PSNR/SSIM/MSE are on Y with ``s``
 pixels shaved from each border.
+
+An HR image with nothing left once cropped and shaved (3s pixels a side at least) is a
+:class:`~srup.errors.DataError` naming it, before any scoring; one smaller than SSIM's 11×11
+window once shaved scores PSNR and MSE, and SSIM NaN (not defined: :mod:`srup.metrics`),
+which :func:`mean_defined` leaves out of the averages.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -20,7 +26,7 @@ from . import imageio
 from .degrade import Degradation, parse
 from .errors import DataError
 from .imageio import image_files
-from .metrics import mse, psnr, ssim
+from .metrics import SSIM_WINDOW, mse, psnr, ssim
 from .resize import imresize
 
 __all__ = [
@@ -31,8 +37,10 @@ __all__ = [
     "discover",
     "evaluate",
     "load_pair",
+    "mean_defined",
     "pairs",
     "score",
+    "too_small_for_ssim",
 ]
 
 
@@ -97,6 +105,12 @@ def load_pair(sample: Sample, scale: int) -> tuple[np.ndarray, np.ndarray]:
     hr = read_rgb(sample.hr)
     h, w = hr.shape[:2]
     hr = hr[: h - h % scale, : w - w % scale]
+    if min(hr.shape[:2]) <= 2 * scale:
+        raise DataError(
+            f"{sample.hr}: {w}×{h} is too small to score at ×{scale}: nothing is left once it "
+            f"is cropped to a multiple of {scale} and {scale} pixels are shaved from each "
+            f"border (it needs {3 * scale}×{3 * scale} at least)"
+        )
     if scale in sample.lr:
         lr = read_rgb(sample.lr[scale])
         want = (hr.shape[0] // scale, hr.shape[1] // scale)
@@ -108,6 +122,19 @@ def load_pair(sample: Sample, scale: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         lr = imresize(hr, 1 / scale)
     return lr, hr
+
+
+def mean_defined(values: Iterable[float]) -> float:
+    """The mean of the values that are not NaN (an SSIM on a picture under the window is
+    NaN: not defined); NaN when none is."""
+    defined = [v for v in values if not math.isnan(v)]
+    return float(np.mean(defined)) if defined else math.nan
+
+
+def too_small_for_ssim(shape: tuple[int, ...], scale: int) -> bool:
+    """Whether an HR image of ``shape`` (already cropped to a multiple of ``scale``) is
+    under SSIM's window once ``scale`` pixels are shaved from each border."""
+    return min(shape[:2]) - 2 * scale < SSIM_WINDOW
 
 
 def bicubic(scale: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -25,6 +25,7 @@ __all__ = [
     "default_model",
     "describe_architectures",
     "macs_per_pixel",
+    "model_names",
 ]
 
 ARCHITECTURES_FILE = "architectures.json"
@@ -76,6 +77,14 @@ def _architecture(arch: str) -> dict[str, Any]:
 
         raise UnknownModelError(f"unknown model {arch!r}; available: {', '.join(sorted(known))}")
     return known[arch]
+
+
+def model_names() -> list[str]:
+    """Every name ``srup.load(model=...)`` and ``srup upscale -m`` accept: ``auto``, then
+    each shipped model and variant (``espcn``, ``espcn-real``, ``espcn-rgb``, …), grouped by
+    architecture. Read from the weights folder, without torch."""
+    names = sorted({n for n, _ in shipped()}, key=lambda n: (split_name(n)[0], n))
+    return ["auto", *names]
 
 
 def macs_per_pixel(arch: str, scale: int) -> float:

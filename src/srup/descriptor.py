@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .catalog import default_model
-from .errors import UnknownModelError
+from . import arguments
+from .catalog import default_model, model_names
+from .errors import BadWeightsError, UnknownModelError
 from .models import registry
-from .weights import load_into, load_state, path_for, read_metadata, shipped, split_name
+from .weights import load_into, load_state, path_for, read_weights_header, shipped, split_name
 
 if TYPE_CHECKING:
     import torch
@@ -81,8 +82,7 @@ class ModelDescriptor:
         from .models.inference import for_inference
         from .models.layers import FORMS, set_form
 
-        if form not in FORMS:
-            raise ValueError(f"unknown form {form!r}; one of {', '.join(FORMS)}")
+        arguments.choice("form", form, FORMS)
         state, _meta = load_state(self.path)
         net = self.spec.create(self.scale, self.input_space)
         load_into(net, state, self.path)
@@ -100,11 +100,27 @@ def describe(
 ) -> ModelDescriptor:
     """The weight set :func:`srup.load` would run: a shipped ``model`` (``auto``: the best
     fast shipped model for ``scale``, its real-photo variant when ``lossy``), or the file
-    ``weights``, whose header names its architecture and scale. A name, scale or file that
-    does not fit raises :class:`~srup.errors.UnknownModelError` saying what does."""
+    ``weights``, whose header names its architecture and scale.
+
+    Raises :class:`~srup.errors.InvalidArgumentType` for arguments of the wrong type (a
+    ``scale`` that is not an integer, a ``model`` that is not a string);
+    :class:`~srup.errors.UnknownModelError` for a name or scale srup does not offer, saying
+    what it does (every name ``model`` accepts: ``auto``, the shipped models and their
+    variants); :class:`~srup.errors.BadWeightsError` for a weights file that is not srup's
+    or whose header does not parse."""
+    model = arguments.text("model", model)
+    scale = arguments.integer("scale", scale)
+    lossy = arguments.boolean("lossy", lossy)
     if weights is not None:
-        meta = read_metadata(weights)
-        named = meta.get("model", "")
+        weights = arguments.path("weights", weights)
+        header = read_weights_header(weights)
+        meta = header.metadata
+        named = header.model or ""
+        if named and named not in registry.names():
+            raise BadWeightsError(
+                f"{weights}: the header names model {named!r}, which is not an architecture "
+                f"srup has ({', '.join(registry.names())})"
+            )
         if model == "auto":
             model = named
             if not model:
@@ -114,28 +130,27 @@ def describe(
                 f"{weights}: these weights are for {named}, not {model}; drop --model or "
                 f"pass --model {named}"
             )
-        if meta.get("scale", str(scale)) != str(scale):
+        if header.scale is not None and header.scale != scale:
             raise UnknownModelError(
-                f"{weights}: these weights are for ×{meta['scale']}, not ×{scale}"
+                f"{weights}: these weights are for ×{header.scale}, not ×{scale}"
             )
         path = Path(weights)
     else:
         if model == "auto":
             model = default_model(scale, lossy)
-        arch, variant = split_name(model)
-        registry.get(arch)  # an unknown name fails here, with the list of models
+        arch, _variant = split_name(model)
+        if arch not in registry.names() or model not in model_names():
+            raise UnknownModelError(
+                f"unknown model {model!r}; available: {', '.join(model_names())}"
+            )
         path = path_for(model, scale)
         if not path.is_file():
             have = sorted(s for (n, s) in shipped() if n == model)
-            if not have and variant:
-                raise UnknownModelError(
-                    f"no shipped model {model!r}; see `srup models` for the shipped ones"
-                )
             raise UnknownModelError(
                 f"no shipped {model} weights for ×{scale}; available scales for {model}: "
                 f"{', '.join(map(str, have)) or 'none'}"
             )
-        meta = read_metadata(path)
+        meta = read_weights_header(path).metadata
     spec = registry.get(split_name(model)[0])
     if scale not in spec.scales:
         raise UnknownModelError(

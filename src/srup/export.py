@@ -1,4 +1,4 @@
-"""Export an Upscaler's network to ONNX, with dynamic height and width.
+"""Export an Upscaler's network to ONNX, with dynamic batch, height and width.
 
 Two forms. ``rgb`` (the default) is the whole srup pipeline: ``(N, 3, H, W)`` RGB in [0, 1]
 → ``(N, 3, H*s, W*s)`` RGB in [0, 1], with the same symmetric border padding, colour
@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import OutputError, SrupError
+from . import arguments
+from .errors import InvalidArgument, InvalidArgumentType, SrupError
 from .formats import ONNX_FORMS
 from .imageio import write_file
 from .models.layers import set_form, symmetric_pad
@@ -49,11 +50,15 @@ class _Bordered(nn.Module):
 
 
 def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
-    """The float32, NCHW module that :func:`export_onnx` writes (also handy for tests)."""
-    if form not in FORMS:
-        raise SrupError(f"unknown export form {form!r}; use one of {', '.join(FORMS)}")
+    """The float32, NCHW module that :func:`export_onnx` writes (also handy for tests).
+    Arguments and errors as :func:`export_onnx`."""
+    if not isinstance(up, Upscaler):
+        raise InvalidArgumentType(
+            f"up must be an Upscaler (from srup.load), got {type(up).__name__}"
+        )
+    arguments.choice("form", form, FORMS)
     if form == "y" and getattr(up.net, "channels", 1) != 1:
-        raise SrupError(f"{up.name} reads RGB, not luma: export it with --form rgb")
+        raise InvalidArgument(f"{up.name} reads RGB, not luma: export it with --form rgb")
     if up.descriptor is not None:  # the weights' own export form, not the tuned one
         net = up.descriptor.build("export")
     else:  # an Upscaler built around a network in hand (training's validation)
@@ -77,12 +82,22 @@ def _export_errors():
 
 
 def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -> Path:
-    """Write ``up``'s network as ONNX (opset 18) to ``path``, atomically."""
+    """Write ``up``'s network as ONNX (opset 18) to ``path``, atomically; returns the path.
+
+    The graph's input is float32 ``(N, C, H, W)`` in [0, 1] with N, H and W dynamic (any
+    batch, any size ≥ 1): C = 3 for ``form="rgb"``, 1 for ``"y"``.
+
+    Raises :class:`~srup.errors.InvalidArgumentType` when ``up`` is not an
+    :class:`~srup.upscale.Upscaler` or ``path`` not a path;
+    :class:`~srup.errors.InvalidArgument` for a ``path`` not ending in ``.onnx`` or a
+    ``form`` other than rgb and y (and y for a network that reads RGB); ``SrupError``
+    when onnx/onnxscript are missing or the exporter fails; ``OutputError`` when the file
+    cannot be written."""
     # What the user asked is checked before what is installed: a wrong form or file name
     # is worth knowing before installing anything.
-    path = Path(path)
+    path = arguments.path("path", path)
     if path.suffix.lower() != ".onnx":
-        raise OutputError(f"{path}: give the ONNX file an .onnx extension")
+        raise InvalidArgument(f"{path}: give the ONNX file an .onnx extension")
     module = export_module(up, form)
     try:
         import onnx
@@ -93,8 +108,14 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
         ) from None
 
     channels = 3 if form == "rgb" else 1
-    example = torch.rand(1, channels, 40, 48)
-    dims = {2: torch.export.Dim("height", min=1), 3: torch.export.Dim("width", min=1)}
+    # A batch of 2 in the example: the exporter takes a dimension of 1 for a constant
+    # (0/1 specialisation), and the graph would then refuse any other batch size.
+    example = torch.rand(2, channels, 40, 48)
+    dims = {
+        0: torch.export.Dim("batch", min=1),
+        2: torch.export.Dim("height", min=1),
+        3: torch.export.Dim("width", min=1),
+    }
     # The exporter reports its steps on stdout and logs about optional packages: the CLI's
     # output stays for what the user asked.
     quiet_log = logging.getLogger("torch.onnx")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import benchmark as bm
+from .catalog import model_names
 from .errors import SrupError, UnknownModelError
 from .models import registry
 from .weights import read_metadata, shipped, split_name
@@ -38,6 +40,9 @@ class BenchmarkResult:
     per_image: list[dict[str, Any]] = field(default_factory=list)
     # What produced the numbers: srup and torch versions, device, precision, degradation.
     meta: dict[str, Any] = field(default_factory=dict)
+    # What a reader of the numbers should know (images SSIM is not defined on); also in
+    # the JSON's meta.
+    notes: list[str] = field(default_factory=list)
 
     def grouped(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
         groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -46,11 +51,13 @@ class BenchmarkResult:
         return groups
 
     def write_json(self, path: Path) -> None:
+        """The results as JSON; a score that is not defined (NaN: SSIM under its window) is
+        ``null``, as JSON has no NaN."""
         from .imageio import write_file
 
-        blob = json.dumps(
-            {"meta": self.meta, "results": self.results, "per_image": self.per_image}, indent=2
-        ).encode()
+        meta = dict(self.meta, notes=self.notes) if self.notes else self.meta
+        record = {"meta": meta, "results": self.results, "per_image": self.per_image}
+        blob = json.dumps(_defined(record), indent=2, allow_nan=False).encode()
         write_file(path, lambda f: f.write(blob))
 
     def write_csv(self, path: Path) -> None:
@@ -61,7 +68,7 @@ class BenchmarkResult:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(self.results)
+        writer.writerows(_defined(self.results, missing=""))
         write_file(path, lambda f: f.write(buf.getvalue().encode()))
 
 
@@ -94,7 +101,11 @@ class BenchmarkRun:
             elif n == "real":
                 chosen += sorted(m for m in have if split_name(m)[1] == "real")
             elif n != "bicubic":
-                registry.get(split_name(n)[0])  # unknown names fail with the list of models
+                known = model_names()[1:]  # auto means nothing here: all, real do
+                if n not in known:
+                    raise UnknownModelError(
+                        f"unknown model {n!r}; available: all, real, bicubic, {', '.join(known)}"
+                    )
                 if n not in have:
                     raise UnknownModelError(f"no shipped {n} weights for ×{scale}")
                 chosen.append(n)
@@ -152,6 +163,8 @@ class BenchmarkRun:
             if log:
                 log(f"{ds.name} ×{scale} {label}")
             scores = bm.evaluate(fn, pairs, scale, keep=keep(label) if self.save_images else None)
+            if label == "bicubic":  # once per data set and scale: the images are the same
+                _note_small(result, ds.name, scale, pairs)
             row = _summary(ds.name, scale, label, scores)
             base = row["psnr"] if base is None else base
             row["delta_psnr"] = row["psnr"] - base
@@ -186,6 +199,29 @@ class BenchmarkRun:
             write(Picture(np.asarray(picture)), folder / f"{name}.png")
 
 
+def _note_small(result: BenchmarkResult, dataset: str, scale: int, pairs: list) -> None:
+    """A note naming the images on which SSIM is not defined (under its window once shaved)."""
+    small = [name for name, _, hr in pairs if bm.too_small_for_ssim(hr.shape, scale)]
+    if small:
+        result.notes.append(
+            f"{dataset} ×{scale}: SSIM is not defined on {len(small)} image"
+            f"{'s' if len(small) > 1 else ''} under 11×11 pixels once {scale} are shaved from "
+            f"each border ({', '.join(small[:5])}{', …' if len(small) > 5 else ''}); their "
+            "PSNR counts, the mean SSIM is over the others"
+        )
+
+
+def _defined(value: Any, missing: Any = None) -> Any:
+    """``value`` with every NaN (a score that is not defined) replaced by ``missing``."""
+    if isinstance(value, float) and math.isnan(value):
+        return missing
+    if isinstance(value, dict):
+        return {k: _defined(v, missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_defined(v, missing) for v in value]
+    return value
+
+
 def _environment(run: BenchmarkRun, degradation: str, version: str) -> dict[str, Any]:
     import torch
 
@@ -209,7 +245,8 @@ def _summary(dataset: str, scale: int, model: str, scores: list[bm.Score]) -> di
         "scale": scale,
         "model": model,
         "psnr": float(np.mean([s.psnr for s in scores])),
-        "ssim": float(np.mean([s.ssim for s in scores])),
+        # Over the images SSIM is defined on (see srup.metrics); NaN when none.
+        "ssim": bm.mean_defined(s.ssim for s in scores),
         "mse": float(np.mean([s.mse for s in scores])),
         "seconds": seconds,
         "mp_per_s": pixels / 1e6 / seconds if seconds > 0 else 0.0,

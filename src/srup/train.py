@@ -4,10 +4,21 @@ Every step's batch comes from a generator seeded by ``(seed, rank, step)``, so a
 repeatable, and a resumed run continues bit for bit: the checkpoint holds the weights, the
 optimiser state, the step and the best weights so far, and nothing random is left unsaved.
 Runs unchanged under ``torchrun`` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
+
+Work is never lost silently: a run refuses to replace an existing output or checkpoint
+unless ``overwrite`` (``--overwrite``); ``resume`` checks the checkpoint (srup's record in
+its header, the step, the model and scale) and refuses to go on when an option that shapes
+the result has changed since (``--lr``, ``--batch-size``, the data, …), naming each, unless
+``allow_changes`` (``--allow-changes``: then the changes are listed in the summary's notes);
+``stop_at`` writes the weights so far as well as the checkpoint; an error, Ctrl-C or SIGTERM
+during the run saves a checkpoint first (SIGTERM then goes on to the handler that was there
+before, so the CLI exits 143 and a bare process dies of the signal, as it would have).
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import math
 import os
@@ -22,22 +33,38 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import benchmark, degrade
+from . import arguments, benchmark, degrade
 from .boards import render_boards
 from .devices import out_of_memory
-from .errors import DataError, SrupError
+from .errors import (
+    BadWeightsError,
+    DataError,
+    InvalidArgument,
+    OutputError,
+    SrupError,
+    UnknownModelError,
+)
 from .formats import SAMPLERS
 from .imageio import image_files, suffix_list
 from .models import registry
 from .ordered import ordered_map
 from .patches import DevicePatchSampler, PatchSampler
-from .weights import load_into, load_state, save_state
+from .weights import INPUT_SPACES, load_into, load_state, save_state, shipped, split_name
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["SAMPLERS", "PatchSampler", "TrainConfig", "choose_sampler", "load_images", "train"]
+__all__ = [
+    "SAMPLERS",
+    "PatchSampler",
+    "TrainConfig",
+    "changed_options",
+    "check_config",
+    "choose_sampler",
+    "load_images",
+    "train",
+]
 
 LOSSES = {"l1": "l1_loss", "mse": "mse_loss"}
 BOARDS = 48  # rendered boards in the pool --synthetic-text draws from
@@ -70,7 +97,135 @@ class TrainConfig:
     sampler: str = "auto"  # host, device, or auto: device for clean data on a GPU
     input_space: str = "Y"  # what the network reads: Y, or RGB where the model offers it
     stop_at: int | None = None  # leave off after this step, checkpointed, for --resume
+    overwrite: bool = False  # replace an existing output and checkpoint (not resuming)
+    allow_changes: bool = False  # resume although options that shape the result changed
     command: str = field(default_factory=lambda: shlex.join(["srup", *sys.argv[1:]]))
+
+
+# Options that say where or how fast a run goes, or how it is staged, not what it computes:
+# a resume may change them freely. ``init`` only seeds a fresh run (a resume takes the
+# checkpoint's weights). Every other field of TrainConfig must match the checkpoint's.
+_FREE_ON_RESUME = frozenset(
+    {
+        "output",
+        "resume",
+        "overwrite",
+        "allow_changes",
+        "stop_at",
+        "workers",
+        "device",
+        "checkpoint_minutes",
+        "command",
+        "init",
+    }
+)
+# How the CLI spells each field, for messages.
+_OPTION = {"model": "-m", "scale": "-s", "data": "DATA", "input_space": "--input"}
+
+
+def check_config(cfg: TrainConfig) -> registry.ModelSpec:
+    """The architecture's spec, once every field of ``cfg`` is checked.
+
+    Raises :class:`~srup.errors.UnknownModelError` for a ``model`` that is not an
+    architecture (a shipped variant such as ``espcn-real`` is named as such, with the
+    options that train one), :class:`~srup.errors.InvalidArgument` (or its TypeError form)
+    for a value out of range: a scale the architecture does not have, an output that is not
+    ``.safetensors``, a non-positive size, rate or count."""
+    arguments.text("model", cfg.model)
+    if cfg.model not in registry.names():
+        arch, variant = split_name(cfg.model)
+        if arch in registry.names() and any(n == cfg.model for n, _ in shipped()):
+            how = {"real": "--degradation real", "rgb": "--input rgb"}
+            options = " ".join(how.get(tag, "") for tag in variant.split("-")).strip()
+            raise UnknownModelError(
+                f"-m {cfg.model}: training takes an architecture ({', '.join(registry.names())}); "
+                f"{cfg.model} is a shipped weight set of {arch}"
+                + (f": train it with -m {arch} {options}" if options else "")
+            )
+        registry.get(cfg.model)  # the list of architectures
+    spec = registry.get(cfg.model)
+    scale = arguments.integer("scale", cfg.scale)
+    if scale not in spec.scales:
+        raise InvalidArgument(
+            f"-s {scale}: {cfg.model} trains at ×{', ×'.join(map(str, spec.scales))}"
+        )
+    output = arguments.path("output", cfg.output)
+    if output.suffix.lower() != ".safetensors":
+        raise InvalidArgument(
+            f"-o {output}: the weights file must end in .safetensors (srup writes safetensors "
+            "only, never pickles such as .pth)"
+        )
+    if not cfg.data or isinstance(cfg.data, str):
+        raise InvalidArgument("data must be a list of one or more folders")
+    for name, value in (
+        ("--batch-size", cfg.batch_size),
+        ("--patch-size", cfg.patch_size),
+        ("--epochs", cfg.epochs),
+    ):
+        arguments.integer(name, value, minimum=1)
+    for name, value in (("--max-steps", cfg.max_steps), ("--stop-at", cfg.stop_at)):
+        if value is not None:
+            arguments.integer(name, value, minimum=1)
+    arguments.integer("--workers", cfg.workers, minimum=0)
+    arguments.integer("--seed", cfg.seed)
+    arguments.number("--lr", cfg.lr, positive=True)
+    arguments.number("--checkpoint-minutes", cfg.checkpoint_minutes, positive=True)
+    arguments.number("--synthetic-text", cfg.synthetic_text, minimum=0, maximum=1)
+    arguments.choice("--loss", cfg.loss, tuple(LOSSES))
+    arguments.choice("--sampler", cfg.sampler, SAMPLERS)
+    arguments.choice("input_space", cfg.input_space, INPUT_SPACES)
+    if cfg.input_space not in spec.input_spaces:
+        raise InvalidArgument(
+            f"--input {cfg.input_space.lower()}: {cfg.model} reads {' or '.join(spec.input_spaces)}"
+        )
+    for name in ("resume", "overwrite", "allow_changes"):
+        arguments.boolean(name, getattr(cfg, name))
+    if cfg.resume and cfg.overwrite:
+        raise InvalidArgument(
+            "--resume continues the run in the checkpoint, --overwrite starts afresh: "
+            "give one of them"
+        )
+    return spec
+
+
+def _same_path(a: object, b: object) -> bool:
+    return Path(str(a)).resolve() == Path(str(b)).resolve()
+
+
+def _spelled(key: str, value: object) -> str:
+    if key == "input_space" and isinstance(value, str):
+        return value.lower()
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return "none" if value is None else str(value)
+
+
+def changed_options(saved: dict, cfg: TrainConfig) -> list[str]:
+    """The options of ``cfg`` that shape the result and differ from ``saved`` (a
+    checkpoint's record of its run's config), each as ``--lr 0.001 → 0.0005``; paths are
+    compared resolved, so ``./T91`` is ``T91``. A field the checkpoint did not record
+    (written by an older srup) counts as changed only when ``cfg`` leaves its default."""
+    now = json.loads(json.dumps(asdict(cfg)))
+    defaults = {f: getattr(TrainConfig(model="", scale=0, data=[], output=""), f) for f in now}
+    changed = []
+    for key, value in now.items():
+        if key in _FREE_ON_RESUME:
+            continue
+        old = saved.get(key, defaults[key])
+        if key == "data":
+            same = (
+                isinstance(old, list)
+                and len(old) == len(value)
+                and all(_same_path(a, b) for a, b in zip(old, value, strict=True))
+            )
+        elif key == "val" and old is not None and value is not None:
+            same = _same_path(old, value)
+        else:
+            same = old == value
+        if not same:
+            option = _OPTION.get(key, "--" + key.replace("_", "-"))
+            changed.append(f"{option} {_spelled(key, old)} → {_spelled(key, value)}")
+    return changed
 
 
 def load_images(folders: Sequence[str | Path]) -> list[np.ndarray]:
@@ -107,7 +262,13 @@ def _validate(net: nn.Module, spec: registry.ModelSpec, scale: int, val_pairs: l
 
 
 class _Checkpoint:
-    """The resumable state of a run, in ``<output>.ckpt.safetensors``."""
+    """The resumable state of a run, in ``<output>.ckpt.safetensors``.
+
+    Its header holds one record, ``srup_checkpoint``: JSON with the step reached, the best
+    validation PSNR, the seconds spent and the run's config; its tensors are the model
+    (``model.*``), the best weights so far (``best.*``) and Adam's state (``optim.N.*``)."""
+
+    KEY = "srup_checkpoint"
 
     def __init__(self, output: Path) -> None:
         self.path = output.with_name(output.name + ".ckpt.safetensors")
@@ -120,23 +281,83 @@ class _Checkpoint:
             for k, v in st.items():
                 tensors[f"optim.{idx}.{k}"] = v if hasattr(v, "shape") else _scalar(v)
         meta = dict(meta, step=step, best_psnr=best.get("psnr", -1.0))
-        save_state(self.path, tensors, {"srup_checkpoint": json.dumps(meta)})
+        save_state(self.path, tensors, {self.KEY: json.dumps(meta)})
 
-    def load(self, net, opt) -> tuple[int, dict, dict]:
-        tensors, header = load_state(self.path)
-        meta = json.loads(header["srup_checkpoint"])
-        load_into(net, _prefixed(tensors, "model."), self.path)
+    def record(self) -> dict:
+        """The checked ``srup_checkpoint`` record, from the header alone (no tensors read):
+        :class:`~srup.errors.BadWeightsError` when it is missing, not JSON, or its step,
+        best PSNR, seconds or config do not parse."""
+        from .weights import read_metadata
+
+        header = read_metadata(self.path)
+        if self.KEY not in header:
+            raise BadWeightsError(
+                f"{self.path}: not a srup training checkpoint (its header has no "
+                f"{self.KEY} record); start afresh with --overwrite instead of --resume"
+            )
+        try:
+            meta = json.loads(header[self.KEY])
+        except ValueError as e:
+            raise BadWeightsError(
+                f"{self.path}: its {self.KEY} record is not valid JSON ({e})"
+            ) from None
+        if not isinstance(meta, dict):
+            raise BadWeightsError(f"{self.path}: its {self.KEY} record is not a JSON object")
+        step = meta.get("step")
+        if type(step) is not int or step < 0:
+            raise BadWeightsError(
+                f"{self.path}: the checkpoint's step {step!r} is not a whole number ≥ 0"
+            )
+        for key in ("best_psnr", "seconds"):
+            value = meta.get(key, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadWeightsError(f"{self.path}: the checkpoint's {key} {value!r} is no number")
+        config = meta.get("config")
+        if not isinstance(config, dict) or not all(k in config for k in ("model", "scale")):
+            raise BadWeightsError(f"{self.path}: the checkpoint records no run config")
+        return meta
+
+    def load(self, net, opt, total: int) -> tuple[int, dict, dict]:
+        """Restore ``net`` and ``opt``; returns (step, best, record). Every mismatch is a
+        one-line :class:`~srup.errors.BadWeightsError`, and nothing is changed until all of
+        the checkpoint has been checked."""
+        meta = self.record()
+        step = meta["step"]
+        if step > total:
+            raise BadWeightsError(
+                f"{self.path}: the checkpoint is at step {step}, past this run's last "
+                f"({total}); raise --max-steps or --epochs"
+            )
+        tensors, _ = load_state(self.path)
+        model_state = _prefixed(tensors, "model.")
+        best_state = _prefixed(tensors, "best.")
+        load_into(copy.deepcopy(net), model_state, self.path)  # checked before net changes
+        if best_state:
+            load_into(copy.deepcopy(net), best_state, self.path)
+        params = list(net.parameters())
         state: dict = {}
         for key, value in tensors.items():
             if key.startswith("optim."):
-                _, idx, name = key.split(".", 2)
+                _, idx, name = ([*key.split(".", 2), "", ""])[:3]
+                if not idx.isdecimal() or int(idx) >= len(params) or not name:
+                    raise BadWeightsError(
+                        f"{self.path}: optimiser tensor {key} does not belong to this model"
+                    )
+                # Adam's moments have their parameter's shape; its step count is a scalar.
+                want = (1,) if name == "step" else tuple(params[int(idx)].shape)
+                got = (value.numel(),) if name == "step" else tuple(value.shape)
+                if got != want:
+                    raise BadWeightsError(
+                        f"{self.path}: optimiser tensor {key} has shape {tuple(value.shape)}, "
+                        f"not {want}"
+                    )
                 state.setdefault(int(idx), {})[name] = value
         opt_state = opt.state_dict()
         opt_state["state"] = state
+        load_into(net, model_state, self.path)
         opt.load_state_dict(opt_state)
-        best_state = _prefixed(tensors, "best.")
-        best = {"psnr": meta["best_psnr"], "state": best_state} if best_state else {}
-        return int(meta["step"]), best, meta
+        best = {"psnr": float(meta["best_psnr"]), "state": best_state} if best_state else {}
+        return step, best, meta
 
 
 def _scalar(v: object):
@@ -184,28 +405,27 @@ def train(
     cfg: TrainConfig,
     progress: Callable[[dict], None] | None = None,
 ) -> dict[str, object]:
-    """Run a training job; returns a summary. ``progress`` receives a dict per log point
-    (step, total, loss, val_psnr, best_psnr, seconds)."""
+    """Run a training job; returns a summary: ``step``, and ``output``, ``seconds``,
+    ``val_psnr`` when the run is complete, ``stopped`` and ``checkpoint`` when it left off
+    (``stop_at``: ``output`` too, holding the weights so far), ``notes`` (changed options a
+    resume accepted). ``progress`` receives a dict per log point (step, total, loss,
+    val_psnr, best_psnr, seconds).
+
+    Raises, before any work: :class:`~srup.errors.UnknownModelError` /
+    :class:`~srup.errors.InvalidArgument` for a config that cannot run (:func:`check_config`);
+    :class:`~srup.errors.OutputError` when the output or its checkpoint exists and neither
+    ``overwrite`` nor ``resume`` is set; :class:`~srup.errors.BadWeightsError` for a
+    checkpoint that is not srup's or does not fit; :class:`~srup.errors.InvalidArgument` when
+    a resume changes options that shape the result (listed) without ``allow_changes``;
+    :class:`~srup.errors.DataError` for missing or unusable data. During the run, any error
+    saves a checkpoint before it propagates."""
     import torch
     import torch.distributed as dist
     import torch.nn.functional as F
 
     from .devices import exact_numerics, resolve_device
 
-    spec = registry.get(cfg.model)
-    if cfg.scale not in spec.scales:
-        raise SrupError(f"{cfg.model} supports scales {', '.join(map(str, spec.scales))}")
-    for name, value in (("batch size", cfg.batch_size), ("patch size", cfg.patch_size)):
-        if value < 1:
-            raise SrupError(f"{name} must be positive, got {value}")
-    if cfg.lr <= 0:
-        raise SrupError(f"--lr must be positive, got {cfg.lr}")
-    if cfg.loss not in LOSSES:
-        raise SrupError(f"--loss must be one of {', '.join(LOSSES)}, got {cfg.loss}")
-    if cfg.input_space not in spec.input_spaces:
-        raise SrupError(
-            f"--input {cfg.input_space.lower()}: {cfg.model} reads {' or '.join(spec.input_spaces)}"
-        )
+    spec = check_config(cfg)
     rank, local_rank, world = _dist_env()
     distributed = world > 1
     device = resolve_device(cfg.device)
@@ -228,10 +448,46 @@ def train(
             dist.destroy_process_group()
 
 
+def _preflight(cfg: TrainConfig, output: Path, ckpt: _Checkpoint) -> tuple[dict | None, list]:
+    """What must hold before any data is read: the output may be written, and a resume has
+    a checkpoint of this run. Returns the checkpoint's record (None when not resuming) and
+    the notes to pass on."""
+    if not output.parent.is_dir():
+        raise OutputError(f"{output.parent}: output folder does not exist")
+    if not cfg.resume:
+        if not cfg.overwrite:
+            for path in (output, ckpt.path):
+                if path.exists():
+                    hint = " or --resume to continue its run" if ckpt.path.exists() else ""
+                    raise OutputError(f"{path}: exists; use --overwrite to replace it{hint}")
+        return None, []
+    if not ckpt.path.is_file():
+        raise OutputError(f"--resume: no checkpoint at {ckpt.path}")
+    record = ckpt.record()
+    saved = record["config"]
+    if saved.get("model") != cfg.model or saved.get("scale") != cfg.scale:
+        raise InvalidArgument(
+            f"--resume: {ckpt.path} is a run of {saved.get('model')} ×{saved.get('scale')}, "
+            f"not {cfg.model} ×{cfg.scale}"
+        )
+    if saved.get("input_space", "Y") != cfg.input_space:
+        raise InvalidArgument(
+            f"--resume: {ckpt.path} is a run on --input {str(saved.get('input_space')).lower()}"
+        )
+    changed = changed_options(saved, cfg)
+    if changed and not cfg.allow_changes:
+        raise InvalidArgument(
+            f"--resume: options changed since the checkpoint: {'; '.join(changed)}; repeat "
+            "the checkpoint's, or pass --allow-changes to go on with these"
+        )
+    notes = [f"resumed with changed options: {'; '.join(changed)}"] if changed else []
+    return record, notes
+
+
 def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str, object]:
     output = Path(cfg.output)
-    if not output.parent.is_dir():
-        raise SrupError(f"{output.parent}: output folder does not exist")
+    ckpt = _Checkpoint(output)
+    record, notes = _preflight(cfg, output, ckpt)
     images = load_images(cfg.data)
     per_rank = max(1, cfg.batch_size // world)
     deg = degrade.parse(cfg.degradation)
@@ -255,7 +511,7 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     # Every epoch, at least 20 times a run and at most 100: a GPU run's epochs are short.
     eval_every = min(max(steps_per_epoch, math.ceil(total / 100)), max(1, total // 20))
     val_pairs = []
-    if cfg.val:
+    if cfg.val:  # read (and any image too small to score refused) before training starts
         val_deg = degrade.parse(cfg.val_degradation) if cfg.val_degradation else deg
         val_pairs = benchmark.pairs(benchmark.discover(cfg.val), cfg.scale, degradation=val_deg)
 
@@ -270,13 +526,12 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
 
         model = DistributedDataParallel(net, device_ids=ddp_device_ids(device))
     opt = optimizer(net.parameters(), cfg.lr, device)
-    ckpt = _Checkpoint(output)
     start, best, elapsed = 0, {}, 0.0
-    if cfg.resume:
-        if not ckpt.path.is_file():
-            raise SrupError(f"--resume: no checkpoint at {ckpt.path}")
-        start, best, meta = ckpt.load(net, opt)
+    init = cfg.init
+    if record is not None:
+        start, best, meta = ckpt.load(net, opt, total)
         elapsed = float(meta.get("seconds", 0.0))
+        init = init or meta["config"].get("init")  # what the run started from
 
     def lr_at(step: int) -> float:
         # Cosine decay to 1% over the run: the schedule is a pure function of the step.
@@ -287,7 +542,13 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     def on_signal(signum, _frame):
         stop["signal"] = signum
 
-    old = signal.signal(signal.SIGTERM, on_signal) if rank == 0 else None
+    # SIGTERM ends the step under way, saves a checkpoint, and is then handed to the
+    # handler that was there before (the CLI's: exit 143), or to the default (death).
+    # An ignored SIGTERM stays ignored; off the main thread signals cannot be caught.
+    old, installed = None, False
+    if rank == 0 and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        with contextlib.suppress(ValueError):
+            old, installed = signal.signal(signal.SIGTERM, on_signal), True
     t0 = time.monotonic() - elapsed
     last_ckpt = time.monotonic()
     loss_avg = None
@@ -303,11 +564,13 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
     # NumPy releases the GIL in the resizes, so batches are cut ahead in threads; in order,
     # so runs stay repeatable.
     # A device sampler queues its work on the GPU, where threads would only contend.
-    batches = ordered_map(make_batch, range(start, total), cfg.workers if kind == "host" else 0)
+    # --stop-at: this stage ends there (a stop at or before the checkpoint's step: at once).
+    end = total if cfg.stop_at is None else min(total, max(cfg.stop_at, start))
+    batches = ordered_map(make_batch, range(start, end), cfg.workers if kind == "host" else 0)
     completed = start
     try:
         model.train()
-        for step, (lr_batch, hr_batch) in zip(range(start, total), batches, strict=False):
+        for step, (lr_batch, hr_batch) in zip(range(start, end), batches, strict=False):
             # NumPy from the host sampler, uploaded without waiting; or already on the device.
             lr_t, hr_t = (to_device(b, device) for b in (lr_batch, hr_batch))
             for g in opt.param_groups:
@@ -345,14 +608,9 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
                 last_ckpt = time.monotonic()
             if stop["signal"] is not None:
                 break
-            if cfg.stop_at is not None and done >= cfg.stop_at:
-                break
-    except KeyboardInterrupt:
-        if rank == 0:
-            save_ckpt(completed)
-        raise
     except (RuntimeError, MemoryError) as e:
         if not out_of_memory(e):
+            _save_on_failure(rank, completed, start, save_ckpt, e)
             raise
         if rank == 0:
             save_ckpt(completed)
@@ -360,30 +618,38 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
             f"out of memory on {device} after step {completed}, saved: continue with --resume"
             " and a smaller --batch-size or --patch-size"
         ) from None
+    except BaseException as e:
+        # Ctrl-C, a validation that failed, anything: the steps done are saved first.
+        _save_on_failure(rank, completed, start, save_ckpt, e)
+        raise
     finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+        if installed:  # None: a handler from outside Python, which the default stands for
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if old is None else old)
     finished = completed
     if rank != 0:
         return {"step": finished}
     save_ckpt(finished)
-    if stop["signal"] is not None:
-        raise SrupError(f"stopped at step {finished}; continue with --resume")
+    if stop["signal"] is not None and finished < end:
+        signal.raise_signal(stop["signal"])  # the previous handler's turn: exit 143
+        return {"step": finished, "stopped": True, "checkpoint": ckpt.path, "notes": notes}
+    summary: dict[str, object] = {"step": finished, "notes": notes, "output": output}
     if finished < total:  # --stop-at: a stage of the run, continued by --resume
-        return {"step": finished, "stopped": True, "checkpoint": ckpt.path}
+        summary.update(stopped=True, checkpoint=ckpt.path)
     state = best.get("state") or net.state_dict()
+    _check_finite(state, finished)
     seconds = time.monotonic() - t0
     meta = {
         "model": cfg.model,
         "scale": cfg.scale,
         "data": ",".join(Path(d).name for d in cfg.data),
         "steps": finished,
+        "total_steps": total,
         "seconds": round(seconds, 1),
         "batch_size": cfg.batch_size,
         "patch_size": cfg.patch_size,
         "loss": cfg.loss,
         "seed": cfg.seed,
-        "init": Path(cfg.init).name if cfg.init else "",
+        "init": Path(init).name if init else "",
         "val_data": Path(cfg.val).name if cfg.val else "",
         "val_psnr": round(best["psnr"], 3) if "psnr" in best else "",
         "input_space": cfg.input_space,
@@ -394,7 +660,34 @@ def _train(cfg, spec, device, rank, world, progress, torch, dist, F) -> dict[str
         "command": cfg.command,
     }
     save_state(output, state, meta)
-    return {"step": finished, "seconds": seconds, "val_psnr": best.get("psnr"), "output": output}
+    summary.update(seconds=seconds, val_psnr=best.get("psnr"))
+    if stop["signal"] is not None:  # it came as the last step ended: the work is whole
+        signal.raise_signal(stop["signal"])
+    return summary
+
+
+def _save_on_failure(rank: int, completed: int, start: int, save, error: BaseException) -> None:
+    """Save the steps done before ``error`` goes on; a failure to save is added to its
+    notes rather than hiding it."""
+    if rank != 0 or completed <= start:
+        return
+    try:
+        save(completed)
+    except Exception as e:  # the first error is the one to report
+        error.add_note(f"the checkpoint could not be saved either: {e}")
+
+
+def _check_finite(state: dict, step: int) -> None:
+    """Refuse to write weights holding NaN or ±Inf (a diverged run): they would load as
+    black pictures, and srup refuses to load them."""
+    import torch
+
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise SrupError(
+                f"training diverged: tensor {key} holds NaN or infinite values after step "
+                f"{step}; start again with a lower --lr (or --loss l1)"
+            )
 
 
 def to_device(batch, device: torch.device) -> torch.Tensor:
