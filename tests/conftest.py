@@ -126,3 +126,23 @@ def cmyk_to_srgb(cmyk: np.ndarray) -> np.ndarray:
     linear = np.clip(1.0 - (cmyk.astype(np.float64) / 255.0) @ TOY_INKS, 0, 1)
     encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
     return np.rint(encoded * 255).astype(np.uint8)
+
+
+def train_config(hr_folder, out, **kw):
+    """A TrainConfig for a few fast CPU steps of ESPCN ×2 on ``hr_folder``; ``kw`` overrides."""
+    from srup.train import TrainConfig
+
+    base = dict(
+        model="espcn",
+        scale=2,
+        data=[str(hr_folder)],
+        output=str(out),
+        max_steps=6,
+        batch_size=4,
+        patch_size=8,
+        seed=3,
+        workers=0,
+        device="cpu",
+    )
+    base.update(kw)
+    return TrainConfig(**base)

@@ -12,10 +12,11 @@ from PIL import Image
 from srup.cli import cli
 from srup.errors import DataError, SrupError
 from srup.patches import DevicePatchSampler
-from srup.train import PatchSampler, TrainConfig, choose_sampler, load_images, train
+from srup.train import PatchSampler, choose_sampler, load_images, train
 from srup.weights import load_state, read_metadata
 
 from .conftest import photo
+from .conftest import train_config as config
 
 
 def train_args(data, out, steps: int, *extra: str) -> list[str]:
@@ -37,23 +38,6 @@ def train_args(data, out, steps: int, *extra: str) -> list[str]:
         "8",
         *extra,
     ]
-
-
-def config(hr_folder, out, **kw):
-    base = dict(
-        model="espcn",
-        scale=2,
-        data=[str(hr_folder)],
-        output=str(out),
-        max_steps=6,
-        batch_size=4,
-        patch_size=8,
-        seed=3,
-        workers=0,
-        device="cpu",
-    )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def test_patches_have_the_right_shapes_and_follow_the_seed(hr_folder):

@@ -25,27 +25,11 @@ from srup.errors import (
     SrupError,
     UnknownModelError,
 )
-from srup.train import TrainConfig, changed_options, train
+from srup.train import changed_options, train
 from srup.weights import load_state, read_metadata, save_state
 
 from .conftest import photo
-
-
-def config(hr_folder, out, **kw) -> TrainConfig:
-    base = dict(
-        model="espcn",
-        scale=2,
-        data=[str(hr_folder)],
-        output=str(out),
-        max_steps=6,
-        batch_size=4,
-        patch_size=8,
-        seed=3,
-        workers=0,
-        device="cpu",
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+from .conftest import train_config as config
 
 
 def args(hr_folder, out, *extra: str) -> list[str]:
