@@ -112,7 +112,7 @@ def test_reference_scores_go_into_the_json_records_and_no_table_to_stdout(runner
         assert scores["srup"]["psnr"] > scores["bicubic"]["psnr"] > 20
         assert 0 < scores["srup"]["ssim"] <= 1
     assert got["b.png"]["status"] == "failed" and "scores" not in got["b.png"]
-    assert "reference 10×10 is smaller than the output 32×24" in got["b.png"]["error"]
+    assert "reference 10×10 does not match the output 32×24 at ×2" in got["b.png"]["error"]
     assert "(the output was written)" in got["b.png"]["error"]
 
 
@@ -122,4 +122,35 @@ def test_reference_scores_in_text_are_a_table_per_file(runner, tmp_path, pairs):
     res = runner.invoke(cli, [*args, "-m", "espcn"])
     assert res.exit_code == EXIT_PARTIAL
     assert res.stdout.count("bicubic") == 2 and res.stdout.count("srup ") >= 2
-    assert "b.png" in res.stderr and "smaller than the output" in res.stderr
+    assert "b.png" in res.stderr and "does not match the output" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("hr_size", "fits"),
+    [
+        ((32, 24), True),  # exactly the output
+        ((33, 25), True),  # the HR before cropping to a multiple of ×2
+        ((31, 23), True),  # MATLAB's imresize rounded the LR's size up
+        ((34, 24), False),  # two pixels wider: another picture's size
+        ((64, 48), False),  # a larger picture: scoring its corner would be a wrong number
+        ((10, 10), False),
+    ],
+)
+def test_a_reference_is_scored_only_when_its_size_fits_the_output(tmp_path, hr_size, fits):
+    from srup.compare import reference_scores
+    from srup.errors import DataError
+
+    from .conftest import photo
+
+    lr = tmp_path / "lr.png"
+    Image.fromarray(photo(16, 12, seed=1)).save(lr)
+    out = tmp_path / "sr.png"
+    Image.fromarray(photo(32, 24, seed=1)).save(out)
+    hr = tmp_path / "hr.png"
+    Image.fromarray(photo(*hr_size, seed=1)).save(hr)
+    if fits:
+        rows = reference_scores(out, lr, hr, 2)
+        assert [r["method"] for r in rows] == ["bicubic", "srup"]
+    else:
+        with pytest.raises(DataError, match="does not match the output 32×24"):
+            reference_scores(out, lr, hr, 2)

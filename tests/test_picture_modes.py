@@ -145,9 +145,11 @@ def test_sixteen_bit_colour_round_trips_with_its_metadata(tmp_path, suffix, chan
     exif[0x010F] = "camera"
     exif[0x8769] = {0x829A: (1, 250)}  # ExposureTime, in the Exif sub-IFD
     pic = imageio.Picture(px, icc=icc, exif=exif.tobytes(), dpi=(300.0, 150.0))
-    assert imageio.write(pic, tmp_path / f"o.{suffix}") == []
+    widened = suffix == "tif" and channels == 2  # no 16-bit grey + alpha TIFF Pillow reads
+    notes = ["16-bit grey with alpha written as RGBA: TIFF holds no such layout"]
+    assert imageio.write(pic, tmp_path / f"o.{suffix}") == (notes if widened else [])
     back = imageio.read(tmp_path / f"o.{suffix}")
-    want = px if suffix == "png" or channels != 2 else px[:, :, [0, 0, 0, 1]]
+    want = px[:, :, [0, 0, 0, 1]] if widened else px
     assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, want)
     assert back.icc == icc
     assert back.dpi == pytest.approx((300.0, 150.0), rel=1e-4)

@@ -244,3 +244,17 @@ def test_the_pil_api_scales_dpi_with_the_network_and_the_size_asked():
     img.info["dpi"] = (300.0, 300.0)
     assert up.upscale(img).info["dpi"] == pytest.approx((900.0, 900.0))
     assert up.upscale(img, size=(100, 60)).info["dpi"] == pytest.approx((750.0, 600.0))
+
+
+@pytest.mark.parametrize(("model", "scale", "ran"), [("espcn7-real", 4, 3), ("espcn", 5, 4)])
+def test_a_whole_scale_without_its_network_says_what_ran_instead(model, scale, ran, tmp_path):
+    from srup.imageio import Picture
+
+    engine = Engine(Sizing(float(scale)), model, device="cpu", precision="fp32", tile=0)
+    out, name = engine.process(Picture(photo(12, 10, seed=1)))
+    assert name == model and out.size == (12 * scale, 10 * scale)
+    assert f"{model} has no ×{scale} network: ran ×{ran}" in " ".join(out.notes)
+    exact, _ = Engine(Sizing(float(ran)), model, device="cpu", precision="fp32").process(
+        Picture(photo(12, 10, seed=1))
+    )
+    assert exact.notes == []

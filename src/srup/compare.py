@@ -102,20 +102,28 @@ def reference_scores(output: Path, src: Path, reference: Path, scale: int) -> li
     HR picture or a folder of them (matched by name). One row per method (``bicubic``,
     ``srup``): PSNR in dB, SSIM in [0, 1] and MSE in squared 8-bit levels, on Y with
     ``scale`` pixels shaved, and the reference's path. Raises :class:`DataError` when no
-    reference matches or it is smaller than the output, and whatever reading a picture
-    raises (:class:`~srup.errors.BadImageError`)."""
+    reference matches or its size does not fit the output, and whatever reading a picture
+    raises (:class:`~srup.errors.BadImageError`).
+
+    Sizes: the SR protocol makes the LR from the HR cropped to a multiple of ``scale``
+    (or rounds the LR's size up, as MATLAB's ``imresize`` does), so the output and the
+    reference may differ by fewer than ``scale`` pixels on each axis; both are then cut to
+    their common top-left part. A larger difference is not this picture's reference: a
+    :class:`DataError`, never a score of the wrong region."""
     hr_path = _match(reference, src)
     sr = read_rgb(output)
     lr = read_rgb(src)
     hr = read_rgb(hr_path)
-    h, w = sr.shape[:2]
-    if hr.shape[0] < h or hr.shape[1] < w:
+    (h, w), (hh, hw) = sr.shape[:2], hr.shape[:2]
+    if abs(hh - h) >= scale or abs(hw - w) >= scale:
         raise DataError(
-            f"{hr_path}: reference {hr.shape[1]}×{hr.shape[0]} is smaller than the output {w}×{h}"
+            f"{hr_path}: reference {hw}×{hh} does not match the output {w}×{h} at ×{scale} "
+            f"(they may differ by fewer than {scale} pixels a side); is it this picture's HR?"
         )
+    h, w = min(h, hh), min(w, hw)
     hr = hr[:h, :w]
     rows = []
     for method, img in (("bicubic", bicubic(scale)(lr)), ("srup", sr)):
-        p, s, m = score(img, hr, scale)
+        p, s, m = score(img[:h, :w], hr, scale)
         rows.append({"method": method, "psnr": p, "ssim": s, "mse": m, "reference": str(hr_path)})
     return rows

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 __all__ = ["Engine"]
 
 
+def _substitute_note(name: str, asked: int, ran: int) -> str:
+    return f"{name} has no ×{asked} network: ran ×{ran}, then resized to ×{asked} (MATLAB bicubic)"
+
+
 class Engine:
     """Per picture: the model and network scale, then the exact output size.
 
@@ -93,6 +97,10 @@ class Engine:
         w, h = picture.size
         up = self.pick(picture)
         out, name = (picture, "bicubic") if up is None else up.process(picture, progress)
+        asked = self.sizing.integer_scale
+        if up is not None and asked is not None and asked != up.scale:
+            # -s 4 with a model shipped at ×3 only, or -s 5: say what ran, never silently.
+            out = replace(out, notes=[*out.notes, _substitute_note(name, asked, up.scale)])
         rw, rh = self.sizing.resized(w, h)
         pixels = resize_pixels(out.pixels, (rw, rh))
         fw, fh = self.sizing.final(w, h)

@@ -16,6 +16,7 @@ largest tags (maker notes, user comments) with a note when the format bounds the
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -295,3 +296,26 @@ def encode(
         )
         data = _build(items).tobytes() if items else b""
     return (data or None), notes
+
+
+def raw_orientation(data: bytes | None) -> int | None:
+    """The orientation (1–8) read straight from IFD0's entries of EXIF ``data`` (TIFF
+    layout, with or without ``Exif\0\0``), or None. For EXIF that Pillow refuses whole
+    (one tag whose value lies past the end makes it drop every tag): the orientation, a
+    SHORT stored in its own entry, decides which way up the picture is, so it is worth
+    finding on its own. Never raises."""
+    if not data:
+        return None
+    tiff = bytes(data).removeprefix(b"Exif\x00\x00")
+    try:
+        order = {b"II": "<", b"MM": ">"}[tiff[:2]]
+        (offset,) = struct.unpack_from(order + "I", tiff, 4)
+        (count,) = struct.unpack_from(order + "H", tiff, offset)
+        for i in range(min(count, 512)):
+            tag, kind, n = struct.unpack_from(order + "HHI", tiff, offset + 2 + 12 * i)
+            if tag == ORIENTATION and kind == 3 and n == 1:  # SHORT, one value, inline
+                (value,) = struct.unpack_from(order + "H", tiff, offset + 2 + 12 * i + 8)
+                return value if 1 <= value <= 8 else None
+    except (KeyError, struct.error):
+        return None
+    return None

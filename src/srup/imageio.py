@@ -307,6 +307,15 @@ def _file_exif(img: Image.Image, notes: list[str]) -> Image.Exif | None:
         source = img.info.get("exif")
     found, said = exif_tags.salvage(source)
     notes.extend(said)
+    raw = img.info.get("exif")
+    if found is None and not said and raw and len(raw) > 14:  # Pillow read no tag at all
+        notes.append("EXIF unreadable: left out")
+    if found is None or exif_tags.ORIENTATION not in found:
+        value = exif_tags.raw_orientation(raw)
+        if value is not None and value != 1:
+            found = found if found is not None else Image.Exif()
+            found[exif_tags.ORIENTATION] = value
+            notes.append(f"EXIF orientation {value} read from its entry and applied")
     return found
 
 
@@ -402,12 +411,24 @@ def probe(path: str | os.PathLike[str]) -> Probe:
     return Probe(w, h, channels, sample, fmt)
 
 
-def from_pil(img: Image.Image) -> Picture:
-    """A Pillow image (already loaded and oriented) as a :class:`Picture`, as :func:`read`
-    converts modes; its ICC profile and DPI come along. Raises :class:`BadImageError` for
-    float samples that are NaN or infinite."""
+def from_pil(img: Image.Image, orient: bool = False) -> Picture:
+    """A Pillow image (loaded) as a :class:`Picture`, as :func:`read` converts modes; its
+    ICC profile and DPI come along. ``orient``: also as :func:`read` does, turn the pixels
+    as the image's EXIF orientation says and carry its EXIF (salvaged tag by tag, less the
+    orientation, now applied), with notes; otherwise the image is taken as already oriented
+    and its EXIF is left behind. Raises :class:`BadImageError` for float samples that are
+    NaN or infinite."""
     pixels, icc, notes = modes.from_pil(img)
-    return Picture(pixels, icc=icc, notes=notes, dpi=dpi_field.clean(img.info.get("dpi")))
+    dpi = dpi_field.clean(img.info.get("dpi"))
+    if not orient:
+        return Picture(pixels, icc=icc, notes=notes, dpi=dpi)
+    found = _file_exif(img, notes)
+    orientation = exif_tags.orientation(found, notes)
+    carried, exif = exif_tags.without(found, _NOT_CARRIED), None
+    if carried is not None:
+        exif, said = exif_tags.encode(carried)
+        notes.extend(said)
+    return Picture(_orient(pixels, orientation), icc=icc, exif=exif, notes=notes, dpi=dpi)
 
 
 def to_pil(picture: Picture) -> Image.Image:
@@ -431,6 +452,8 @@ def to_pil(picture: Picture) -> Image.Image:
         img.info["icc_profile"] = picture.icc
     if picture.dpi:
         img.info["dpi"] = picture.dpi
+    if picture.exif:
+        img.info["exif"] = picture.exif  # what Image.save(..., exif=img.info["exif"]) takes
     return img
 
 

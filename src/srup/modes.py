@@ -254,6 +254,9 @@ def fit(
         pixels = flatten(pixels, background)
         layout = LAYOUTS[pixels.shape[2]]
     if layout not in holds:  # grey where only colour is held: the same picture in RGB
+        if layout == "LA":
+            depth = "16-bit " if pixels.dtype == np.uint16 else ""
+            notes.append(f"{depth}grey with alpha written as RGBA: {fmt} holds no such layout")
         grey, alpha = pixels[..., :1], pixels[..., 1:]
         pixels = np.concatenate([grey, grey, grey, alpha], axis=2)
     return np.ascontiguousarray(pixels), notes

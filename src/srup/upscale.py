@@ -161,7 +161,9 @@ class Upscaler:
         P becomes RGB or RGBA, CMYK and others RGB. ``size`` = (width, height): the network's
         output resized to exactly that (MATLAB bicubic, antialiased), e.g. a ×3 model for a
         2.5× enlargement. Alpha is resampled premultiplied in both steps (Porter & Duff
-        1984): colour under fully transparent pixels never shows. 16-bit grey with alpha
+        1984): colour under fully transparent pixels never shows. As ``srup upscale`` does,
+        the EXIF orientation is applied to the pixels and the rest of the EXIF is carried
+        (in ``info["exif"]``, less the orientation), so the result is upright as saved. 16-bit grey with alpha
         (a 16-bit colour key) comes back as 8-bit LA: Pillow has no mode for it.
         :class:`~srup.errors.InvalidArgumentType` when ``img`` is not a PIL image or ``size``
         not two integers; :class:`~srup.errors.InvalidArgument` for a size under 1."""
@@ -171,7 +173,7 @@ class Upscaler:
         if size is not None:
             size = arguments.size_pair("size", size)
         img.load()
-        original = imageio.from_pil(img)
+        original = imageio.from_pil(img, orient=True)
         picture = self.upscale_picture(original)
         if size is not None:
             dpi = scaled_dpi(original.dpi, original.size, size)
