@@ -163,8 +163,9 @@ class Upscaler:
         2.5× enlargement. Alpha is resampled premultiplied in both steps (Porter & Duff
         1984): colour under fully transparent pixels never shows. As ``srup upscale`` does,
         the EXIF orientation is applied to the pixels and the rest of the EXIF is carried
-        (in ``info["exif"]``, less the orientation), so the result is upright as saved. 16-bit grey with alpha
-        (a 16-bit colour key) comes back as 8-bit LA: Pillow has no mode for it.
+        (in ``info["exif"]``, less the orientation), so the result is upright as saved.
+        16-bit grey with alpha (a 16-bit colour key) comes back as 8-bit LA: Pillow has no
+        mode for it.
         :class:`~srup.errors.InvalidArgumentType` when ``img`` is not a PIL image or ``size``
         not two integers; :class:`~srup.errors.InvalidArgument` for a size under 1."""
         from PIL import Image
