@@ -1,7 +1,8 @@
 """Video speed and memory: `srup upscale clip.mp4` against an OpenCV loop, and peak memory
-for a short and a long clip.
+for a short and a long clip; with --overhead, the whole pipeline against the network alone.
 
     python benchmarks/video.py [--update-readme] [--seconds 4]
+    python benchmarks/video.py --overhead [--size 640x360] [--scale 2] [--model espcn]
 
 Clips are made here (moving shapes on a gradient with an AAC tone, H.264). Speed: frames per
 second of the whole `srup upscale` (decode, network, encode, mux) for 640×360 → 1280×720
@@ -9,6 +10,14 @@ second of the whole `srup upscale` (decode, network, encode, mux) for 640×360 �
 OpenCV's VideoCapture → upscale_array → VideoWriter loop (mp4v, no audio), in one run.
 Memory: peak RSS of `srup upscale` on a 10 s and a 60 s clip (flat means the pipeline's
 queues bound it).
+
+Overhead (--overhead, its own README table): on the same decoded frames, frames per second
+of the network alone (the Engine's process on RGB arrays already in memory, as the pipeline
+hands them over) against the whole `upscale_video` (demux, decode, colour conversion,
+network, conversion back, encode, mux, audio copied), and of the pipeline with a
+do-nothing network (nearest-neighbour enlargement: decode and encode alone). The ratio is
+what the video machinery costs over the network; the encoder's threads and preset are
+stated, as are torch's threads.
 """
 
 from __future__ import annotations
@@ -82,11 +91,104 @@ def peak_rss_mib(clip: Path, out: Path) -> float:
     return int(res.stdout.split()[-1]) / 1024
 
 
+def encoder_setup() -> str:
+    """libx264 as srup opens it by default (no --preset, no --crf): its preset and threads."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(), "w", format="mp4") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        threads = s.codec_context.thread_count
+    auto = "auto: x264 picks 1.5 × the logical cores" if threads == 0 else str(threads)
+    return f"libx264, preset medium (x264's default), crf 23, threads {auto}"
+
+
+def nearest(scale: int):
+    """A do-nothing network: each pixel repeated (what decode and encode cost alone)."""
+    from dataclasses import replace
+
+    def process(picture):
+        px = np.repeat(np.repeat(picture.pixels, scale, 0), scale, 1)
+        return replace(picture, pixels=np.ascontiguousarray(px)), "nearest"
+
+    return process
+
+
+def overhead(args) -> list[str]:
+    import av
+    import torch
+
+    from srup import imageio, video_colour
+    from srup.engine import Engine
+    from srup.sizing import Sizing
+    from srup.video import upscale_video
+
+    w, h = (int(v) for v in args.size.split("x"))
+    frames = int(25 * args.seconds)
+    engine = Engine(Sizing(args.scale), args.model, device="cpu", precision="fp32")
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        clip = make_clip(t / "clip.mp4", frames=frames, size=(w, h), fps=25)
+        with av.open(str(clip)) as c:
+            vin = c.streams.video[0]
+            rgbs = [video_colour.to_rgb(f, vin) for f in c.decode(vin)]
+        engine.process(imageio.Picture(rgbs[0], format="VIDEO", lossy=True))  # warm
+
+        def network_alone():
+            for rgb in rgbs:
+                engine.process(imageio.Picture(rgb, format="VIDEO", lossy=True))
+
+        runs = {
+            "network": network_alone,
+            "whole": lambda: upscale_video(clip, t / "out.mp4", engine.process),
+            "io": lambda: upscale_video(clip, t / "io.mp4", nearest(args.scale)),
+        }
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(args.repeat):  # interleaved, the best of each: load comes and goes
+            for name, run in runs.items():
+                start = time.perf_counter()
+                run()
+                best[name] = min(best[name], time.perf_counter() - start)
+        network, whole, io_only = best["network"], best["whole"], best["io"]
+        done = upscale_video(clip, t / "out.mp4", engine.process)
+    n = len(rgbs)
+    lines = [
+        f"{args.seconds:g} s at 25 fps, {w}×{h} → {w * args.scale}×{h * args.scale} "
+        f"(×{args.scale}, {args.model}, CPU fp32, torch threads {torch.get_num_threads()}), "
+        f"H.264 + AAC in MP4; encoder: {encoder_setup()}; the best of {args.repeat} "
+        "interleaved runs of each on this machine",
+        "",
+        "| what runs | frames | seconds | fps | × network alone |",
+        "|---|---|---|---|---|",
+        f"| network alone (frames already decoded) | {n} | {network:.2f} | {n / network:.2f} "
+        "| 1.00 |",
+        f"| whole pipeline (`upscale_video`) | {done.frames} | {whole:.2f} | "
+        f"{done.frames / whole:.2f} | {whole / network:.2f} |",
+        f"| decode + encode alone (nearest-neighbour) | {n} | {io_only:.2f} | "
+        f"{n / io_only:.2f} | {io_only / network:.2f} |",
+    ]
+    return lines
+
+
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--seconds", type=float, default=4.0, help="Length of the speed clip.")
     parser.add_argument("--models", default="espcn,fsrcnn")
+    parser.add_argument(
+        "--overhead", action="store_true", help="Only the pipeline against the network alone."
+    )
+    parser.add_argument("--size", default="640x360", help="--overhead: the clip's WxH.")
+    parser.add_argument("--scale", type=int, default=2, help="--overhead: the scale.")
+    parser.add_argument("--model", default="espcn", help="--overhead: the model.")
+    parser.add_argument("--repeat", type=int, default=3, help="--overhead: runs of each.")
     args = parser.parse_args()
+    if args.overhead:
+        lines = overhead(args)
+        print("\n".join(lines), flush=True)
+        publish("video_overhead", lines, args.markdown, args.update_readme)
+        return
     lines = [
         f"{args.seconds:g} s clips at 25 fps, 640×360 in; frames per second of the whole run "
         "(decode, upscale, encode; srup: H.264 through PyAV with the decode-ahead and "

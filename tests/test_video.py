@@ -107,7 +107,7 @@ def test_a_damaged_clip_is_one_clear_error(runner, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)
     res = runner.invoke(cli, ["upscale", str(bad), "-s", "2", "-o", str(tmp_path / "o.mp4")])
-    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.exit_code == 3 and "Traceback" not in res.output  # that input failed
     assert "bad.mp4" in res.output
     assert not (tmp_path / "o.mp4").exists()
 
@@ -119,9 +119,10 @@ def test_a_truncated_clip_keeps_what_it_can_read(runner, tmp_path):
     cut.write_bytes(data[: len(data) * 2 // 3])
     out = tmp_path / "cut_x2.mkv"
     res = runner.invoke(cli, ["upscale", str(cut), "-s", "2", "-o", str(out), "--json", "-q"])
-    assert res.exit_code == 0, res.output
-    frames = json.loads(res.stdout.strip().splitlines()[-1])["frames"]
-    assert 0 < frames < 24 and probe(out)["frames"] == frames
+    assert res.exit_code == 3, res.output  # written, and said to be partial (issue 24, item 8)
+    obj = json.loads(res.stdout.strip().splitlines()[-1])
+    assert obj["status"] == "partial" and "decoded" in obj["notes"][-1]
+    assert 0 < obj["frames"] < 24 and probe(out)["frames"] == obj["frames"]
 
 
 def test_a_video_into_an_image_name_is_a_usage_error(runner, clip, tmp_path):
@@ -155,7 +156,7 @@ def test_missing_pyav_names_the_extra(runner, clip, tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_av)
     res = runner.invoke(cli, ["upscale", str(clip), "-s", "2", "-o", str(tmp_path / "o.mp4")])
-    assert res.exit_code == 1 and "srup[video]" in res.output
+    assert res.exit_code == 3 and "srup[video]" in res.output  # that input failed
 
 
 def test_rotation_is_kept(runner, tmp_path):

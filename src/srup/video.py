@@ -2,39 +2,73 @@
 
 Three stages joined by bounded queues, so memory does not grow with the clip's length: a
 thread demuxes and decodes (frames as RGB arrays, other streams' packets as they come), the
-calling thread runs the network, and a thread encodes and muxes. Audio and subtitle streams
-are copied packet for packet, never re-encoded. The frame rate, time base, timestamps and
-rotation are kept; the output is written to a temporary file and renamed when complete.
-Frames are independent: there is no temporal model.
+calling thread runs the network, and a thread encodes and muxes. The output is written to a
+temporary file and renamed when complete. Frames are independent: there is no temporal
+model.
+
+What travels, each rule in its own module so that it can be tested alone:
+
+- **time** (here): every frame keeps its own timestamp, in the input's time base, so a
+  variable frame rate stays as it was; an excerpt (``--start``) starts at zero;
+- **colour and depth** (:mod:`srup.video_colour`): matrix, range, primaries, transfer and
+  bit depth are read, used and written back;
+- **tracks** (:mod:`srup.video_tracks`): stream order, metadata, dispositions, chapters;
+  audio and subtitles copied packet for packet, cut and shifted with an excerpt;
+- **codec and size** (:mod:`srup.video_codecs`): the input's codec where the container
+  takes it, else the container's own; an odd size rounded or refused for 4:2:0.
+
+A clip that ends before its container says it should (cut short, damaged) is written as far
+as it decodes and reported *partial* (:attr:`VideoResult.partial`), with a note.
 """
 
 from __future__ import annotations
 
-import os
 import queue
-import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import imageio
-from .errors import BadImageError, OutputError, SrupError
+from . import imageio, video_codecs, video_colour, video_tracks
+from .errors import BadImageError, OutputError, SrupError, UsageError
+from .files import OutputExistsError, temporary
 from .formats import VIDEO_SUFFIXES
 
-__all__ = ["VIDEO_SUFFIXES", "VideoOptions", "VideoResult", "is_video", "upscale_video"]
+if TYPE_CHECKING:
+    from .sizing import Sizing
+
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "VideoOptions",
+    "VideoResult",
+    "check_codec",
+    "check_output",
+    "container_suffix",
+    "is_video",
+    "upscale_video",
+]
 
 QUEUE_FRAMES = 4  # frames in flight between two stages
-_ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "av1": "libaom-av1"}
+# Containers that hold one frame rate, not a timestamp per frame.
+_CONSTANT_RATE = frozenset({"avi"})
+# ISO media muxers: their video time scale can be the input's own.
+_ISO_MEDIA = frozenset({"mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"})
+TRAILING_SECONDS = 1  # after the last frame, how far other streams' packets are still read
+
+Process = Callable[[imageio.Picture], tuple[imageio.Picture, str]]
 
 
 def is_video(path: Path) -> bool:
     """By content (MP4/MOV ``ftyp``, Matroska/WebM EBML, AVI RIFF), else by suffix."""
+    if not path.is_file():  # a FIFO or device would block or never end: never opened here
+        return path.suffix.lower() in VIDEO_SUFFIXES
     try:
         with open(path, "rb") as f:
             head = f.read(16)
@@ -45,6 +79,35 @@ def is_video(path: Path) -> bool:
     if head.startswith(b"\x1a\x45\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
         return True
     return path.suffix.lower() in VIDEO_SUFFIXES and not head.startswith(b"\x89PNG")
+
+
+def container_suffix(path: Path) -> str:
+    """The suffix a video's container calls for, by its content: ``.mov`` (QuickTime),
+    ``.mp4`` (other ISO media), ``.mkv`` (Matroska, WebM), ``.avi``; ``.mp4`` when unsure.
+    For a video whose name says otherwise (an MP4 named ``anim.gif``)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16) if path.is_file() else b""
+    except OSError:
+        head = b""
+    if head[4:8] == b"ftyp":
+        return ".mov" if head[8:12] == b"qt  " else ".mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return ".mkv"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return ".avi"
+    return ".mp4"
+
+
+def check_codec(name: str) -> None:
+    """:class:`UsageError` unless this FFmpeg has a video encoder for ``name`` (h264, hevc,
+    vp9, av1, … or an FFmpeg encoder name such as libx264); checked before any file is
+    read, so that a mistyped ``--codec`` fails the command, not each video in turn."""
+    if not video_codecs.encoder_name(_av(), name):
+        raise UsageError(
+            f"--codec {name}: no video encoder of that name in this FFmpeg; try "
+            f"{', '.join(video_codecs.ENCODERS)} or an FFmpeg encoder name (ffmpeg -encoders)"
+        )
 
 
 def _av() -> Any:
@@ -59,10 +122,10 @@ def _av() -> Any:
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """``codec``: the output's (default: the input's where it can be encoded, else h264);
-    ``crf`` and ``preset`` go to the encoder; ``start``/``end`` in seconds and ``frames``
-    (a count) choose part of the clip; ``frames_to``: a folder for numbered PNG frames
-    instead of a video."""
+    """``codec``: the output's (default: the input's where the container takes it, else
+    the container's own: see :mod:`srup.video_codecs`); ``crf`` and ``preset`` go to the
+    encoder; ``start``/``end`` in seconds and ``frames`` (a count) choose part of the clip;
+    ``frames_to``: a folder for numbered PNG frames instead of a video."""
 
     codec: str | None = None
     crf: int | None = None
@@ -75,6 +138,11 @@ class VideoOptions:
 
 @dataclass
 class VideoResult:
+    """``frames``: frames upscaled; ``skipped``: frames whose PNG existed
+    (``--frames-to`` with ``--skip-existing``); ``unreadable``: frames the decoder could
+    not read; ``partial``: the clip ended before its container says it should (truncated,
+    damaged): the output holds what could be read, and ``notes`` say what is missing."""
+
     frames: int = 0
     unreadable: int = 0  # frames the decoder could not read (a damaged clip)
     seconds: float = 0.0
@@ -82,6 +150,8 @@ class VideoResult:
     out_size: tuple[int, int] | None = None
     model: str | None = None
     notes: list[str] = field(default_factory=list)
+    skipped: int = 0
+    partial: bool = False
 
     @property
     def fps(self) -> float:
@@ -115,79 +185,269 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
-def upscale_video(
-    src: Path,
-    dst: Path,
-    process: Callable[[imageio.Picture], tuple[imageio.Picture, str]],
-    options: VideoOptions | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> VideoResult:
-    """Upscale every frame of ``src`` (or the chosen part) into ``dst``; ``process`` maps a
-    frame (a lossy :class:`~srup.imageio.Picture`) to its upscaled picture and model name."""
-    av = _av()
-    options = options or VideoOptions()
-    start_clock = time.perf_counter()
+def _open_input(av: Any, src: Path) -> Any:
     try:
         inp = av.open(str(src))
     except (av.error.FFmpegError, OSError) as e:
         raise BadImageError(f"{src}: not a video srup can read ({e})") from None
+    if not inp.streams.video:
+        inp.close()
+        raise BadImageError(f"{src}: no video stream")
+    return inp
+
+
+def upscale_video(
+    src: Path,
+    dst: Path,
+    process: Process,
+    options: VideoOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    overwrite: bool = True,
+    *,
+    skip_existing: bool = False,
+    sizing: Sizing | None = None,
+    process_at: Callable[[Sizing], Process] | None = None,
+) -> VideoResult:
+    """Upscale every frame of ``src`` (or the chosen part) into ``dst``; ``process`` maps a
+    frame (a lossy :class:`~srup.imageio.Picture`) to its upscaled picture and model name.
+
+    ``overwrite``: replace an existing ``dst`` (or frame PNGs); otherwise create or fail
+    (:class:`srup.files.OutputExistsError`); ``skip_existing``: with ``frames_to``, frames
+    whose PNG exists are kept and not upscaled. ``sizing``: the
+    :class:`~srup.sizing.Sizing` that ``process`` applies, so that a size the encoder
+    cannot take is rounded or refused before any frame is upscaled, and a width or height
+    means the displayed picture of a rotated clip; ``process_at(sizing)``: ``process`` with
+    another Sizing, for those cases (without it, frames are resized after ``process``: one
+    more resample). Raises :class:`UsageError` for a codec the container
+    cannot hold or a typed size the encoder cannot take (:mod:`srup.video_codecs`)."""
+    av = _av()
+    options = options or VideoOptions()
+    start_clock = time.perf_counter()
+    inp = _open_input(av, src)
     result = VideoResult()
     with inp:
-        if not inp.streams.video:
-            raise BadImageError(f"{src}: no video stream")
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
         total = vin.frames or 0
         if options.frames:
             total = min(total, options.frames) if total else options.frames
         result.size = (vin.codec_context.width, vin.codec_context.height)
+        reader = _Reader(av, inp, vin, options, result)
         if options.frames_to is not None:
-            _to_frames(inp, vin, process, options, progress, total, result)
+            _to_frames(reader, process, progress, total, overwrite, skip_existing)
         else:
-            _to_video(av, inp, vin, dst, process, options, progress, total, result)
+            sizes = _Sizes(sizing, process_at)
+            _to_video(av, reader, dst, process, sizes, progress, total, overwrite)
+        reader.check_complete()
     result.seconds = time.perf_counter() - start_clock
-    if result.frames == 0:
+    if result.frames == 0 and not result.skipped:
         raise _no_frames(src)
     if result.unreadable:
         result.notes.append(f"{result.unreadable} damaged frame(s) could not be read")
+        result.partial = True
+    if result.skipped:
+        result.notes.append(
+            f"{result.skipped} frame(s) already in {options.frames_to} kept (--skip-existing)"
+        )
     return result
 
 
-def _frames(av, inp, vin, options: VideoOptions, result: VideoResult) -> Iterator[tuple]:
-    """``("frame", rgb, frame)`` for each chosen frame and ``("packet", packet)`` for the
-    other streams', in file order."""
-    if options.start:
-        with suppress(av.error.FFmpegError):
-            inp.seek(int(options.start / vin.time_base), stream=vin, backward=True)
-    count = 0
-    for packet in inp.demux():
-        if packet.stream.index != vin.index:
-            if packet.dts is not None and _in_range(packet, options):
-                yield ("packet", packet)
-            continue
-        try:
-            decoded = packet.decode()
-        except av.error.FFmpegError:
-            result.unreadable += 1
-            continue
-        for frame in decoded:
-            t = frame.time or 0.0
-            if options.start is not None and t < options.start - 1e-6:
+def check_output(src: Path, dst: Path, options: VideoOptions, sizing: Sizing | None) -> None:
+    """Raise :class:`UsageError` now if writing ``src`` upscaled into ``dst`` cannot work:
+    a ``--codec`` the container cannot hold, or a typed ``--width``/``--height`` the
+    encoder's pixel format cannot take. What cannot be read (or a missing PyAV) is left
+    for the run to report, file by file."""
+    try:
+        av = _av()
+    except SrupError:
+        return
+    try:
+        inp = _open_input(av, src)
+    except BadImageError:
+        return
+    with inp:
+        vin = inp.streams.video[0]
+        choice = _choose_encoder(av, vin, dst, options)
+        rotation = 0
+        with suppress(av.error.FFmpegError, StopIteration):
+            rotation = next(inp.decode(vin)).rotation or 0
+        _Sizes(sizing, None).plan(av, vin, rotation, choice)
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+def _seconds(value: int | None, time_base: Any) -> Fraction | None:
+    return None if value is None or not time_base else value * Fraction(time_base)
+
+
+def _fraction(seconds: float | None) -> Fraction | None:
+    return None if seconds is None else Fraction(seconds).limit_denominator(1_000_000)
+
+
+class _Reader:
+    """Demuxes and decodes the input in file order: ``("frame", rgb, frame)`` for each
+    chosen frame, ``("packet", packet)`` for the other streams' packets, already cut and
+    shifted to the excerpt (:class:`srup.video_tracks.Timeline`). Packets that come before
+    the first chosen frame wait for it: its time is the excerpt's offset. Records how the
+    clip ended, for :meth:`check_complete`."""
+
+    def __init__(self, av: Any, inp: Any, vin: Any, options: VideoOptions, result) -> None:
+        self.av, self.inp, self.vin, self.options, self.result = av, inp, vin, options, result
+        self.timeline = video_tracks.Timeline(end=_fraction(options.end))
+        self.decoded = 0  # frames the decoder gave, chosen or not
+        self.last_end: Fraction | None = None  # where the last decoded frame ends (seconds)
+        self.cut = False  # stopped by --end or --frames, not by the end of the file
+        self.damage: str | None = None  # why the demuxer stopped before the end
+        # AVI stores one time per chunk, in decoding order, and FFmpeg guesses the frames'
+        # presentation times from it (one frame late with H.264): the decoding times are
+        # the frames' own there, one frame period apart.
+        self.by_dts = inp.format.name in _CONSTANT_RATE
+
+    def _demux(self) -> Iterator[Any]:
+        packets = self.inp.demux()
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except self.av.error.FFmpegError as e:  # damaged data: keep what came before
+                self.damage = str(e)
+                return
+            yield packet
+
+    def _frame_span(self, frame: Any, t: Fraction) -> Fraction:
+        duration = _seconds(getattr(frame, "duration", None) or None, frame.time_base)
+        if not duration:
+            rate = self.vin.average_rate or self.vin.guessed_rate
+            duration = 1 / Fraction(rate) if rate else Fraction(0)
+        return t + duration
+
+    def __iter__(self) -> Iterator[tuple]:
+        av, inp, vin, options, result = self.av, self.inp, self.vin, self.options, self.result
+        start = _fraction(options.start) if options.start else None
+        if start:
+            with suppress(av.error.FFmpegError):
+                inp.seek(int(options.start / vin.time_base), stream=vin, backward=True)
+        # Other streams' packets wait here until a frame as late has been decoded (the
+        # decoder runs a few frames behind the demuxer), so that the end of an excerpt is
+        # known before they are cut; and until the first chosen frame, the excerpt's start.
+        held: deque = deque()
+        count, trailing = 0, False
+        for packet in self._demux():
+            if packet.stream.index != vin.index:
+                if packet.dts is None and packet.pts is None:
+                    continue
+                if video_tracks.is_cover(av, packet.stream):  # its one picture, at 0
+                    yield ("packet", packet)
+                    continue
+                t = _seconds(packet.pts if packet.pts is not None else packet.dts, packet.time_base)
+                if trailing and t >= self.timeline.end + TRAILING_SECONDS:
+                    break
+                held.append((t, packet))
+                if trailing:
+                    yield from self._release(held, None)
                 continue
-            if options.end is not None and t >= options.end:
-                return
-            yield ("frame", frame.to_ndarray(format="rgb24"), frame)
-            count += 1
-            if options.frames and count >= options.frames:
-                return
+            if trailing:
+                continue
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError:
+                result.unreadable += 1
+                continue
+            for frame in decoded:
+                self.decoded += 1
+                if self.by_dts and frame.dts is not None:
+                    frame.pts = frame.dts
+                t = _seconds(frame.pts, frame.time_base)
+                if t is None:  # no timestamp: one frame period after the previous one
+                    t = self.last_end if self.last_end is not None else Fraction(0)
+                self.last_end = self._frame_span(frame, t)
+                if start is not None and t < start - Fraction(1, 10**6):
+                    continue
+                if self.timeline.end is not None and t >= self.timeline.end:
+                    trailing = self.cut = True
+                    break
+                if count == 0:
+                    self._begin(t, start)
+                yield from self._release(held, t)
+                yield ("frame", video_colour.to_rgb(frame, vin), frame)  # its matrix, range, depth
+                count += 1
+                if options.frames and count >= options.frames:
+                    trailing = self.cut = True
+                    end = self._frame_span(frame, t)
+                    if self.timeline.end is None or end < self.timeline.end:
+                        self.timeline.end = end
+                    break
+        if count:
+            yield from self._release(held, None)
+
+    def _release(self, held: deque, until: Fraction | None) -> Iterator[tuple]:
+        """The held packets up to ``until`` seconds (all: None), cut and moved to the
+        excerpt."""
+        while held and (until is None or held[0][0] <= until):
+            _, packet = held.popleft()
+            if self.timeline.packet(packet):
+                yield ("packet", packet)
+
+    def _begin(self, t: Fraction, start: Fraction | None) -> None:
+        """The first chosen frame, at ``t`` seconds: an excerpt starts there."""
+        if start is not None:
+            self.timeline.offset = t
+            self.timeline.start = t
+
+    def check_complete(self) -> None:
+        """Mark the result partial, with a note, when the clip ended before its container
+        says it should: damaged data stopped the demuxer, fewer frames decoded than the
+        container declares, or the last one ends well before the declared duration."""
+        result = self.result
+        note = None
+        if self.damage is not None:
+            note = (
+                f"damaged data after {self.decoded} frame(s) ({self.damage}); written up to there"
+            )
+        elif not self.cut and self.decoded:
+            note = self._shortfall()
+        if note:
+            result.notes.append(note)
+            result.partial = True
+
+    def _shortfall(self) -> str | None:
+        vin = self.vin
+        declared = vin.frames or 0
+        # (AVI counts the empty chunks of dropped frames among its frames: its duration says)
+        if declared > self.decoded and not self.options.start and not self.by_dts:
+            return f"container declares {declared} frames, {self.decoded} decoded"
+        rate = vin.average_rate or vin.guessed_rate
+        period = 1 / Fraction(rate) if rate else Fraction(1, 25)
+        begin = _seconds(vin.start_time, vin.time_base) or Fraction(0)
+        if vin.duration:
+            length, slack = _seconds(vin.duration, vin.time_base), 2 * period
+        elif _tag_seconds(vin.metadata) is not None:  # Matroska's per-track DURATION tag
+            length, slack = _tag_seconds(vin.metadata) - begin, 2 * period
+        elif self.inp.duration:  # the container's: the longest track, audio included
+            length, slack = Fraction(self.inp.duration, 1_000_000), 1 + 2 * period
+        else:
+            return None
+        if self.last_end is None or self.last_end - begin + slack >= length:
+            return None
+        return (
+            f"container declares {float(length):.2f} s of video, "
+            f"{float(self.last_end - begin):.2f} s decoded ({self.decoded} frames)"
+        )
 
 
-def _in_range(packet, options: VideoOptions) -> bool:
-    t = float(packet.dts * packet.time_base) if packet.time_base else 0.0
-    return not (
-        (options.start is not None and t < options.start)
-        or (options.end is not None and t >= options.end)
-    )
+def _tag_seconds(metadata: dict) -> Fraction | None:
+    """Matroska's ``DURATION`` tag (``00:00:03.000000000``) in seconds, or None."""
+    text = next((v for k, v in metadata.items() if k.upper().split("-")[0] == "DURATION"), None)
+    try:
+        h, m, s = str(text).split(":")
+        return int(h) * 3600 + int(m) * 60 + Fraction(s)
+    except (ValueError, TypeError):
+        return None
+
+
+# ---------------------------------------------------------------------------- the pipeline
 
 
 def _pipeline(produce: Callable[[queue.Queue, threading.Event], None], consume, work):
@@ -237,11 +497,15 @@ def _pipeline(produce: Callable[[queue.Queue, threading.Event], None], consume, 
             raise s.error
 
 
-def _upscale_frame(process, rgb: np.ndarray, result: VideoResult, progress, total) -> np.ndarray:
+def _upscale_frame(
+    process: Process, rgb: np.ndarray, result: VideoResult, progress, total
+) -> np.ndarray:
     """One decoded frame through ``process``, counted and reported to ``progress``."""
     picture = imageio.Picture(np.ascontiguousarray(rgb), format="VIDEO", lossy=True)
     out, result.model = process(picture)
     result.frames += 1
+    if result.frames == 1:  # what the process says of a frame (a substitute network) holds for all
+        result.notes.extend(n for n in out.notes if n not in result.notes)
     result.out_size = out.size
     if progress is not None:
         progress(result.frames, total)
@@ -252,122 +516,328 @@ def _no_frames(src: object) -> BadImageError:
     return BadImageError(f"{src}: no frame could be read (damaged or empty video)")
 
 
-def _to_video(av, inp, vin, dst, process, options, progress, total, result) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=dst.suffix, dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+# ------------------------------------------------------------------------------ sizes
+
+
+class _Sizes:
+    """The output size of a video and how ``process`` gets there (see :func:`upscale_video`
+    for ``sizing`` and ``process_at``)."""
+
+    def __init__(self, sizing: Sizing | None, process_at) -> None:
+        self.sizing, self.process_at = sizing, process_at
+        self.turned = self.rounded = False
+
+    def plan(self, av, vin, rotation: float, choice) -> tuple[tuple[int, int] | None, str | None]:
+        """(coded size, note) the frames must come out at, or (None, None) when ``sizing``
+        is unknown (the first upscaled frame tells then). Raises :class:`UsageError` for a
+        typed size the encoder cannot take."""
+        if self.sizing is None:
+            return None, None
+        w, h = vin.codec_context.width, vin.codec_context.height
+        self.turned = round(rotation / 90) % 2 == 1  # the picture is shown on its side
+        display = self.sizing.final(h, w) if self.turned else self.sizing.final(w, h)
+        s = self.sizing
+        typed = (
+            s.scale is None and s.width is not None and display[0] == s.width,
+            s.scale is None and s.height is not None and display[1] == s.height,
+        )
+        align = video_codecs.alignment(av, choice.pix_fmt)
+        what = f"{choice.encoder} {choice.pix_fmt}"
+        if self.turned:  # the size asked for is the displayed one: the coded picture is turned
+            fitted, note = video_codecs.fit_size(display, (align[1], align[0]), typed, what)
+            fitted = (fitted[1], fitted[0])
+        else:
+            fitted, note = video_codecs.fit_size(display, align, typed, what)
+        self.rounded = note is not None
+        return fitted, note
+
+    def process(self, process: Process, vin, target) -> tuple[Process, tuple[int, int] | None]:
+        """The process that gives ``target`` (None: ``process`` as it is), and the size to
+        resize its output to when no such process is at hand."""
+        s = self.sizing
+        if target is None or s is None:
+            return process, None
+        if s.final(vin.codec_context.width, vin.codec_context.height) == target:
+            return process, None
+        if self.process_at is None:
+            return process, target
+        if self.rounded:  # a pixel or two off the size asked for: straight to it
+            return self.process_at(type(s)(width=target[0], height=target[1], fit="stretch")), None
+        # A turned clip: the asked size, turned as the coded picture is (fit and all)
+        return self.process_at(replace(s, width=s.height, height=s.width)), None
+
+
+def _resized(pixels: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or (pixels.shape[1], pixels.shape[0]) == size:
+        return pixels
+    from .resize import resize_pixels
+
+    return resize_pixels(pixels, size)
+
+
+# ------------------------------------------------------------------------------- writing
+
+
+def _choose_encoder(av, vin, dst: Path, options: VideoOptions) -> video_codecs.Choice:
+    fmt = video_codecs.container_format(av, dst)
+    time_base = _time_base(vin, fmt)
+
+    def trial(av, out, encoder, size, pix):
+        return _open_video_stream(av, out, vin, encoder, size, None, [], time_base, pix)
+
+    cc = vin.codec_context
+    return video_codecs.choose(av, fmt, dst.suffix, options.codec, cc.name, trial, cc.pix_fmt)
+
+
+def _time_base(vin, fmt: str) -> Fraction:
+    """The encoder's time base: the input stream's, so that every frame keeps its own
+    timestamp; one frame period for a container that holds one frame rate (AVI)."""
+    rate = Fraction(vin.average_rate or vin.guessed_rate or 25)
+    if fmt in _CONSTANT_RATE or not vin.time_base:
+        return 1 / rate
+    return Fraction(vin.time_base)
+
+
+class _Clock:
+    """Each frame's output timestamp: its own, moved by the excerpt's offset, in the
+    encoder's time base. A timestamp that does not grow (a damaged file, or a rounding to
+    a container's one frame rate) moves one tick past the previous frame's, counted."""
+
+    def __init__(self, time_base: Fraction, timeline: video_tracks.Timeline) -> None:
+        self.time_base, self.timeline = time_base, timeline
+        self.last: int | None = None
+        self.moved = 0
+
+    def __call__(self, frame: Any) -> int:
+        t = _seconds(frame.pts, frame.time_base)
+        if t is None:
+            pts = (self.last or 0) + 1
+        else:
+            pts = round((t - self.timeline.offset) / self.time_base)
+        if self.last is not None and pts <= self.last:
+            pts, self.moved = self.last + 1, self.moved + 1
+        self.last = pts
+        return pts
+
+
+def _to_video(av, reader: _Reader, dst, process, sizes: _Sizes, progress, total, overwrite):
+    choice = _choose_encoder(av, reader.vin, dst, reader.options)  # before any frame
     try:
-        out = av.open(str(tmp), mode="w")
-        with out:
-            copies = {}
-            for s in inp.streams:
-                if s.index != vin.index and s.type in ("audio", "subtitle"):
-                    try:
-                        copies[s.index] = out.add_stream_from_template(s)
-                    except (ValueError, av.error.FFmpegError):
-                        result.notes.append(f"{s.type} stream {s.index} not copied")
-
-            items = _frames(av, inp, vin, options, result)
-            vout: Any = None
-
-            def produce(q, stop) -> None:
-                for item in items:
-                    if not _put(q, item, stop):
-                        return
-
-            def work(item):
-                return item if item[0] == "packet" else work_frame(item)
-
-            def work_frame(item):
-                return ("frame", _upscale_frame(process, item[1], result, progress, total), item[2])
-
-            def consume(item) -> None:
-                if item[0] == "packet":
-                    packet = item[1]
-                    packet.stream = copies.get(packet.stream.index)
-                    if packet.stream is not None:
-                        out.mux(packet)
-                    return
-                _, rgb, src_frame = item
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame = frame.reformat(format=vout.codec_context.pix_fmt)
-                frame.pts, frame.time_base = src_frame.pts, src_frame.time_base
-                out.mux(vout.encode(frame))
-
-            # Every stream must exist before the first packet is written, and the video
-            # stream's size is known only from the first upscaled frame: it goes first.
-            ahead: list = []
-            for item in items:
-                ahead.append(item)
-                if item[0] == "frame":
-                    break
-            first = ahead[-1] if ahead and ahead[-1][0] == "frame" else None
-            if first is not None:
-                ahead[-1] = work_frame(first)
-                rgb = ahead[-1][1]
-                vout = _open_video_stream(av, out, vin, rgb, options)
-                rotation = getattr(first[2], "rotation", 0)
-                if rotation and hasattr(vout, "set_display_rotation"):
-                    # The display matrix, as the input's: players turn the picture alike.
-                    vout.set_display_rotation(rotation)
-
-            if vout is None:  # before the empty output is renamed into place
-                raise _no_frames(inp.name)
-            for item in ahead:
-                consume(item)
-            _pipeline(produce, consume, work)
-            out.mux(vout.encode(None))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
+        with temporary(dst, overwrite) as tmp:  # srup.files' rule: short name, create or fail
+            _write_video(av, reader, tmp, choice, process, sizes, progress, total)
     except av.error.FFmpegError as e:
         raise OutputError(f"{dst}: cannot write the video ({e})") from None
-    finally:
-        with suppress(FileNotFoundError):
-            tmp.unlink()
 
 
-def _open_video_stream(av, out, vin, rgb: np.ndarray, options: VideoOptions):
-    name = options.codec or vin.codec_context.name
-    codec = _ENCODERS.get(name, name)
+def _write_video(av, reader: _Reader, tmp, choice, process, sizes: _Sizes, progress, total):
+    inp, vin, options, result = reader.inp, reader.vin, reader.options, reader.result
+    fmt = video_codecs.container_format(av, tmp)
+    time_base = _time_base(vin, fmt)
+    items = iter(reader)
+    clock = _Clock(time_base, reader.timeline)
+    resize_to: tuple[int, int] | None = None
+
+    # Every stream must exist before the first packet is written, and the video stream's
+    # size is known only once the first frame is upscaled: read ahead to it.
+    ahead: list = []
+    for item in items:
+        ahead.append(item)
+        if item[0] == "frame":
+            break
+    if not ahead or ahead[-1][0] != "frame":  # before the empty output is renamed into place
+        raise _no_frames(inp.name)
+    first = ahead[-1]
+    rotation = getattr(first[2], "rotation", 0) or 0
+    target, note = sizes.plan(av, vin, rotation, choice)
+    if note:
+        result.notes.append(note)
+    process, resize_to = sizes.process(process, vin, target)
+
+    def work_frame(item):
+        pixels = _upscale_frame(process, item[1], result, progress, total)
+        pixels = _resized(pixels, resize_to)
+        result.out_size = (pixels.shape[1], pixels.shape[0])
+        return ("frame", pixels, item[2])
+
+    ahead[-1] = work_frame(first)
+    size = (ahead[-1][1].shape[1], ahead[-1][1].shape[0])
+    if target is None:  # a process of unknown sizing: fit what it gave
+        fitted, note = video_codecs.fit_size(
+            size,
+            video_codecs.alignment(av, choice.pix_fmt),
+            (False, False),
+            f"{choice.encoder} {choice.pix_fmt}",
+        )
+        if note:
+            result.notes.append(note)
+            resize_to, size = fitted, fitted
+            ahead[-1] = ("frame", _resized(ahead[-1][1], fitted), first[2])
+            result.out_size = fitted
+
+    container_options = {}
+    if fmt in _ISO_MEDIA and time_base.numerator == 1:
+        container_options["video_track_timescale"] = str(time_base.denominator)
+    out = av.open(str(tmp), mode="w", format=fmt, container_options=container_options)
+    with out:
+
+        def add_video():
+            return _open_video_stream(
+                av,
+                out,
+                vin,
+                choice.encoder,
+                size,
+                options,
+                result.notes,
+                time_base,
+                choice.forced,
+            )
+
+        vout, copies = video_tracks.add_streams(av, inp, out, vin, add_video, result.notes)
+        if rotation and hasattr(vout, "set_display_rotation"):
+            # The display matrix, as the input's: players turn the picture alike.
+            vout.set_display_rotation(rotation)
+        chapters = reader.timeline.chapters(inp.chapters())
+        if chapters:
+            out.set_chapters(chapters)
+
+        def produce(q, stop) -> None:
+            for item in items:
+                if not _put(q, item, stop):
+                    return
+
+        def work(item):
+            return item if item[0] == "packet" else work_frame(item)
+
+        def consume(item) -> None:
+            if item[0] == "packet":
+                packet, copy = item[1], copies.get(item[1].stream.index)
+                if copy is not None:  # a track the output cannot hold is left out
+                    packet.stream = copy
+                    out.mux(packet)
+                return
+            _, rgb, src_frame = item
+            frame = video_colour.from_rgb(rgb, vout)  # the stream's format, matrix, range
+            frame.pts, frame.time_base = clock(src_frame), time_base
+            out.mux(vout.encode(frame))
+
+        for item in ahead:
+            consume(item)
+        _pipeline(produce, consume, work)
+        out.mux(vout.encode(None))
+    if clock.moved:
+        why = "one frame rate" if fmt in _CONSTANT_RATE else "a timestamp that did not grow"
+        result.notes.append(
+            f"{clock.moved} frame(s) moved one tick ({time_base} s) later: {why} ({fmt} output)"
+        )
+
+
+def _anamorphic(vin) -> bool:
+    """Whether ``vin``'s pixels are not square (a DVD's 720×480 shown 4:3 or 16:9)."""
+    sar = vin.sample_aspect_ratio
+    return bool(sar) and sar != 1
+
+
+def _open_video_stream(
+    av,
+    out,
+    vin,
+    encoder: str,
+    size: tuple[int, int],
+    options: VideoOptions | None,
+    notes: list[str],
+    time_base: Fraction,
+    pix_fmt: str | None = None,
+):
+    """A new video stream in ``out`` for ``encoder``, ``size`` (width, height), with the
+    input's colour and the encoder ``time_base``; ``pix_fmt`` replaces the pixel format
+    srup.video_colour picks (an encoder that refuses it); ``options``: crf and preset
+    (None in a trial)."""
     rate = vin.average_rate or vin.guessed_rate or 25
-    try:
-        stream = out.add_stream(codec, rate=rate)
-    except (ValueError, av.error.FFmpegError):
-        if options.codec:
-            raise SrupError(f"--codec {options.codec}: this FFmpeg cannot encode it") from None
-        stream = out.add_stream("libx264", rate=rate)
-    stream.width, stream.height = rgb.shape[1], rgb.shape[0]
-    pix = vin.codec_context.pix_fmt
-    supported = [f.name for f in (stream.codec_context.codec.video_formats or [])]
-    if pix not in supported:  # the input's where the encoder takes it, else yuv420p
-        pix = "yuv420p" if "yuv420p" in supported or not supported else supported[0]
-    stream.pix_fmt = pix
-    stream.time_base = vin.time_base
-    opts = {}
-    if options.crf is not None:
+    stream = out.add_stream(encoder, rate=rate)
+    stream.width, stream.height = size
+    # The input's pixel format (depth, chroma) where the encoder takes it, and its colour
+    # tags (matrix, range, primaries, transfer); what cannot be kept becomes a note.
+    notes.extend(video_colour.configure(stream, vin))
+    if pix_fmt:
+        stream.pix_fmt = pix_fmt
+    if _anamorphic(vin):  # pixels of the input's shape, so the picture keeps its aspect
+        stream.codec_context.sample_aspect_ratio = vin.sample_aspect_ratio
+    stream.codec_context.time_base = time_base  # each frame's own timestamp, not 1/rate
+    stream.time_base = time_base
+    opts = {"x265-params": "log-level=error"} if encoder == "libx265" else {}  # not on stderr
+    if out.format.name in _CONSTANT_RATE:  # AVI stores no reordered timestamps: no B-frames
+        opts["bf"] = "0"
+    if options is not None and options.crf is not None:
         opts["crf"] = str(options.crf)
-    if options.preset:
+    if options is not None and options.preset:
         opts["preset"] = options.preset
     stream.options = opts
     return stream
 
 
-def _to_frames(inp, vin, process, options, progress, total, result) -> None:
-    av = _av()
-    folder = Path(options.frames_to)
+# -------------------------------------------------------------------------------- frames
+
+
+def _upright(rgb: np.ndarray, rotation: float) -> np.ndarray:
+    """``rgb`` (H, W, C) turned as the display matrix says (``rotation``: degrees
+    counterclockwise, FFmpeg's ``av_display_rotation_get``), as players show it."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _to_frames(reader: _Reader, process, progress, total, overwrite, skip_existing) -> None:
+    """Numbered PNGs (``frame_000001.png``, …) in ``options.frames_to``, upright. Existing
+    ones are replaced only with ``overwrite``; with ``skip_existing`` they are kept and
+    their frames not upscaled; with neither, the folder's frames refuse the run at once."""
+    result = reader.result
+    folder = Path(reader.options.frames_to)
     folder.mkdir(parents=True, exist_ok=True)
+    if not overwrite and not skip_existing:
+        existing = sorted(folder.glob("frame_[0-9][0-9][0-9][0-9][0-9][0-9].png"))
+        if existing:
+            raise OutputExistsError(
+                f"{folder}: holds {len(existing)} frame(s) of an earlier run "
+                f"({existing[0].name}, …); use --overwrite to replace them or "
+                "--skip-existing to keep them"
+            )
+    index = 0
+    odd_turn: list[float] = []
 
     def produce(q, stop) -> None:
-        for item in _frames(av, inp, vin, options, result):
+        for item in reader:
             if item[0] == "frame" and not _put(q, item, stop):
                 return
 
     def work(item):
-        rgb = _upscale_frame(process, item[1], result, progress, total)
-        return result.frames, rgb
+        nonlocal index
+        index += 1
+        path = folder / f"frame_{index:06d}.png"
+        if skip_existing and (path.exists() or path.is_symlink()):
+            result.skipped += 1
+            return None
+        rotation = getattr(item[2], "rotation", 0) or 0
+        if rotation % 90 and not odd_turn:
+            odd_turn.append(rotation)
+        rgb = _upright(item[1], rotation)
+        return path, _upscale_frame(process, rgb, result, progress, total)
 
     def consume(item) -> None:
-        index, rgb = item
-        imageio.write(imageio.Picture(rgb), folder / f"frame_{index:06d}.png")
+        if item is None:
+            return
+        path, pixels = item
+        try:
+            imageio.write(imageio.Picture(pixels), path, overwrite=overwrite)
+        except OutputExistsError:  # made meanwhile by another run
+            if not skip_existing:
+                raise
+            result.skipped += 1
 
     _pipeline(produce, consume, work)
+    if _anamorphic(reader.vin):
+        result.notes.append(
+            f"pixels {reader.vin.sample_aspect_ratio} as wide as high in the video: "
+            "square in the PNGs, so the picture looks narrower or wider than played"
+        )
+    if odd_turn:
+        result.notes.append(f"display rotation of {odd_turn[0]:g}° applied to the nearest 90°")
