@@ -88,7 +88,11 @@ def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
 def seeds() -> dict[str, bytes]:
     """Valid files, by name (their suffix says the format), each with much to mutate."""
     rgb = Image.fromarray(_picture())
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    srgb = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    # LittleCMS stamps the profile's creation time (header bytes 24–35): a fixed one keeps
+    # the corpus the same from run to run, even across a second's boundary.
+    srgb[24:36] = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+    srgb = bytes(srgb)
     exif = _exif().tobytes()
     info = PngImagePlugin.PngInfo()
     info.add_text("Title", "fuzz seed")

@@ -265,11 +265,167 @@ def test_files_a_scan_leaves_out_are_named_in_text_and_json(runner, tmp_path):
     assert res.exit_code == EXIT_OK
     assert f"note: {src / 'notes.txt'}: left out: not an image or video by its suffix" in res.output
     assert f"{src / '.hidden.png'}: left out" in res.output
-    assert "2 left out (not images)" in res.output
+    assert "2 left out in" in res.output
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(out), "--json", "-q"])
     left = [r for r in records(res.stdout) if r["status"] == "left_out"]
     assert sorted(Path(r["input"]).name for r in left) == [".hidden.png", "notes.txt"]
     assert all(r["output"] is None and r["error"] is None for r in left)
+
+
+def test_a_hidden_file_is_left_out_as_hidden_and_the_summary_says_only_left_out(runner, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(12, 10)).save(src / "a.png")
+    Image.fromarray(photo(12, 10)).save(src / ".hidden.png")  # an image, by suffix and content
+    out = tmp_path / "out"
+    res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", f"{out}/"])
+    assert res.exit_code == EXIT_OK, res.output
+    assert f"{src / '.hidden.png'}: left out: a hidden file" in res.output
+    assert "not an image or video" not in res.output
+    assert "1 left out in" in res.output and "(not images)" not in res.output
+    assert not (out / ".hidden.png").exists()
+
+
+def test_subfolders_without_recursive_are_reported_as_left_out(runner, tmp_path):
+    scans = tmp_path / "scans"
+    for sub in ("2019", "2020"):
+        (scans / sub).mkdir(parents=True)
+        Image.fromarray(photo(12, 10)).save(scans / sub / "p.png")
+    Image.fromarray(photo(12, 10)).save(scans / "top.png")
+    out = tmp_path / "s2"
+    res = runner.invoke(cli, ["upscale", str(scans), "-s", "2", "-o", f"{out}/"])
+    assert res.exit_code == EXIT_OK, res.output
+    for sub in ("2019", "2020"):
+        assert f"{scans / sub}: left out: a folder: use --recursive to include it" in res.output
+    assert "1 done" in res.output and "2 left out in" in res.output
+    res = runner.invoke(cli, ["upscale", str(scans), "-s", "2", "-o", f"{out}/", "--json", "-q"])
+    left = [r for r in records(res.stdout) if r["status"] == "left_out"]
+    assert [Path(r["input"]).name for r in left] == ["2019", "2020"]
+    assert left[0]["notes"] == ["left out: a folder: use --recursive to include it"]
+    # With -r they are taken, and nothing is left out.
+    res = runner.invoke(cli, ["upscale", str(scans), "-s", "2", "-o", f"{tmp_path}/r/", "-r"])
+    assert res.exit_code == EXIT_OK and "3 done" in res.output and "left out" not in res.output
+
+
+# ------------------------------------------------------------- one input given twice, clashes
+
+
+@pytest.mark.parametrize(
+    "given",
+    [["in/a.png", "in/a.png"], ["in", "in/a.png"], ["in/a.png", "in"], ["in", "in/../in"]],
+    ids=["a file twice", "folder then its file", "file then its folder", "folder twice"],
+)
+def test_an_input_given_twice_is_upscaled_once_with_a_note(runner, tmp_path, given):
+    (tmp_path / "in").mkdir()
+    Image.fromarray(photo(12, 10)).save(tmp_path / "in" / "a.png")
+    out = tmp_path / "o"
+    args = ["upscale", *(str(tmp_path / g) for g in given), "-s", "2", "-o", f"{out}/"]
+    res = runner.invoke(cli, [*args, "--json"])
+    assert res.exit_code == EXIT_OK, res.output
+    assert [r["status"] for r in records(res.stdout)] == ["done"]
+    assert "given" in res.stderr and "upscaled once" in res.stderr
+    assert "same output name" not in res.output
+    assert [p.name for p in out.iterdir()] == ["a.png"]
+
+
+def test_a_file_given_twice_alone_is_one_input(runner, rgb_file):
+    res = runner.invoke(cli, ["upscale", str(rgb_file), str(rgb_file), "-s", "2", "-q"])
+    assert res.exit_code == EXIT_OK, res.output
+    assert (rgb_file.parent / "board_x2.png").is_file()  # beside it, as for one file
+
+
+def test_two_inputs_with_one_output_name_are_refused_with_what_to_do(runner, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo(12, 10)).save(src / "rgb16.png")
+    Image.fromarray(photo(12, 10)).save(src / "rgb16.tif")
+    out = tmp_path / "out"
+    args = [str(src / "rgb16.png"), str(src / "rgb16.tif"), "-s", "2", "-o", f"{out}/"]
+    res = runner.invoke(cli, ["upscale", *args, "--format", "png", "--json"])
+    assert res.exit_code == EXIT_PARTIAL, res.output
+    failed = [r for r in records(res.stdout) if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["input"] == str(src / "rgb16.tif")
+    assert f"same output name {out / 'rgb16.png'} as {src / 'rgb16.png'}" in failed[0]["error"]
+    assert "rename one, or upscale each into its own -o folder" in failed[0]["error"]
+
+
+# ------------------------------------------------------------------ limits, in readable units
+
+
+@pytest.mark.parametrize(
+    "n,text",
+    [
+        (0, "0 pixels"),
+        (1, "1 pixel"),
+        (10, "10 pixels"),
+        (76_800, "76,800 pixels"),
+        (999_999, "999,999 pixels"),
+        (1_000_000, "1 megapixels"),
+        (1_250_000, "1.2 megapixels"),
+        (150_000_000, "150 megapixels"),
+        (2_000_000_000, "2,000 megapixels"),
+    ],
+)
+def test_pixel_counts_read_in_pixels_or_megapixels_never_0(n, text):
+    from srup.units import pixels_text
+
+    assert pixels_text(n) == text
+
+
+@pytest.mark.parametrize(
+    "n,text",
+    [
+        (1, "1 byte"),
+        (512, "512 bytes"),
+        (2**10, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (512 * 2**20, "512.0 MiB"),
+        (2**30, "1.0 GiB"),
+        (3 * 2**40, "3072.0 GiB"),
+    ],
+)
+def test_sizes_read_in_bytes_kib_mib_or_gib_never_0(n, text):
+    from srup.units import bytes_text
+
+    assert bytes_text(n) == text
+
+
+def test_a_value_over_its_limit_never_prints_as_the_limit():
+    from srup.units import bytes_text, over_limit, pixels_text
+
+    assert over_limit(150_000_001, 150_000_000, pixels_text, "pixels") == (
+        "150,000,001 pixels",
+        "150,000,000 pixels",
+    )
+    assert over_limit(2**30 + 1, 2**30, bytes_text, "bytes") == (
+        "1,073,741,825 bytes",
+        "1,073,741,824 bytes",
+    )
+    assert over_limit(3 * 2**30, 2**30, bytes_text, "bytes") == ("3.0 GiB", "1.0 GiB")
+
+
+@pytest.mark.parametrize(
+    "limit,message",
+    [
+        (["--max-pixels", "10"], "12×10 = 120 pixels is over the limit of 10 pixels"),
+        (
+            ["--max-pixels", "100", "--max-memory", "0"],
+            "= 120 pixels is over the limit of 100 pixels",
+        ),
+        (["--max-memory", "1K"], "MiB of memory, over the limit of 1.0 KiB"),
+        (["--max-memory", "300M"], "MiB of memory, over the limit of 300.0 MiB"),
+    ],
+    ids=["pixels, from the header", "pixels, when decoded", "memory 1K", "memory 300M"],
+)
+def test_limit_messages_name_their_limit_in_units_that_show_it(runner, tmp_path, limit, message):
+    src = tmp_path / "a.png"
+    Image.fromarray(photo(12, 10)).save(src)
+    res = runner.invoke(
+        cli, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "o.png"), *limit]
+    )
+    assert res.exit_code == EXIT_PARTIAL, res.output
+    assert message in res.output, res.output
+    assert "limit of 0" not in res.output
 
 
 # ---------------------------------------------------------------------------- background

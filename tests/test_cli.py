@@ -259,7 +259,7 @@ def test_folder_scan_takes_gifs_and_names_what_it_leaves_out(runner, tmp_path):
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "anim.png").is_file()  # GIF in, PNG out
-    assert "2 done" in res.output and "1 left out (not images)" in res.output
+    assert "2 done" in res.output and "1 left out in" in res.output
     assert "notes.txt: left out" in res.output
 
 
@@ -333,3 +333,114 @@ def test_architectures_file_matches_the_registry():
 
     cached = json.loads((weights_dir() / ARCHITECTURES_FILE).read_text())
     assert cached == describe_architectures()
+
+
+# ------------------------------------------------------------------- usage, in one line
+
+
+@pytest.mark.parametrize(
+    "args,phrase,see",
+    [
+        (["upscale", "{img}", "--bogus"], "No such option '--bogus'", "srup upscale"),
+        (["upscale"], "Missing argument 'INPUTS...'", "srup upscale"),
+        (["upscale", "{img}", "-s", "zero"], "Invalid value for '-s'", "srup upscale"),
+        (["upscale", "{img}", "--fit", "fill"], "Invalid value for '--fit'", "srup upscale"),
+        (["nope"], "No such command 'nope'", "srup"),
+        (["models", "--bogus"], "No such option '--bogus'", "srup models"),
+        (
+            ["upscale", "{img}", "--overwrite", "--skip-existing"],
+            "exclude each other",
+            "srup upscale",
+        ),
+    ],
+)
+def test_click_usage_errors_are_one_line_naming_the_help(runner, rgb_file, args, phrase, see):
+    res = runner.invoke(cli, [a.replace("{img}", str(rgb_file)) for a in args])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1, res.output
+    assert lines[0].startswith("error: ") and phrase in lines[0]
+    assert lines[0].endswith(f"(see '{see} --help')")
+    assert "Usage:" not in res.output and "Try '" not in res.output
+
+
+def test_help_version_and_a_bare_srup_still_show_clicks_help(runner):
+    for args in (["--help"], ["upscale", "--help"], []):
+        res = runner.invoke(cli, args)
+        assert "Usage: srup" in res.output and "error:" not in res.output
+    assert runner.invoke(cli, ["--help"]).exit_code == 0
+    assert runner.invoke(cli, ["--version"]).output.startswith("srup, version ")
+
+
+# --------------------------------------------------------------------- --fit needs a box
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        ["--fit", "cover", "-s", "2"],
+        ["--fit", "cover"],
+        ["--fit", "stretch", "--width", "100"],
+        ["--fit", "contain", "--height", "50"],
+    ],
+)
+def test_fit_without_both_width_and_height_is_a_usage_error(runner, rgb_file, tmp_path, size):
+    out = tmp_path / "o.png"
+    res = runner.invoke(cli, ["upscale", str(rgb_file), "-o", str(out), *size])
+    assert res.exit_code == 2, res.output
+    assert "needs both --width and --height" in res.output
+    assert not out.exists()
+
+
+def test_fit_with_both_or_left_at_its_default_works(runner, rgb_file, tmp_path):
+    args = ["upscale", str(rgb_file), "-q"]
+    res = runner.invoke(cli, [*args, "-o", str(tmp_path / "a.png"), "--width", "100"])
+    assert res.exit_code == 0, res.output
+    box = ["--width", "100", "--height", "100", "--fit", "cover"]
+    res = runner.invoke(cli, [*args, "-o", str(tmp_path / "b.png"), *box])
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "b.png").size == (100, 100)
+
+
+# ------------------------------------------------------------------ --debug on each command
+
+
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (["upscale", "{img}", "-s", "2", "-m", "nope"], 2),
+        (["export", "--onnx", "{t}/e.onnx", "-m", "nope"], 2),
+        (["benchmark", "{t}/nowhere"], 1),
+        (["train", "{t}/nowhere", "-m", "espcn", "-s", "2", "-o", "{t}/w.safetensors"], 1),
+    ],
+    ids=["upscale", "export", "benchmark", "train"],
+)
+def test_debug_after_the_command_shows_the_traceback(runner, rgb_file, tmp_path, args, code):
+    args = [a.replace("{img}", str(rgb_file)).replace("{t}", str(tmp_path)) for a in args]
+    res = runner.invoke(cli, args)
+    assert res.exit_code == code and "Traceback" not in res.output, res.output
+    res = runner.invoke(cli, [*args, "--debug"])
+    assert res.exit_code == code, res.output
+    assert "No such option" not in res.output and "Traceback" in res.output
+
+
+def test_models_takes_debug_too(runner):
+    assert runner.invoke(cli, ["models", "--json", "--debug"]).exit_code == 0
+
+
+# -------------------------------------------------------------- the banner of a sized run
+
+
+@pytest.mark.parametrize(
+    "args,banner",
+    [
+        (["--width", "100"], "auto, network scale per picture (×2–×4) to 100×?"),
+        (["--height", "50", "-m", "espcn"], "espcn, network scale per picture (×2–×4) to ?×50"),
+        (["-s", "3"], "auto: fsrcnn (lossless), fsrcnn-real (JPEG, lossy WebP) ×3"),
+        (["-s", "2.5"], "auto: fsrcnn (lossless), fsrcnn-real (JPEG, lossy WebP) ×2.5"),
+    ],
+)
+def test_the_banner_names_one_network_only_when_one_runs(runner, rgb_file, tmp_path, args, banner):
+    res = runner.invoke(cli, ["upscale", str(rgb_file), "-o", str(tmp_path / "o.png"), *args])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0].startswith(banner), res.output

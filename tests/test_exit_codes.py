@@ -1,5 +1,6 @@
 """One exit-code table for every command: 0 done, 1 fatal, 2 usage error, 3 partial (some
-inputs failed), 130/143 interrupted/terminated; the README documents the same table."""
+inputs failed), 130/143 interrupted/terminated, 141 stdout closed; the README documents the
+same table."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_the_codes_are_distinct_and_as_documented():
     codes = [errors.EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_PARTIAL]
     assert codes == [0, 1, 2, 3]
     assert (errors.EXIT_INTERRUPTED, errors.EXIT_TERMINATED) == (130, 143)
+    assert errors.EXIT_STDOUT_CLOSED == 141  # 128 + SIGPIPE, as shells report it
 
 
 def test_every_srup_error_maps_to_fatal_or_usage():
@@ -29,6 +31,9 @@ def test_every_srup_error_maps_to_fatal_or_usage():
             yield from subclasses(sub)
 
     for cls in subclasses(errors.SrupError):
+        if cls is errors.StdoutClosedError:  # not an error of the run: its reader left
+            assert cls.exit_code == errors.EXIT_STDOUT_CLOSED
+            continue
         assert cls.exit_code in (EXIT_FATAL, EXIT_USAGE), cls
     assert errors.UsageError.exit_code == errors.UnknownModelError.exit_code == EXIT_USAGE
     assert errors.BadWeightsError.exit_code == errors.DataError.exit_code == EXIT_FATAL
@@ -39,7 +44,7 @@ def test_the_readme_table_lists_every_code():
     section = text[text.index("## Errors and exit codes") :]
     section = section[: section.index("\n## ", 5)]
     rows = dict(re.findall(r"^\| (\d+(?: / \d+)?) \| (.+) \|$", section, re.M))
-    assert set(rows) == {"0", "1", "2", "3", "130 / 143"}
+    assert set(rows) == {"0", "1", "2", "3", "130 / 143", "141"}
     assert "failed" in rows["3"] and "usage" in rows["2"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,82 @@ def test_a_reference_is_scored_only_when_its_size_fits_the_output(tmp_path, hr_s
     else:
         with pytest.raises(DataError, match="does not match the output 32×24"):
             reference_scores(out, lr, hr, 2)
+
+
+# ------------------------------------------------------------------ stdout that fails
+
+
+def two_pictures(tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(photo(12, 10)).save(src / name)
+    return src
+
+
+def run_into(stdout_fd: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "srup", *args],
+        stdout=stdout_fd,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_closed_stdout_stops_the_batch_with_exit_141_and_one_line(tmp_path):
+    from srup.errors import EXIT_STDOUT_CLOSED
+    from srup.files import is_temporary
+
+    src, out = two_pictures(tmp_path), tmp_path / "out"
+    read, write = os.pipe()
+    os.close(read)  # as `| head -1` once it has its line: every write is EPIPE
+    try:
+        res = run_into(write, "upscale", str(src), "-s", "2", "-o", f"{out}/", "--json")
+    finally:
+        os.close(write)
+    assert res.returncode == EXIT_STDOUT_CLOSED == 141, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: stdout was closed; stopped after 1 file; finished outputs are whole"
+    ], res.stderr
+    assert "Exception ignored" not in res.stderr and "Traceback" not in res.stderr
+    assert Image.open(out / "a.png").size == (24, 20)  # the one finished: whole
+    assert not (out / "b.png").exists()
+    assert not [p for p in out.iterdir() if is_temporary(p.name)]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def _full_device() -> bool:
+    try:
+        return stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _full_device(), reason="needs the /dev/full device (Linux)")
+def test_a_full_stdout_is_a_fatal_one_liner(tmp_path):
+    src = two_pictures(tmp_path)
+    full = os.open("/dev/full", os.O_WRONLY)  # never O_CREAT: a plain file would not fill
+    try:
+        res = run_into(full, "upscale", str(src), "-s", "2", "-o", f"{tmp_path}/o/", "--json")
+    finally:
+        os.close(full)
+    assert res.returncode == 1, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: cannot write to stdout (No space left on device); stopped after 1 file"
+    ), res.stderr
+    assert "internal error" not in res.stderr and "Exception ignored" not in res.stderr
+
+
+@pytest.mark.parametrize("args", [["models", "--json"], ["models"]])
+def test_a_closed_stdout_is_named_by_every_command(args):
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        res = run_into(write, *args)
+    finally:
+        os.close(write)
+    assert res.returncode == 141, res.stderr
+    assert res.stderr.strip() == "error: stdout was closed; stopped"

@@ -32,6 +32,7 @@ from .files import OutputExistsError
 from .formats import VIDEO_SUFFIXES
 from .host import TILE_BUDGET_BYTES
 from .sizing import Sizing, network_scale
+from .units import bytes_text, over_limit, over_max_pixels
 from .upscale import Upscaler
 from .video import VideoOptions, container_suffix, is_video, upscale_video
 
@@ -130,13 +131,42 @@ def _default_name(src: Path, scale: int | str) -> tuple[Path, tuple[str, ...]]:
 @dataclass
 class Plan:
     """What ``srup upscale`` will do: the jobs, the inputs refused before any work (missing,
-    not regular files, clashing), the files a folder scan left out (not images or videos by
-    their suffix), and notes on the plan itself (an output folder inside an input folder)."""
+    not regular files, clashing), what a folder scan left out (files that are not images or
+    videos by their suffix, hidden files, subfolders without ``recursive``: see
+    :func:`left_out_reason`), and notes on the plan itself (an output folder inside an
+    input folder, a file given twice)."""
 
     jobs: list[Job]
     refused: list[Result]
     left_out: list[Path]
     notes: list[str] = field(default_factory=list)
+
+
+def left_out_reason(path: Path) -> str:
+    """Why a folder scan left ``path`` out, in a few words."""
+    if path.is_dir():
+        return "a folder: use --recursive to include it"
+    if path.name.startswith("."):
+        return "a hidden file (its name starts with a dot)"
+    return "not an image or video by its suffix"
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its links and ``..`` resolved: one key for one file however named."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return path.absolute()
+
+
+def _subfolders(folder: Path, out_root: Path | None) -> list[Path]:
+    """The folders in ``folder`` (not the output folder): what a scan without
+    ``recursive`` passes over."""
+    try:
+        found = sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return []
+    return [p for p in found if out_root is None or _resolved(p) != out_root]
 
 
 def _names_folder(output: Path | None, raw: str | None) -> bool:
@@ -199,9 +229,12 @@ def plan(
     as ``w1920`` as is).
 
     Inputs that do not exist or are not regular files (FIFOs, devices, sockets) are refused
-    at once, without being opened. Raises :class:`UsageError` for a command line that
-    cannot mean anything: several inputs (or a folder) into a name with an image suffix, a
-    folder without ``-o``, a video into a picture file.
+    at once, without being opened. A file given twice (``a.png a.png``, or ``in
+    in/a.png``: the same file once resolved) is planned once, with a note; two files
+    that would get one output name are refused with what to do. Raises
+    :class:`UsageError` for a command line that cannot mean anything: several inputs (or a
+    folder) into a name with an image suffix, a folder without ``-o``, a video into a
+    picture file.
     """
     refused: list[Result] = []
     left_out: list[Path] = []
@@ -209,13 +242,22 @@ def plan(
     sources: list[tuple[Path, Path]] = []  # (file, path relative to the output folder)
     out_root = output.resolve() if output is not None else None
     folders = 0
-    for item in inputs:
+    given: dict[Path, int] = {}  # each input file or folder, resolved → its index
+    taken: dict[Path, int] = {}  # each file planned, resolved → the input it came from
+    for i, item in enumerate(inputs):
+        first = given.setdefault(_resolved(item), i)
+        if first != i:
+            also = "" if str(inputs[first]) == str(item) else f" (also as {inputs[first]})"
+            plan_notes.append(f"{item}: given twice{also}; upscaled once")
+            continue
         kind, why = _kind(item)
         if kind == "refused":
             refused.append(Result(str(item), None, "failed", why))
         elif kind == "dir":
             folders += 1
             files, others = imageio.scan(item, recursive=recursive)
+            if not recursive:
+                others += _subfolders(item, out_root)
             if out_root is not None and recursive and out_root.is_relative_to(item.resolve()):
                 ours = [f for f in files + others if _within(f, out_root)]
                 if ours:
@@ -231,13 +273,19 @@ def plan(
                     "image files" if recursive else "image files (use --recursive for subfolders)"
                 )
                 refused.append(Result(str(item), None, "failed", f"{item}: no {kind_}"))
-            sources += [(f, f.relative_to(item)) for f in files]
-        else:
+            new = [f for f in files if taken.setdefault(_resolved(f), i) == i]
+            if len(new) < len(files):
+                n = len(files) - len(new)
+                plan_notes.append(f"{item}: {n} of its files given already; each upscaled once")
+            sources += [(f, f.relative_to(item)) for f in new]
+        elif (first := taken.setdefault(_resolved(item), i)) == i:
             sources.append((item, Path(item.name)))
+        else:
+            plan_notes.append(f"{item}: given twice (also in {inputs[first]}); upscaled once")
     if not sources:
         return Plan([], refused, left_out, plan_notes)
     folder = _names_folder(output, output_text)
-    single = len(inputs) == 1 and folders == 0
+    single = len(given) == 1 and folders == 0
     if (
         output is not None
         and not folder
@@ -289,9 +337,11 @@ def plan(
             refused.append(Result(str(src), None, "failed", f"{src}: output would leave {output}"))
             continue
         if dst in seen:
-            refused.append(
-                Result(str(src), str(dst), "failed", f"{src}: same output name as {seen[dst]}")
+            why = (
+                f"{src}: same output name {dst} as {seen[dst]}; rename one, or upscale each "
+                "into its own -o folder"
             )
+            refused.append(Result(str(src), str(dst), "failed", why))
             continue
         seen[dst] = src
         jobs.append(Job(src, dst, out_fmt, job_notes))
@@ -356,26 +406,20 @@ def estimate_memory(
     return MemoryEstimate(total, final, channels, sample)
 
 
-def _gib(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB"
-
-
 def _check_memory(up: Runner, job: Job, limit: int, max_pixels: int) -> imageio.Probe:
     """Refuse ``job`` from its header, before any decoding: over ``max_pixels`` (as
     :func:`imageio.read` would, only sooner), or needing more than ``limit`` bytes."""
     probe = imageio.probe(job.src)
     pixels = probe.width * probe.height
     if pixels > max_pixels:
-        raise BadImageError(
-            f"{job.src}: {probe.width}×{probe.height} = {pixels / 1e6:.0f} megapixels is over "
-            f"the limit of {max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
-        )
+        raise BadImageError(over_max_pixels(job.src, probe.width, probe.height, max_pixels))
     est = estimate_memory(up, probe.width, probe.height, probe.channels, probe.bytes_per_sample)
     if est.total > limit:
         w, h = est.out_size
+        need, most = over_limit(est.total, limit, bytes_text, "bytes")
         raise BadImageError(
-            f"{job.src}: {probe.width}×{probe.height} → {w}×{h} needs about {_gib(est.total)} "
-            f"of memory, over the limit of {_gib(limit)}; raise --max-memory if this machine "
+            f"{job.src}: {probe.width}×{probe.height} → {w}×{h} needs about {need} "
+            f"of memory, over the limit of {most}; raise --max-memory if this machine "
             "has it, or ask for a smaller size"
         )
     return probe
@@ -587,14 +631,14 @@ def _video(up: Runner, res: Result, job: Job, o: _Options, progress) -> Result:
     return res
 
 
-def _process_at(up: Engine) -> Callable[[int, int], Callable]:
-    """``(w, h) →`` a process of ``up``'s whose output is exactly w×h: the same models, one
-    resize straight to that size (a video encoder that needs even sizes, a rotated clip)."""
+def _process_at(up: Engine) -> Callable[[Sizing], Callable]:
+    """``sizing →`` ``up``'s process with that Sizing instead of its own, the same models
+    (a video whose encoder needs even sizes, a turned clip: srup.video)."""
 
-    def at(width: int, height: int) -> Callable:
-        exact = copy.copy(up)  # shares the loaded models
-        exact.sizing = Sizing(width=width, height=height, fit="stretch")
-        return exact.process
+    def at(sizing: Sizing) -> Callable:
+        other = copy.copy(up)  # shares the loaded models
+        other.sizing = sizing
+        return other.process
 
     return at
 

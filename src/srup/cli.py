@@ -2,13 +2,14 @@
 
 Exit codes, the same for every command (:mod:`srup.errors` defines them): 0 all done
 (skipped existing outputs count as done), 1 fatal (the run could not go on: bad weights, a
-missing data set, a device failure, an unexpected internal error), 2 usage error, 3 partial
-(a batch ran to its end but some inputs failed), 130 interrupted (Ctrl-C), 143 terminated
-(SIGTERM).
+missing data set, a device failure, stdout cannot be written, an unexpected internal
+error), 2 usage error, 3 partial (a batch ran to its end but some inputs failed), 130
+interrupted (Ctrl-C), 141 stdout was closed (``| head``), 143 terminated (SIGTERM).
 
-Every error is one line on stderr; an unexpected exception outside any file is one line
-``internal error: ...`` and exit 1. Tracebacks only with ``srup --debug`` or
-``SRUP_DEBUG=1``.
+Every error is one line on stderr, Click's usage errors too (``error: MESSAGE (see 'srup
+upscale --help')``); an unexpected exception outside any file is one line ``internal
+error: ...`` and exit 1. Tracebacks only with ``--debug`` (``srup --debug`` or ``srup
+upscale --debug``) or ``SRUP_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .errors import (
@@ -35,6 +37,8 @@ from .errors import (
     EXIT_PARTIAL,
     EXIT_TERMINATED,
     SrupError,
+    StdoutClosedError,
+    StdoutError,
 )
 from .formats import FORMAT_NAMES, MIN_TILE, ONNX_FORMS, SAMPLERS
 
@@ -78,6 +82,21 @@ def _traceback() -> None:
         traceback.print_exc(file=sys.stderr)
 
 
+def _silence_stdout() -> None:
+    """After stdout failed: point it at the null device, so that Python's own flush at exit
+    does not fail again ("Exception ignored ... BrokenPipeError"), as the note on SIGPIPE in
+    the docs of Python's signal module recommends."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test runner's stream)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def _how_to_continue() -> str:
     """What to run next after an interruption, by the command that was interrupted."""
     words = sys.argv[1:]
@@ -88,9 +107,19 @@ def _how_to_continue() -> str:
     return "nothing partial was written"
 
 
+# Click 8.2 raises this for `srup` alone, to show the help; 8.1 shows it itself.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class SrupGroup(click.Group):
     """The one place errors become exit codes: every SrupError, Click error, Ctrl-C, SIGTERM
     and unexpected exception becomes one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as e:  # a write to stdout that no guard named (click.echo)
+            raise StdoutClosedError("stdout was closed; stopped") from e
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra.pop("standalone_mode", None)
@@ -104,8 +133,15 @@ class SrupGroup(click.Group):
             rv = super().main(args, prog_name or "srup", standalone_mode=False, **extra)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
-        except click.ClickException as e:
+        except _NO_ARGS_IS_HELP as e:  # `srup` alone: the help
             e.show()
+            sys.exit(e.exit_code)
+        except click.UsageError as e:  # one line, as every other error
+            see = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+            _error(f"{e.format_message().removesuffix('.')}{see}")
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            _error(e.format_message())
             sys.exit(e.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt):
             _error(f"interrupted; {_how_to_continue()}")
@@ -113,6 +149,11 @@ class SrupGroup(click.Group):
         except Terminated:
             _error(f"terminated; {_how_to_continue()}")
             sys.exit(EXIT_TERMINATED)
+        except StdoutError as e:
+            _traceback()
+            _error(str(e))
+            _silence_stdout()
+            sys.exit(e.exit_code)
         except SrupError as e:
             _traceback()
             _error(str(e))
@@ -135,10 +176,11 @@ class SrupGroup(click.Group):
 
 
 @click.group(
+    "srup",  # the program's name wherever Click shows one, a test's runner included
     cls=SrupGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit codes: 0 done, 1 fatal error, 2 usage error, 3 some inputs failed, "
-    "130 interrupted, 143 terminated.",
+    "130 interrupted, 141 stdout closed, 143 terminated.",
 )
 @click.version_option(__version__, prog_name="srup")
 @click.option(
@@ -149,6 +191,21 @@ class SrupGroup(click.Group):
 def cli(debug: bool) -> None:
     """Image super-resolution with small convolutional networks."""
     _Run.debug = debug
+
+
+def _set_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _Run.debug = True
+
+
+# `srup upscale ... --debug` as `srup --debug upscale ...`: where users type it.
+_debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_debug,
+    help="Show the Python traceback of every error (as srup --debug or SRUP_DEBUG=1).",
+)
 
 
 def main() -> None:
@@ -387,7 +444,11 @@ class ByteSize(click.ParamType):
     help="HR image (or folder of them) to score the output against: a table per file, or "
     "the scores in each file's --json record.",
 )
-@click.option("--codec", help="Video: output codec (default: the input's; h264 where not).")
+@click.option(
+    "--codec",
+    help="Video: output codec, e.g. h264, hevc, vp9, av1 (default: the input's where the "
+    "container takes it, else the container's own: VP9 for WebM, H.264 for the others).",
+)
 @click.option("--crf", type=click.IntRange(0, 63), help="Video: encoder quality (lower: better).")
 @click.option("--preset", help="Video: encoder speed preset (e.g. fast, medium, slow).")
 @click.option("--start", type=click.FloatRange(0), help="Video: start at this second.")
@@ -403,10 +464,11 @@ class ByteSize(click.ParamType):
     "as_json",
     is_flag=True,
     help="One JSON object per line on stdout: one per input (status done, partial, skipped or "
-    "failed) and one per file a folder scan leaves out (status left_out); valid UTF-8 whatever the "
-    "file names (bytes that are not UTF-8 are written as \\xNN).",
+    "failed) and one per file or subfolder a folder scan leaves out (status left_out); valid "
+    "UTF-8 whatever the file names (bytes that are not UTF-8 are written as \\xNN).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@_debug_option
 def upscale(
     inputs,
     scale,
@@ -460,6 +522,13 @@ def upscale(
         raise click.UsageError("--overwrite and --skip-existing exclude each other")
     if start is not None and end is not None and end <= start:
         raise click.UsageError("--end must come after --start")
+    fit_source = click.get_current_context().get_parameter_source("fit")
+    if fit_source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP) and not (
+        width and height
+    ):
+        raise click.UsageError(
+            f"--fit {fit} needs both --width and --height (the box a picture is fitted to)"
+        )
     if reference is not None and not reference.exists():
         raise click.BadParameter(f"{reference}: no such file or folder", param_hint="--reference")
     fill = _background(background)
@@ -501,6 +570,9 @@ def upscale(
     from .video import VideoOptions
 
     video_options = VideoOptions(codec, crf, preset, start, end, frame_count, frames_to)
+    if any(job.fmt == batch.VIDEO for job in the_plan.jobs):
+        # SVT-AV1 logs its banner on stderr unless told otherwise (a trial of AV1 is enough).
+        os.environ.setdefault("SVT_LOG", "1")
     if frames_to is None:  # a codec the container refuses, an odd --width: before any work
         from .video import check_output
 
@@ -542,17 +614,20 @@ def upscale(
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@_debug_option
 def models(as_json: bool) -> None:
     """List the models, their shipped scales, cost and recorded quality."""
     from .catalog import catalog
+    from .render import stdout_guard
 
     rows = catalog()
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    from .render import models_table
+    with stdout_guard():
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        from .render import models_table
 
-    models_table(rows)
+        models_table(rows)
 
 
 # -------------------------------------------------------------------------------- benchmark
@@ -600,6 +675,7 @@ def models(as_json: bool) -> None:
 )
 @click.option("--per-image", is_flag=True, help="Also print a row per image.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@_debug_option
 def benchmark(
     paths,
     scales,
@@ -637,9 +713,10 @@ def benchmark(
         quiet=quiet,
     )
     result = run.execute()
-    from .render import benchmark_tables, stderr_note
+    from .render import benchmark_tables, stderr_note, stdout_guard
 
-    benchmark_tables(result, per_image=per_image)
+    with stdout_guard():
+        benchmark_tables(result, per_image=per_image)
     for note in result.notes:
         stderr_note(note)
     if json_file:
@@ -670,6 +747,7 @@ def benchmark(
     help="rgb: the whole pipeline, RGB in and out; y: the network on luma (OpenCV dnn_superres).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+@_debug_option
 def export(onnx_file, model, scale, weights, form, overwrite) -> None:
     """Export a model to ONNX with dynamic batch, height and width.
 
@@ -801,6 +879,7 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
     "rgb (all three channels in and out; espcn and espcn7).",
 )
 @click.option("-q", "--quiet", is_flag=True)
+@_debug_option
 def train(
     data,
     model,

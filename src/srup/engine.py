@@ -112,7 +112,12 @@ class Engine:
 
     @property
     def name(self) -> str:
-        """What the banner says: the model(s) auto may pick, or the model asked for."""
+        """What the banner says: the model(s) auto may pick, or the model asked for. With
+        --width/--height the network scale is picked per picture, so no one model is named:
+        ``auto, network scale per picture (×2–×4)``."""
+        if self.sizing.scale is None and self.weights is None and len(self.scales) > 1:
+            span = f"×{self.scales[0]}–×{self.scales[-1]}"
+            return f"{self.model}, network scale per picture ({span})"
         if self.model != "auto" or self.weights is not None:
             return self.first.name
         scale = self.first.scale

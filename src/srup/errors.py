@@ -11,6 +11,7 @@ code  meaning
 2     usage error: a command line that cannot mean anything (Click's own errors too)
 3     partial: the batch ran to its end, but at least one input failed
 130   interrupted (Ctrl-C)
+141   stdout was closed (a pipe into ``head``): stopped, finished outputs whole
 143   terminated (SIGTERM)
 ====  =====================================================================================
 
@@ -26,6 +27,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_PARTIAL",
+    "EXIT_STDOUT_CLOSED",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
     "BadImageError",
@@ -37,6 +39,8 @@ __all__ = [
     "InvalidArgumentType",
     "OutputError",
     "SrupError",
+    "StdoutClosedError",
+    "StdoutError",
     "UnknownModelError",
     "UsageError",
 ]
@@ -46,6 +50,7 @@ EXIT_FATAL = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_STDOUT_CLOSED = 141  # 128 + SIGPIPE
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
@@ -107,3 +112,15 @@ class OutputError(SrupError):
 
 class DataError(SrupError):
     """A training or benchmark data set is missing or empty."""
+
+
+class StdoutError(SrupError):
+    """Standard output cannot be written (a full disk behind ``> file``, ``> /dev/full``):
+    the run stops, since its results would be lost."""
+
+
+class StdoutClosedError(StdoutError):
+    """Standard output was closed (``srup ... --json | head -1``): the run stops. Exit code
+    141, 128 + SIGPIPE, what a shell reports for a program that SIGPIPE ended."""
+
+    exit_code = EXIT_STDOUT_CLOSED

@@ -42,6 +42,7 @@ from .modes import LAYOUTS, to_8bit
 from .notes import collect
 from .png import write_png
 from .tiffexif import attach
+from .units import over_max_pixels
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -326,10 +327,7 @@ def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
     with Image.open(f) as img:
         w, h = img.size
         if w * h > max_pixels:
-            raise BadImageError(
-                f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
-                f"{max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
-            )
+            raise BadImageError(over_max_pixels(path, w, h, max_pixels))
         fmt, compression = img.format, img.info.get("compression")
         deep_layout = deep.colour_layout(img, head)
         animated = _frames_note(img)

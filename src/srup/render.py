@@ -5,8 +5,10 @@ Progress bars appear only when stderr is a terminal and ``-q`` is not given.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,12 +28,23 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .errors import StdoutClosedError, StdoutError
 from .formats import VIDEO_SUFFIXES
 
 if TYPE_CHECKING:
     from .batch import Result
 
-stdout = Console(highlight=False, soft_wrap=True)
+
+class _StdoutConsole(Console):
+    """Rich's console, except that a closed stdout raises instead of exiting 1 in silence
+    (Rich's default): :func:`stdout_guard` or the CLI says what happened."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more goes to a closed pipe
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+stdout = _StdoutConsole(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -70,6 +83,20 @@ def _safe(value: Any) -> Any:
 def _ssim_text(value: float | None) -> str:
     """SSIM for a table: "n/a" where it is not defined (an image under 11×11 after shaving)."""
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+@contextmanager
+def stdout_guard(after: str = "; stopped") -> Iterator[None]:
+    """Writes to stdout inside: a closed pipe (``| head -1``) becomes
+    :class:`~srup.errors.StdoutClosedError` ("stdout was closed"), any other failure
+    (``> /dev/full``) :class:`~srup.errors.StdoutError` ("cannot write to stdout (No space
+    left on device)"); ``after`` ends the message (how far a batch got)."""
+    try:
+        yield
+    except BrokenPipeError as e:
+        raise StdoutClosedError(f"stdout was closed{after}") from e
+    except OSError as e:
+        raise StdoutError(f"cannot write to stdout ({e.strerror or e}){after}") from e
 
 
 def write_json_line(obj: dict[str, Any]) -> None:
@@ -121,6 +148,20 @@ class BatchDisplay:
     def _console(self) -> Console:
         return self.progress.console if self.progress else stderr
 
+    @contextmanager
+    def _stdout(self) -> Iterator[None]:
+        """A write to stdout: when it fails, the progress display stops and the error says
+        how far the batch got (:func:`stdout_guard`)."""
+        n = sum(self.counts[k] for k in ("done", "partial", "skipped", "failed"))
+        after = f"; stopped after {n} file{'' if n == 1 else 's'}; finished outputs are whole"
+        try:
+            with stdout_guard(after):
+                yield
+        except StdoutError:
+            if self.progress is not None:
+                self.progress.stop()
+            raise
+
     def start(self, total: int, what: str) -> None:
         if not self.quiet:
             stderr.print(f"[dim]{escape(safe_text(what))}[/]")
@@ -169,15 +210,16 @@ class BatchDisplay:
             self.progress.advance(self.files_task)
 
     def left_out(self, path: Path) -> None:
-        """A file a folder scan passed over: named in text (a note) and in ``--json``."""
-        from .batch import Result
+        """A file or subfolder a folder scan passed over: named in text (a note) and in
+        ``--json``, with why (:func:`srup.batch.left_out_reason`)."""
+        from .batch import Result, left_out_reason
 
-        why = "left out: not an image or video by its suffix"
+        why = f"left out: {left_out_reason(path)}"
         self.result(Result(str(path), None, "left_out", notes=(why,)))
 
     def result(self, res: Result) -> None:
         self.counts[res.status] += 1
-        if res.status in ("done", "partial") and res.model:
+        if res.status == "done" and res.model:
             self.models[res.model] = self.models.get(res.model, 0) + 1
         self.megapixels += res.megapixels
         if self.as_json:
@@ -197,7 +239,8 @@ class BatchDisplay:
                 obj |= {"frames": res.frames, "fps": res.fps}
             if res.scores is not None:
                 obj["scores"] = res.scores
-            write_json_line(obj)
+            with self._stdout():
+                write_json_line(obj)
         con = self._console
         if res.status == "failed":
             con.print(f"[bold red]error:[/] {escape(_one_line(res.error or 'failed'))}")
@@ -229,7 +272,8 @@ class BatchDisplay:
         for method in ("bicubic", "srup"):
             r = scores[method]
             table.add_row(method, f"{r['psnr']:.2f}", _ssim_text(r["ssim"]), f"{r['mse']:.2f}")
-        (self.progress.console if self.progress else stdout).print(table)
+        with self._stdout():
+            (self.progress.console if self.progress else stdout).print(table)
 
     def summary(self) -> None:
         if self.progress is not None:
@@ -240,7 +284,7 @@ class BatchDisplay:
         c = self.counts
         rate = self.megapixels / seconds if seconds > 0 else 0.0
         colour = "red" if c["failed"] else "yellow" if c["partial"] else "green"
-        left = f", {c['left_out']} left out (not images)" if c["left_out"] else ""
+        left = f", {c['left_out']} left out" if c["left_out"] else ""
         by = ", ".join(f"{n} {m}" for m, n in sorted(self.models.items()))
         by = f" (by {by})" if by else ""
         stderr.print(
