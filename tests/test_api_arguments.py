@@ -344,3 +344,25 @@ def test_checks_return_plain_values():
     assert arguments.boolean("b", np.bool_(True)) is True
     assert arguments.size_pair("s", [np.int64(4), 5]) == (4, 5)
     assert arguments.optional_callable("progress", None) is None
+
+
+def test_imresize_bounds_the_float64_elements_it_allocates_not_only_the_pixels(monkeypatch):
+    import srup.resize as resize
+
+    def no_allocation(*a, **k):
+        raise AssertionError("contributions computed for a size that is refused")
+
+    monkeypatch.setattr(resize, "contributions", no_allocation)
+    # 10**9 pixels pass the 2**30-pixel bound; three channels of float64 would be 24 GB.
+    with pytest.raises(InvalidArgument, match=r"3,000,000,000 elements, over the limit"):
+        srup.imresize(np.zeros((20, 20, 3), np.uint8), output_shape=(1, 10**9))
+
+
+@pytest.mark.parametrize("order", [">", "<"])
+def test_an_array_in_either_byte_order_comes_back_in_native_order(order):
+    value = np.full((4, 4, 3), 1000, f"{order}u2")
+    got = arguments.array("img", value, dtypes=("uint16",))
+    assert got.dtype.isnative and got.dtype == np.uint16
+    assert np.array_equal(got, value)
+    if value.dtype.isnative:
+        assert got is value  # no copy when none is needed

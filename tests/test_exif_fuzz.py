@@ -272,3 +272,19 @@ def test_mutated_exif_never_fails_a_read_or_a_write_long_run(tmp_path, capfd, co
 
     run()
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "png", "tif", "webp"])
+def test_exif_pixel_dimensions_give_the_size_written(tmp_path, suffix):
+    exif = Image.Exif()
+    exif[0x010F] = "Camera-X"
+    exif.get_ifd(0x8769).update({0xA002: 8, 0xA003: 6})  # PixelXDimension, PixelYDimension
+    Image.fromarray(photo(8, 6)).save(tmp_path / "in.jpg", exif=exif.tobytes())
+    pic = imageio.read(tmp_path / "in.jpg")
+    pic.pixels = np.repeat(np.repeat(pic.pixels, 3, axis=0), 2, axis=1)  # now 16×18
+    imageio.write(pic, tmp_path / f"out.{suffix}")
+    with Image.open(tmp_path / f"out.{suffix}") as img:
+        written = img.getexif()  # a TIFF's: its IFD0, the EXIF IFD hanging off it
+        ifd = written.get_ifd(0x8769)
+    assert (ifd.get(0xA002), ifd.get(0xA003)) == (16, 18)
+    assert written[0x010F] == "Camera-X"

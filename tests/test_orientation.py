@@ -63,3 +63,16 @@ def test_the_python_api_turns_a_phone_photo_upright_and_keeps_its_exif(tmp_path)
     saved = tmp_path / "saved.png"
     out.save(saved, exif=out.info["exif"])
     assert imageio.read(saved).size == (32, 48)  # read back upright: no orientation left
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_dpi_follows_the_picture_when_its_orientation_turns_it(tmp_path, orientation):
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    path = tmp_path / "p.jpg"
+    Image.fromarray(photo(20, 10, seed=2)).save(path, dpi=(300, 150), exif=exif.tobytes())
+    want = (150.0, 300.0) if orientation >= 5 else (300.0, 150.0)
+    assert imageio.read(path).dpi == want
+    with Image.open(path) as img:
+        img.load()
+        assert imageio.from_pil(img, orient=True).dpi == want

@@ -497,3 +497,136 @@ def test_a_damaged_sixteen_bit_colour_file_fails_in_one_line_without_stderr(
     with pytest.raises(BadImageError, match=rf"d\.{suffix}: (damaged|not an image)"):
         imageio.read(tmp_path / f"d.{suffix}")
     assert capfd.readouterr().err == ""
+
+
+# --------------------------------------------------------------- what a TIFF's tags say
+
+
+def test_a_sixteen_bit_min_is_white_tiff_is_inverted_as_the_eight_bit_one(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "w16.tif", np.full((3, 4), 2570, "u2"), photometric="miniswhite")
+    tifffile.imwrite(tmp_path / "w8.tif", np.full((3, 4), 10, "u1"), photometric="miniswhite")
+    assert (imageio.read(tmp_path / "w8.tif").pixels == 245).all()  # near white
+    assert (imageio.read(tmp_path / "w16.tif").pixels == 65535 - 2570).all()
+
+
+def test_sixteen_bit_associated_alpha_is_unpremultiplied_as_at_eight_bits(tmp_path):
+    import tifffile
+
+    for dtype, full in (("u1", 1), ("u2", 257)):
+        rgba = np.full((3, 4, 4), [100 * full, 0, 0, 128 * full], dtype)
+        extra = ["assocalpha"]
+        tifffile.imwrite(tmp_path / f"{dtype}.tif", rgba, photometric="rgb", extrasamples=extra)
+    eight = imageio.read(tmp_path / "u1.tif").pixels
+    sixteen = imageio.read(tmp_path / "u2.tif").pixels
+    assert eight[0, 0].tolist() == [199, 0, 0, 128]  # Pillow's RGBa → RGBA
+    assert sixteen[0, 0].tolist() == [round(25700 * 65535 / 32896), 0, 0, 32896]  # 78 %
+
+
+def test_unsigned_32_bit_samples_keep_their_order(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "u32.tif", np.array([[0, 1, 70000, 4_000_000_000]], "u4"))
+    pic = imageio.read(tmp_path / "u32.tif")
+    assert pic.pixels[0, :, 0].tolist() == [0, 0, 1, 65535]  # the brightest stays brightest
+    assert "32-bit integer samples read as 16-bit (unsigned; 0..4e+09 stretched" in pic.notes[0]
+
+
+def test_signed_eight_bit_samples_follow_the_stated_rule_with_a_note(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "s8.tif", np.array([[-100, 0, 100, 127]], "i1"))
+    pic = imageio.read(tmp_path / "s8.tif")
+    assert pic.pixels[0, :, 0].tolist() == [0, 28870, 57740, 65535]  # -100 darkest, not 156
+    assert "8-bit integer samples read as 16-bit (signed; -100..127 stretched" in pic.notes[0]
+    assert imageio.probe(tmp_path / "s8.tif").bytes_per_sample == 2
+
+
+def test_sixteen_bit_cmyk_read_at_eight_bits_says_so(tmp_path):
+    import tifffile
+
+    cmyk = np.full((3, 4, 4), [1000, 2000, 3000, 4000], "u2")
+    tifffile.imwrite(tmp_path / "c.tif", cmyk, photometric="separated")
+    notes = imageio.read(tmp_path / "c.tif").notes
+    assert "16-bit CMYK samples read at 8 bits: Pillow reads CMYK at 8" in notes
+
+
+def test_a_sixteen_bit_png_with_a_bad_crc_is_refused_not_truncated(tmp_path, capfd):
+    data = bytearray(png_bytes(deep(6, 8).reshape(6, -1), 16, 2))
+    idat = data.index(b"IDAT")
+    size = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + size + 3] ^= 0xFF  # the IDAT's CRC: Pillow does not check it, libpng does
+    (tmp_path / "crc.png").write_bytes(bytes(data))
+    with pytest.raises(BadImageError, match=r"crc\.png: damaged .*IDAT fails its CRC check"):
+        imageio.read(tmp_path / "crc.png")
+    assert capfd.readouterr().err == ""
+
+
+def test_an_eight_sample_tiff_is_refused_as_a_tiff_pillow_cannot_decode(tmp_path, capfd):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "s8x.tif", np.zeros((4, 4, 8), "u1"), planarconfig="contig")
+    with pytest.raises(BadImageError) as e:
+        imageio.read(tmp_path / "s8x.tif")
+    assert "a TIFF file it cannot decode: More samples per pixel" in str(e.value)
+    assert "unknown format" not in str(e.value)
+    assert capfd.readouterr().err == ""
+
+
+# ------------------------------------------------------------- metadata on the way out
+
+
+GREY_ICC = bytes(16) + b"GRAY" + b"XYZ " + bytes(104)  # an ICC header saying grey
+
+
+@pytest.mark.parametrize(
+    ("pixels", "fmt"),
+    [
+        (np.full((4, 4, 1), 90, np.uint8), "WEBP"),  # no grey in WebP
+        (np.full((4, 4, 2), [90, 100], np.uint8), "JPEG"),  # flattened onto a colour
+        (np.full((4, 4, 2), [900, 1000], np.uint16), "TIFF"),  # widened to RGBA
+    ],
+)
+def test_a_grey_profile_is_left_out_when_grey_is_written_in_colour(tmp_path, pixels, fmt):
+    path = tmp_path / f"g.{fmt.lower()}"
+    notes = imageio.write(imageio.Picture(pixels, icc=GREY_ICC), path, background=(200, 0, 0))
+    assert "grey ICC profile left out: the picture is written in colour" in notes
+    with Image.open(path) as img:
+        assert img.info.get("icc_profile") is None
+    grey = imageio.write(imageio.Picture(pixels[..., :1], icc=GREY_ICC), tmp_path / "g.png")
+    assert imageio.read(tmp_path / "g.png").icc == GREY_ICC and not grey
+
+
+def test_xmp_comments_and_text_chunks_are_noted_as_not_carried(tmp_path):
+    from PIL import PngImagePlugin
+
+    Image.fromarray(photo(8, 6)).save(tmp_path / "x.jpg", xmp=b"<x:xmpmeta/>", comment=b"hi")
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Title", "a cat")
+    Image.fromarray(photo(8, 6)).save(tmp_path / "t.png", pnginfo=text)
+    assert "XMP metadata, comment not carried" in imageio.read(tmp_path / "x.jpg").notes
+    assert "text chunks (Title) not carried" in imageio.read(tmp_path / "t.png").notes
+    Image.fromarray(photo(8, 6)).save(tmp_path / "plain.png")
+    assert not imageio.read(tmp_path / "plain.png").notes
+
+
+# ------------------------------------------------------------------------ folder scans
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symlinks")
+def test_a_folder_scan_leaves_out_what_is_not_a_regular_file_and_says_why(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    Image.fromarray(photo(8, 6)).save(tmp_path / "ok.png")
+    pictures, others = imageio.scan(tmp_path)
+    assert [p.name for p in pictures] == ["ok.png"]
+    why = {p.name: imageio.not_regular(p) for p in others}
+    assert why == {
+        "gone.png": "a broken symbolic link (its target does not exist)",
+        "loop.png": "a symbolic link loop",
+        "pipe.png": "a named pipe (FIFO), not a regular file",
+        "zero.png": "a character device, not a regular file",
+    }

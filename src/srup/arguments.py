@@ -149,7 +149,9 @@ def array(
     """``value`` as a NumPy array ``(H, W)`` or ``(H, W, C)`` with H, W, C ≥ 1, a dtype whose
     name is in ``dtypes`` (``"uint8"``, ``"float"`` for any floating dtype) and, for 3-D
     arrays, C in ``channels`` when given; ``stacked``: any number of trailing axes
-    ``(H, W, ...)`` (a stack of pictures), none of them empty."""
+    ``(H, W, ...)`` (a stack of pictures), none of them empty. In native byte order: a
+    big-endian array on a little-endian machine (``'>u2'``) comes back as a copy, which
+    torch and OpenCV need; any other array is returned as it is."""
     import numpy as np
 
     if not isinstance(value, np.ndarray):
@@ -175,4 +177,6 @@ def array(
     if value.ndim == 3 and channels is not None and value.shape[2] not in channels:
         allowed = ", ".join(map(str, sorted(channels)))
         raise InvalidArgumentType(f"{name} must have {allowed} channels, got shape {value.shape}")
+    if not value.dtype.isnative:
+        value = value.astype(value.dtype.newbyteorder("="))
     return value

@@ -261,6 +261,30 @@ def with_resolution(exif: Image.Exif | None, dpi: tuple[float, float]) -> Image.
     return exif
 
 
+PIXEL_X_DIMENSION, PIXEL_Y_DIMENSION = 0xA002, 0xA003
+
+
+def with_size(
+    exif: Image.Exif | bytes | None, width: int, height: int
+) -> tuple[Image.Exif | bytes | None, list[str]]:
+    """``exif`` with the Exif IFD's PixelXDimension and PixelYDimension, where it has them,
+    saying ``width`` × ``height`` (the size of the picture written, not of the file read),
+    and notes on the tags left out as malformed meanwhile; ``exif`` unchanged, and no notes,
+    when it has neither."""
+    if exif is None:
+        return None, []
+    items, notes = _items(exif)
+    size = {PIXEL_X_DIMENSION: width, PIXEL_Y_DIMENSION: height}
+    if not any(group == (IFD_EXIF,) and tag in size for group, tag, _ in items):
+        return exif, []
+    return _build(
+        [
+            (group, tag, size[tag] if group == (IFD_EXIF,) and tag in size else value)
+            for group, tag, value in items
+        ]
+    ), notes
+
+
 def _size(value: Any) -> int:
     """About what ``value`` takes in a serialised IFD, for choosing what to leave out."""
     if isinstance(value, (bytes, str)):

@@ -5,27 +5,33 @@ Reading (:func:`read`) refuses what is not a regular file before opening it for 
 and turns every Pillow mode into one of four layouts (L, LA, RGB, RGBA) of uint8 or uint16
 (:mod:`srup.modes`: colour keys become alpha, CMYK goes through its ICC profile, 32-bit
 and float samples follow a stated rule); 16-bit colour, which Pillow truncates, is read by
-OpenCV (:mod:`srup.deep`). The ICC profile, the EXIF that describes the content
-(:mod:`srup.exif`: salvaged tag by tag, never fatal) and the DPI (:mod:`srup.dpi`) travel
-with the pixels; a TIFF's own layout tags, the orientation (applied) and the resolution
-tags (become :attr:`Picture.dpi`) do not. Library warnings and libtiff's messages become
-the file's notes instead of stderr lines.
+OpenCV (:mod:`srup.deep`); a 16-bit file OpenCV cannot decode (a PNG whose CRCs fail,
+which Pillow does not check) is refused, never delivered at 8 bits. The ICC profile, the
+EXIF that describes the content (:mod:`srup.exif`: salvaged tag by tag, never fatal) and
+the DPI (:mod:`srup.dpi`, x and y swapped where the orientation turns the picture a
+quarter) travel with the pixels; a TIFF's own layout tags, the orientation (applied) and
+the resolution tags (become :attr:`Picture.dpi`) do not, nor do XMP, comments and PNG text
+chunks (noted). Library warnings, Pillow's log records and libtiff's messages become the
+file's notes instead of stderr lines.
 
 Writing (:func:`write`) converts to what the format holds (:func:`srup.modes.fit`: 16 bits
 rounded to 8, alpha flattened onto a background), writes the metadata the format can carry
-and returns a note for each thing it could not. Files appear atomically
-(:mod:`srup.files`), so a reader never sees half a file, even after Ctrl-C or a full disk.
+(EXIF's PixelXDimension/PixelYDimension set to the size written; a grey ICC profile left
+out where grey is written as colour) and returns a note for each thing it could not. Files
+appear atomically (:mod:`srup.files`), so a reader never sees half a file, even after Ctrl-C
+or a full disk.
 """
 
 from __future__ import annotations
 
+import errno
 import inspect
 import io
 import os
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -58,6 +64,7 @@ __all__ = [
     "from_pil",
     "image_files",
     "is_lossy",
+    "not_regular",
     "probe",
     "read",
     "scan",
@@ -161,15 +168,48 @@ def suffix_for(fmt: str) -> str:
     return SUFFIX_FOR[fmt]
 
 
+_KIND_NAMES = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` is not a regular file (links followed), in a few words, as a batch
+    reports a file it left out ("a named pipe (FIFO), not a regular file", "a broken
+    symbolic link (its target does not exist)", "a symbolic link loop"); None when it is
+    one. One ``stat``: never opens it."""
+    try:
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return "a broken symbolic link (its target does not exist)"
+        return "no such file"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return f"cannot be read ({e.strerror or e})"
+    if kind == stat.S_IFREG:
+        return None
+    return f"{_KIND_NAMES.get(kind, 'something else')}, not a regular file"
+
+
 def scan(folder: Path, recursive: bool = False) -> tuple[list[Path], list[Path]]:
     """``(pictures, left_out)`` in ``folder``: image and video files by suffix, sorted, and
-    the other regular files (hidden ones included) that a batch leaves out and reports."""
+    the other entries that are not folders (hidden files, other suffixes, and what is not a
+    regular file: FIFOs, devices, broken links, link loops; :func:`not_regular` says why)
+    that a batch leaves out and reports."""
     pattern = folder.rglob("*") if recursive else folder.glob("*")
     images, others = [], []
     for p in sorted(pattern):
-        if not p.is_file():
+        if p.is_dir():  # folders: the batch's own business (--recursive)
             continue
-        if p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith("."):
+        if not_regular(p) is not None:
+            others.append(p)
+        elif p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith("."):
             images.append(p)
         else:
             others.append(p)
@@ -231,11 +271,32 @@ def _regular_file(path: Path) -> Iterator[IO[bytes]]:
         yield f
 
 
-def _failure(path: Path, e: Exception, said: list[str]) -> BadImageError:
-    """The one-line error for what a decoder raised on ``path``; ``said``: what the
-    libraries reported meanwhile (libtiff's reason for "decoder error -2")."""
+def _recognised(head: bytes) -> str | None:
+    """The format whose signature ``head`` (a file's first bytes) has, by Pillow's own
+    checks, or None."""
+    Image.init()
+    for fmt, (_, accept) in Image.OPEN.items():
+        try:
+            if accept is not None and accept(head):
+                return fmt
+        except Exception:  # a plugin's check that fails on short input: not this one
+            continue
+    return None
+
+
+def _failure(path: Path, e: Exception, said: list[str], head: bytes = b"") -> BadImageError:
+    """The one-line error for what a decoder raised on ``path`` (``head``: its first
+    bytes); ``said``: what the libraries reported meanwhile (libtiff's reason for "decoder
+    error -2", Pillow's log records)."""
     if isinstance(e, UnidentifiedImageError):
-        return BadImageError(f"{path}: not an image Pillow can read (unknown format)")
+        fmt = _recognised(head)
+        if fmt is None:
+            return BadImageError(f"{path}: not an image Pillow can read (unknown format)")
+        logged = [n.split(": ", 1)[-1] for n in said if n.startswith("PIL said: ")]
+        reason = "; ".join(logged) or "a layout or encoding it does not support"
+        return BadImageError(
+            f"{path}: not an image Pillow can read (a {fmt} file it cannot decode: {reason})"
+        )
     if isinstance(e, Image.DecompressionBombError):
         return BadImageError(
             f"{path}: refused by Pillow's Image.MAX_IMAGE_PIXELS ({e}); raise it if the file "
@@ -250,6 +311,15 @@ def _failure(path: Path, e: Exception, said: list[str]) -> BadImageError:
     if details:
         reason += f"; libtiff: {'; '.join(details)}"
     return BadImageError(f"{path}: damaged or incomplete image ({reason})")
+
+
+def _head(f: IO[bytes]) -> bytes:
+    """The first 32 bytes of ``f`` (b"" when it cannot be read again)."""
+    try:
+        f.seek(0)
+        return f.read(32)
+    except Exception:
+        return b""
 
 
 @contextmanager
@@ -320,6 +390,23 @@ def _file_exif(img: Image.Image, notes: list[str]) -> Image.Exif | None:
     return found
 
 
+def _not_carried(img: Image.Image, fmt: str | None) -> str | None:
+    """The note for metadata ``img``'s file has that no output carries: XMP (JPEG, PNG,
+    WebP; a TIFF's travels in its IFD0 with the EXIF), comments, PNG text chunks. Not
+    carried, as XMP states the old size and format of the picture among its properties."""
+    info, found = img.info, []
+    if info.get("xmp") and fmt != "TIFF":
+        found.append("XMP metadata")
+    if info.get("comment"):
+        found.append("comment")
+    text = getattr(img, "text", None) if fmt == "PNG" else None
+    keys = [k for k in (text or {}) if k != "XML:com.adobe.xmp"]
+    if keys:
+        shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+        found.append(f"text chunks ({shown})")
+    return f"{', '.join(found)} not carried" if found else None
+
+
 def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
     head = f.read(64)
     f.seek(0)
@@ -339,14 +426,24 @@ def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
         found = _file_exif(img, notes)
         orientation = exif_tags.orientation(found, notes)
         dpi = dpi_field.read(img, found)
+        if orientation in (5, 6, 7, 8) and dpi:  # turned a quarter: x and y change places
+            dpi = dpi[1], dpi[0]
+        not_carried = _not_carried(img, fmt)
+        if not_carried:
+            notes.append(not_carried)
         pixels = None
         if deep_layout:
             f.seek(0)
-            pixels = deep.decode(f.read(), deep_layout)
+            data = f.read()
+            # Pillow read it (at 8 bits) without checking the CRCs of a PNG's image data,
+            # which libpng inside OpenCV does, printing on stderr: checked here first.
+            damage = deep.png_damage(data) if fmt == "PNG" else None
+            pixels = None if damage else deep.decode(data, deep_layout)
             icc = img.info.get("icc_profile") or None
-            if pixels is None:
-                notes.append("16-bit samples read at 8 bits: OpenCV cannot decode this file")
-            elif deep_layout == "RGB" and "transparency" in img.info:
+            if pixels is None:  # never its 16-bit samples truncated to 8, damaged rows and all
+                reason = damage or "OpenCV cannot decode its 16-bit samples"
+                raise BadImageError(f"{path}: damaged or incomplete image ({reason})")
+            if deep_layout == "RGB" and "transparency" in img.info:
                 keyed = modes.with_key(pixels, img.info["transparency"])
                 pixels = pixels if keyed is None else keyed
         if pixels is None:
@@ -385,7 +482,7 @@ def read(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         except (BadImageError, MemoryError):
             raise
         except Exception as e:  # decoders raise anything on hostile input: this file's error
-            raise _failure(path, e, said) from None
+            raise _failure(path, e, said, _head(f)) from None
     picture.notes.extend(said)
     return picture
 
@@ -405,7 +502,7 @@ def probe(path: str | os.PathLike[str]) -> Probe:
         except (BadImageError, MemoryError):
             raise
         except Exception as e:
-            raise _failure(path, e, said) from None
+            raise _failure(path, e, said, _head(f)) from None
     return Probe(w, h, channels, sample, fmt)
 
 
@@ -422,6 +519,8 @@ def from_pil(img: Image.Image, orient: bool = False) -> Picture:
         return Picture(pixels, icc=icc, notes=notes, dpi=dpi)
     found = _file_exif(img, notes)
     orientation = exif_tags.orientation(found, notes)
+    if orientation in (5, 6, 7, 8) and dpi:  # turned a quarter: x and y change places
+        dpi = dpi[1], dpi[0]
     carried, exif = exif_tags.without(found, _NOT_CARRIED), None
     if carried is not None:
         exif, said = exif_tags.encode(carried)
@@ -486,6 +585,11 @@ def write(
         )
     with _library_notes() as said:
         pixels, notes = modes.fit(picture.pixels, fmt, background)
+        if picture.icc and pixels.shape[2] >= 3 and picture.icc[16:20] == b"GRAY":
+            # Grey widened to RGB (WebP, flattened onto a colour, 16-bit TIFF): a grey
+            # profile cannot describe colour pixels, and readers refuse or misread it.
+            notes.append("grey ICC profile left out: the picture is written in colour")
+            picture = replace(picture, icc=None)
         fill = _encoder(picture, pixels, fmt, quality, notes)
 
         def guarded(f: IO[bytes]) -> None:
@@ -525,14 +629,16 @@ def _tiff_compression(picture: Picture, pixels: np.ndarray) -> str:
 
 def _exif_for(picture: Picture, fmt: str, notes: list[str]) -> bytes | None:
     """The EXIF block to write as ``fmt``: the picture's, with its DPI in the resolution
-    tags where EXIF is how the format says it (WebP) or would otherwise contradict it."""
-    source: Image.Exif | bytes | None = picture.exif
+    tags where EXIF is how the format says it (WebP) or would otherwise contradict it, and
+    its PixelXDimension/PixelYDimension (where present) giving the size written."""
+    source, said = exif_tags.with_size(picture.exif, *picture.size)
+    notes.extend(said)
     if picture.dpi and (fmt == "WEBP" or (picture.exif and fmt in {"JPEG", "PNG"})):
-        found, _ = exif_tags.salvage(picture.exif)  # its notes come from encode() below
+        found, _ = exif_tags.salvage(source)  # its notes come from encode() below
         source = exif_tags.with_resolution(found, picture.dpi)
     limit = exif_tags.JPEG_LIMIT if fmt == "JPEG" else None
     data, said = exif_tags.encode(source, limit, fmt)
-    notes.extend(said)
+    notes.extend(n for n in said if n not in notes)
     return data
 
 

@@ -10,8 +10,12 @@ Reading (:func:`from_pil`) gives ``(H, W, C)`` pixels, C = 1 (L), 2 (LA), 3 (RGB
   becomes an alpha channel: alpha 0 exactly where the pixel equals the key, full elsewhere.
   For PNG grey at 1, 2 or 4 bits the key is scaled as Pillow scales the samples.
 - **16 bits.** ``I;16`` stays uint16. 16-bit colour never reaches here (Pillow truncates it
-  to 8 bits; :mod:`srup.deep` reads it).
-- **32-bit integer (``I``) and float (``F``) samples** become uint16 by one stated rule,
+  to 8 bits; :mod:`srup.deep` reads it). A TIFF's MinIsWhite grey is inverted (0 is white),
+  as Pillow does for 8 bits but not for 16. 16-bit CMYK, which Pillow reads at 8 bits, is
+  noted.
+- **32-bit integer (``I``) and float (``F``) samples**, and a TIFF's signed samples (its
+  ``SampleFormat`` 2: signed 8-bit, which Pillow reads as unsigned, and 16-bit; unsigned
+  32-bit, which Pillow reads as signed, is read as unsigned) become uint16 by one stated rule,
   with a note: values all within [0, 1] are × 65535; else within [0, 255], × 257; else
   within [0, 65535], kept; else (negative, or above 65535) stretched linearly from their
   minimum and maximum to [0, 65535], the note giving both. Rounded to the nearest. A float
@@ -94,10 +98,20 @@ def with_key(pixels: np.ndarray, key: object, scale: float = 1.0) -> np.ndarray 
     return np.concatenate([pixels, alpha[:, :, None]], axis=2)
 
 
-def _deep_samples(arr: np.ndarray, mode: str, notes: list[str]) -> np.ndarray:
-    """32-bit integer or float samples as uint16, by the rule in the module docstring."""
+def _tiff_tag(img: Image.Image, tag: int, default: int | None) -> int | None:
+    """The first value of a TIFF tag of ``img`` (``default`` when absent or not a TIFF)."""
+    tags = getattr(img, "tag_v2", None) if img.format == "TIFF" else None
+    value = tags.get(tag, default) if tags is not None else default
+    if isinstance(value, tuple):
+        value = value[0] if value else default
+    return value if isinstance(value, int) else default
+
+
+def _deep_samples(arr: np.ndarray, kind: str, notes: list[str], sign: str = "") -> np.ndarray:
+    """Integer or float samples (``kind``: "32-bit float", "8-bit integer"; ``sign``:
+    "signed", "unsigned" or "" where the file does not say) as uint16, by the rule in the
+    module docstring."""
     values = arr.astype(np.float64)
-    kind = "float" if mode == "F" else "integer"
     if not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).sum())
         raise BadImageError(
@@ -114,7 +128,7 @@ def _deep_samples(arr: np.ndarray, mode: str, notes: list[str]) -> np.ndarray:
     else:
         scaled = (values - lo) * (65535 / (hi - lo)) if hi > lo else values * 0
         how = f"{lo:g}..{hi:g} stretched linearly to 0..65535"
-    notes.append(f"32-bit {kind} samples read as 16-bit ({how})")
+    notes.append(f"{kind} samples read as 16-bit ({sign + '; ' if sign else ''}{how})")
     return np.clip(np.rint(scaled), 0, 65535).astype(np.uint16)
 
 
@@ -159,14 +173,31 @@ def from_pil(
     mode = img.mode
     key = img.info.get("transparency")
     scale = 1.0
-    if mode in SIXTEEN_BIT or mode in {"I", "F"}:
+    # A TIFF's own description of its samples, which Pillow's mode does not always follow.
+    photometric = _tiff_tag(img, 262, None)
+    bits, sample_format = _tiff_tag(img, 258, None), _tiff_tag(img, 339, None)
+    signed8 = mode == "L" and bits == 8 and sample_format == 2
+    if mode in SIXTEEN_BIT or mode in {"I", "F"} or signed8:
         arr = np.asarray(img)
-        if mode in {"I", "F"}:
-            arr = _deep_samples(arr, mode, notes)
+        if mode == "F":
+            arr = _deep_samples(arr, f"{bits if bits in (16, 64) else 32}-bit float", notes)
+        elif mode == "I" or signed8:
+            if signed8:
+                arr = arr.view(np.int8)  # Pillow reads the bytes as unsigned: -100 as 156
+            elif bits == 32 and sample_format in (None, 1):
+                arr = arr.view(np.uint32)  # Pillow reads them as signed: 4e9 as negative
+            sign = ("signed" if sample_format == 2 else "unsigned") if bits else ""
+            arr = _deep_samples(arr, f"{bits or 32}-bit integer", notes, sign)
+        if mode in {"I", "F"} or signed8:
             key = None  # a key on 32-bit samples: no file format srup reads stores one
         arr = arr.astype(np.uint16, copy=False)[:, :, None]
+        if photometric == 0:  # MinIsWhite: 0 is white (Pillow inverts only 1 and 8 bits)
+            arr = 65535 - arr
+            key = None
     else:
         if mode == "CMYK":
+            if bits == 16:
+                notes.append("16-bit CMYK samples read at 8 bits: Pillow reads CMYK at 8")
             img, icc = _cmyk_to_rgb(img, icc, notes)
         elif mode in {"P", "PA"}:
             img = img.convert("RGBA" if mode == "PA" or key is not None else "RGB")
@@ -201,7 +232,7 @@ def shape_of(img: Image.Image) -> tuple[int, int]:
     mode, keyed = img.mode, "transparency" in img.info
     if mode in SIXTEEN_BIT:
         return (2 if keyed else 1), 2
-    if mode in {"I", "F"}:
+    if mode in {"I", "F"} or (mode == "L" and _tiff_tag(img, 339, None) == 2):
         return 1, 2
     if mode in {"1", "L"}:
         return (2 if keyed else 1), 1

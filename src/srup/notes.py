@@ -7,10 +7,17 @@ one-line-per-problem output and name no file; as notes, they land in that file's
 list, so a batch that reads one file in a thread while it writes another in a second one
 gives each file its own notes. (``warnings.catch_warnings`` cannot: it swaps process-wide
 state, and two threads using it at once can leave the wrong handler installed.)
+
+Pillow also reports through :mod:`logging` ("More samples per pixel than can be decoded"
+from its TIFF reader, at ERROR): with no handler configured, Python's last-resort handler
+prints such records on stderr. While :func:`collect` runs, the records of Pillow's loggers
+(warning and above) logged in the calling thread become notes the same way, as
+``"PIL said: MESSAGE"``; other threads' records go where they went before.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from collections.abc import Iterator
@@ -31,6 +38,39 @@ _active = 0
 _saved_show: Any = None
 _ours: list[tuple] = []  # the filters collect() added, removed again when the last one ends
 _ORIGINAL_SHOW = warnings.showwarning
+LOGGERS = ("PIL",)  # the loggers whose records become notes
+
+
+class _Notes(logging.Handler):
+    """Pillow's log records (warning and above) in the current thread's notes; a record
+    from a thread without notes is printed as Python would have without this handler."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        notes = getattr(_local, "notes", None)
+        if notes is None:
+            self._as_before(record)
+            return
+        try:
+            text = " ".join(record.getMessage().split())
+        except Exception:  # a malformed record: its bare format string
+            text = " ".join(str(record.msg).split())
+        note = f"{record.name.split('.')[0]} said: {text}"
+        if note not in notes:
+            notes.append(note)
+
+    def _as_before(self, record: logging.LogRecord) -> None:
+        """Python's last resort, where no other handler up the chain takes the record."""
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(h is not self for h in logger.handlers):
+                return
+            logger = logger.parent if logger.propagate else None  # type: ignore[assignment]
+        last = logging.lastResort
+        if last is not None and record.levelno >= last.level:
+            last.handle(record)
+
+
+_HANDLER = _Notes(logging.WARNING)
 
 
 def _origin(filename: str) -> str:
@@ -71,6 +111,8 @@ def _install() -> None:
             for category in CAUGHT:
                 warnings.filterwarnings("always", category=category)
                 _ours.append(warnings.filters[0])
+            for name in LOGGERS:
+                logging.getLogger(name).addHandler(_HANDLER)
         _active += 1
 
 
@@ -86,6 +128,8 @@ def _uninstall() -> None:
             if f in warnings.filters:
                 warnings.filters.remove(f)
         _ours.clear()
+        for name in LOGGERS:
+            logging.getLogger(name).removeHandler(_HANDLER)
         # The filters changed: cached "already shown" verdicts must be recomputed.
         mutated = getattr(warnings, "_filters_mutated", None)
         if mutated is not None:
@@ -96,7 +140,8 @@ def _uninstall() -> None:
 def collect(notes: list[str]) -> Iterator[list[str]]:
     """While the block runs, each warning raised in this thread whose category is in
     :data:`CAUGHT` is appended to ``notes`` once, as ``"LIBRARY warned: MESSAGE"`` (one
-    line), instead of being printed. Other threads' warnings, and other categories, go
+    line), instead of being printed; so is each record of :data:`LOGGERS` at warning or
+    above, as ``"PIL said: MESSAGE"``. Other threads' warnings, and other categories, go
     where they went before. Nests; yields ``notes``."""
     _install()
     previous = getattr(_local, "notes", None)

@@ -25,6 +25,8 @@ __all__ = [
 # imresize's largest output: 2^30 pixels (32768 × 32768), whose float64 passes alone take
 # 8 GiB per channel; anything larger is a mistake (a scale of 1e9) rather than a picture.
 MAX_OUTPUT_PIXELS = 1 << 30
+# The most float64 elements (pixels × channels) one array of imresize may hold: 8 GiB.
+MAX_ELEMENTS = 1 << 30
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -95,7 +97,9 @@ def imresize(
     Bounds, checked before anything is allocated: ``in * scale`` must be at least one
     pixel on each axis (a smaller scale would make MATLAB's antialiasing kernel
     ``4 / scale`` taps wide: ``imresize(x, 1e-9)`` would need 30 GiB), and the output at
-    most :data:`MAX_OUTPUT_PIXELS` pixels.
+    most :data:`MAX_OUTPUT_PIXELS` pixels; and the float64 arrays it allocates (input,
+    after the first axis, output: pixels × channels) at most :data:`MAX_ELEMENTS`
+    elements each (8 GiB): ``output_shape=(1, 10**9)`` on three channels is refused.
 
     Raises :class:`~srup.errors.InvalidArgumentType` (an ``img`` that is not such an
     array, of another dtype, a ``scale`` or ``output_shape`` of the wrong type) and
@@ -128,10 +132,20 @@ def imresize(
             f"output of {out_shape[1]}×{out_shape[0]} pixels is over the limit of "
             f"{MAX_OUTPUT_PIXELS:,} pixels"
         )
-    is_uint8 = img.dtype == np.uint8
-    out: np.ndarray = img.astype(np.float64)
     # MATLAB resizes the most-shrunk dimension first; ties go height first.
     order = sorted(range(2), key=lambda d: scales[d])
+    # The float64 arrays it allocates: the input, after the first axis, the output.
+    depth = math.prod(img.shape[2:])
+    first = (out_shape[0], in_w) if order[0] == 0 else (in_h, out_shape[1])
+    elements = depth * max(in_h * in_w, first[0] * first[1], out_shape[0] * out_shape[1])
+    if elements > MAX_ELEMENTS:
+        raise InvalidArgument(
+            f"resizing {in_w}×{in_h} to {out_shape[1]}×{out_shape[0]} pixels of {depth} "
+            f"channel(s) needs float64 arrays of {elements:,} elements, over the limit of "
+            f"{MAX_ELEMENTS:,} ({MAX_ELEMENTS * 8 / 2**30:g} GiB)"
+        )
+    is_uint8 = img.dtype == np.uint8
+    out: np.ndarray = img.astype(np.float64)
     for axis in order:
         if out.shape[axis] == out_shape[axis] and scales[axis] == 1.0:
             continue
