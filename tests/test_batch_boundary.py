@@ -18,7 +18,14 @@ from PIL import Image
 from srup import batch, compare, imageio
 from srup.cli import cli
 from srup.engine import Engine
-from srup.errors import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_PARTIAL, BadWeightsError
+from srup.errors import (
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_PARTIAL,
+    BadImageError,
+    BadWeightsError,
+    DeviceError,
+)
 from srup.files import is_temporary
 
 from .conftest import photo
@@ -34,7 +41,7 @@ KINDS = {
     "RecursionError": (RecursionError("maximum recursion depth exceeded"), "RecursionError"),
     "OSError": (OSError(errno.EIO, "Input/output error"), "Input/output error"),
     "MemoryError": (MemoryError(), "out of memory"),
-    "SrupError": (BadWeightsError("w.safetensors: tensor body.0 is NaN"), "is NaN"),
+    "SrupError": (BadImageError("b.png: its header is damaged"), "header is damaged"),
 }
 STAGES = ["probe", "read", "upscale", "write", "write-in-thread", "reference"]
 FAULTY = (9, 7)  # the faulty picture's size: the upscale stage knows pictures, not paths
@@ -92,6 +99,28 @@ def records(stdout: str) -> dict[str, dict]:
         rec = json.loads(line)
         out[Path(rec["input"]).name] = rec
     return out
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BadWeightsError("w.safetensors: tensor body.0 holds 3 NaN or infinite values of 9"),
+        DeviceError("cuda:0: the device cannot run this model"),
+    ],
+)
+def test_weights_or_device_that_cannot_run_stop_the_batch_in_one_line(
+    runner, tmp_path, monkeypatch, error
+):
+    src = inputs(tmp_path)
+    out = tmp_path / "out"
+    inject(monkeypatch, "upscale", error)
+    args = ["upscale", str(src), "-s", "2", "-o", str(out), "-m", "espcn", "--json"]
+    res = runner.invoke(cli, args)
+    assert res.exit_code == error.exit_code, res.output
+    assert str(error) in res.stderr and "Traceback" not in res.stderr
+    assert [ln for ln in res.stderr.splitlines() if "error" in ln] == [f"error: {error}"]
+    assert all(rec["status"] != "failed" for rec in records(res.stdout).values())
+    assert not (out / "b.png").exists() and not (out / "c.png").exists()
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

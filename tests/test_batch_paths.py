@@ -189,7 +189,10 @@ def test_the_memory_estimate_counts_input_outputs_and_working_memory():
 
     frac = batch.estimate_memory(Sized(), 1000, 500, 3, 1)
     final = 2500 * 1250 * 3
-    assert frac.total == 1000 * 500 * 3 + 2 * final + 3000 * 1500 * 3 + batch.WORKING_BYTES
+    resize = batch.RESIZE_BYTES_PER_SAMPLE * (3000 * 1500 + 2500 * 1250) * 3  # float64 planes
+    assert frac.total == (
+        1000 * 500 * 3 + 2 * final + 3000 * 1500 * 3 + resize + batch.WORKING_BYTES
+    )
 
 
 def test_the_default_memory_limit_is_half_the_machine(monkeypatch):

@@ -3,6 +3,8 @@
 import csv
 import json
 import math
+import os
+import stat
 
 import pytest
 from PIL import Image
@@ -152,3 +154,46 @@ def test_unknown_benchmark_model_lists_what_it_accepts(runner, hr_folder):
     assert res.exit_code == 2
     for name in ("all", "real", "bicubic", "fsrcnn-real", "espcn-rgb", "espcn7-real"):
         assert name in res.output
+
+
+# ------------------------------------------------ reports replace nothing unless asked
+
+
+@pytest.mark.parametrize("option", ["--json", "--csv", "--save-images"])
+def test_benchmark_reports_replace_nothing_without_overwrite(runner, hr_folder, tmp_path, option):
+    args = ["benchmark", str(hr_folder), "-s", "3", "-m", "bicubic", "-q"]
+    if option == "--save-images":
+        target = tmp_path / "saved"
+        kept = target / hr_folder.name / "x3" / "keep.png"
+        kept.parent.mkdir(parents=True)
+        kept.write_bytes(b"mine")
+    else:
+        target = kept = tmp_path / "report"
+        kept.write_bytes(b"mine")
+    res = runner.invoke(cli, [*args, option, str(target)])
+    assert res.exit_code == 1 and "--overwrite" in res.output, res.output
+    assert "Traceback" not in res.output and "bicubic" not in res.stdout  # before any work
+    assert kept.read_bytes() == b"mine"
+    if option != "--save-images":
+        res = runner.invoke(cli, [*args, option, str(target), "--overwrite"])
+        assert res.exit_code == 0, res.output
+        assert kept.read_bytes() != b"mine"
+
+
+def test_benchmark_never_replaces_what_is_not_a_regular_file(runner, hr_folder, tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    args = ["benchmark", str(hr_folder), "-s", "3", "-m", "bicubic", "-q"]
+    res = runner.invoke(cli, [*args, "--json", str(fifo), "--overwrite"])
+    assert res.exit_code == 1 and "not a regular file" in res.output, res.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_export_under_a_file_is_one_line_output_error(runner, tmp_path):
+    blocker = tmp_path / "somefile"
+    blocker.write_text("x")
+    res = runner.invoke(
+        cli, ["export", "--onnx", str(blocker / "x.onnx"), "-m", "espcn", "-s", "2"]
+    )
+    assert res.exit_code == 1 and "is a file, not a folder" in res.output, res.output
+    assert "internal error" not in res.output and len(res.output.strip().splitlines()) == 1

@@ -293,9 +293,12 @@ def test_resume_refuses_a_file_without_srups_record(staged, tmp_path, runner):
         ("wrong-optimiser-shape", "optimiser tensor optim.0.exp_avg"),
         ("foreign-optimiser-tensor", "optim.99.exp_avg"),
         ("nan-in-the-moments", "NaN"),
+        ("drop-an-optimiser-step", "lacks the optimiser tensor optim.0.step"),
+        ("drop-every-optimiser-tensor", "lacks the optimiser tensor optim.0.step"),
+        ("float8-weights", "float8_e4m3fn, which srup cannot run"),
     ],
 )
-def test_resume_refuses_checkpoint_tensors_that_do_not_fit(staged, tmp_path, damage, words):
+def test_resume_refuses_checkpoint_tensors_that_do_not_fit(staged, tmp_path, runner, damage, words):
     import torch
 
     hr, out = copy_run(staged, tmp_path)
@@ -306,11 +309,20 @@ def test_resume_refuses_checkpoint_tensors_that_do_not_fit(staged, tmp_path, dam
         tensors["optim.0.exp_avg"] = torch.zeros(3)
     elif damage == "foreign-optimiser-tensor":
         tensors["optim.99.exp_avg"] = torch.zeros(3)
+    elif damage == "drop-an-optimiser-step":
+        tensors.pop("optim.0.step")
+    elif damage == "drop-every-optimiser-tensor":
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
+    elif damage == "float8-weights":
+        tensors["model.body.0.bias"] = tensors["model.body.0.bias"].to(torch.float8_e4m3fn)
     else:
         tensors["optim.1.exp_avg_sq"] = torch.full_like(tensors["optim.1.exp_avg_sq"], np.nan)
     save_state(ckpt(out), tensors, header)
     with pytest.raises(BadWeightsError, match=words):
         train(config(hr, out, resume=True))
+    res = runner.invoke(cli, args(hr, out, "--resume"))
+    assert res.exit_code == 1 and "internal error" not in res.output, res.output
+    one_line(res.output)
 
 
 @pytest.mark.parametrize(

@@ -224,6 +224,32 @@ def test_integer_weights_are_refused_rather_than_cast(tmp_path, dtype):
     refused(path, f"tensor {TENSORS[1]} is .*floating-point", in_header=False)
 
 
+FLOAT8 = [getattr(torch, n) for n in ("float8_e4m3fn", "float8_e5m2") if hasattr(torch, n)]
+
+
+@pytest.mark.parametrize("dtype", FLOAT8, ids=str)
+def test_weights_of_a_dtype_srup_cannot_run_are_refused_naming_tensor_and_dtype(
+    runner, tmp_path, dtype
+):
+    state, meta = load_state(BASE)
+    state[TENSORS[1]] = state[TENSORS[1]].to(dtype)
+    path = tmp_path / "w.safetensors"
+    save_state(path, state, meta)
+    kind = str(dtype).removeprefix("torch.")
+    refused(path, f"tensor {TENSORS[1]} is {kind}, which srup cannot run", in_header=False)
+    picture = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 6)).save(picture)
+    for args in (
+        ["upscale", str(picture), "-s", "2", "--weights", str(path), "-o", str(tmp_path / "o.png")],
+        ["export", "--onnx", str(tmp_path / "o.onnx"), "-s", "2", "--weights", str(path)],
+    ):
+        res = runner.invoke(cli, args)
+        assert res.exit_code == 1 and f"is {kind}" in res.output, res.output
+        assert "internal error" not in res.output
+
+
 def test_half_precision_weights_still_load(tmp_path):
     state, meta = load_state(BASE)
     path = tmp_path / "w.safetensors"

@@ -9,7 +9,8 @@ check, the memory estimate, reading with its EXIF and ICC, the upscale, writing,
 against ``--reference``), srup's own errors and unexpected ones alike, becomes that file's
 ``failed`` :class:`Result` with a one-line ``error``; the batch goes on. Library warnings
 raised meanwhile become the file's notes (:mod:`srup.notes`). Only Ctrl-C and SIGTERM
-(``BaseException``) go through, to stop the batch.
+(``BaseException``) go through, to stop the batch, and errors of the run rather than of
+the file (:data:`FATAL_ERRORS`: weights that cannot be loaded, a device that cannot run).
 """
 
 from __future__ import annotations
@@ -27,14 +28,22 @@ from typing import Any
 
 from . import imageio, notes
 from .engine import Engine
-from .errors import BadImageError, DeviceMemoryError, OutputError, SrupError, UsageError
+from .errors import (
+    BadImageError,
+    BadWeightsError,
+    DeviceError,
+    DeviceMemoryError,
+    OutputError,
+    SrupError,
+    UsageError,
+)
 from .files import OutputExistsError
-from .formats import VIDEO_SUFFIXES
+from .formats import SUFFIX_FOR, VIDEO_SUFFIXES
 from .host import TILE_BUDGET_BYTES
 from .sizing import Sizing, network_scale
 from .units import bytes_text, over_limit, over_max_pixels
 from .upscale import Upscaler
-from .video import VideoOptions, container_suffix, is_video, upscale_video
+from .video import VideoOptions, container_suffix, is_video, picture_format, upscale_video
 
 Runner = Upscaler | Engine
 VIDEO = "VIDEO"  # a job's format when its input is a video
@@ -106,11 +115,32 @@ def _format_of(src: Path, fmt: str | None) -> str:
         return VIDEO  # a video stays in its container; --format is for pictures
     if fmt:
         return fmt
+    if src.suffix.lower() in VIDEO_SUFFIXES:  # a picture named as a video: its real format
+        return _writable(_content_format(src))
     return imageio.EXTENSIONS.get(src.suffix.lower(), "PNG")
 
 
 def _video_name_note(src: Path, suffix: str) -> str:
     return f"a video (by its content) named {src.suffix or 'without a suffix'}: written as {suffix}"
+
+
+def _content_format(src: Path) -> str | None:
+    """The picture format ``src``'s first bytes say (:func:`srup.video.picture_format`)."""
+    try:
+        with open(src, "rb") as f:
+            return picture_format(f.read(16)) if src.is_file() else None
+    except OSError:
+        return None
+
+
+def _writable(fmt: str | None) -> str:
+    """A format srup writes: ``fmt`` itself, else PNG (a GIF's first frame, as elsewhere)."""
+    return fmt if fmt in SUFFIX_FOR else "PNG"
+
+
+def _picture_name_note(src: Path, suffix: str) -> str:
+    what = _content_format(src) or "picture"
+    return f"a {what} picture (by its content) named {src.suffix}: written as {suffix}"
 
 
 def _default_name(src: Path, scale: int | str) -> tuple[Path, tuple[str, ...]]:
@@ -123,6 +153,9 @@ def _default_name(src: Path, scale: int | str) -> tuple[Path, tuple[str, ...]]:
         suffix = src.suffix if src.suffix.lower() in VIDEO_SUFFIXES else container_suffix(src)
         if suffix != src.suffix:
             notes_ = (_video_name_note(src, suffix),)
+    elif src.suffix.lower() in VIDEO_SUFFIXES:  # a picture named as a video (a TIFF .webm)
+        suffix = imageio.suffix_for(_writable(_content_format(src)))
+        notes_ = (_picture_name_note(src, suffix),)
     else:
         suffix = src.suffix if src.suffix.lower() in imageio.EXTENSIONS else ".png"
     return src.with_name(f"{src.stem}_{tag}{suffix}"), notes_
@@ -140,12 +173,19 @@ class Plan:
     refused: list[Result]
     left_out: list[Path]
     notes: list[str] = field(default_factory=list)
+    # Why a file was left out when not for :func:`left_out_reason` (an output of this run).
+    left_out_why: dict[Path, str] = field(default_factory=dict)
+    # The command's inputs are one file (not a folder): its usage errors end the command.
+    single: bool = False
 
 
 def left_out_reason(path: Path) -> str:
     """Why a folder scan left ``path`` out, in a few words."""
     if path.is_dir():
         return "a folder: use --recursive to include it"
+    why = imageio.not_regular(path)  # a FIFO, a device, a broken link: never opened
+    if why is not None:
+        return why
     if path.name.startswith("."):
         return "a hidden file (its name starts with a dot)"
     return "not an image or video by its suffix"
@@ -231,7 +271,11 @@ def plan(
     Inputs that do not exist or are not regular files (FIFOs, devices, sockets) are refused
     at once, without being opened. A file given twice (``a.png a.png``, or ``in
     in/a.png``: the same file once resolved) is planned once, with a note; two files
-    that would get one output name are refused with what to do. Raises
+    that would get one output name are refused with what to do. A file that is the planned
+    output of another input of this run (``a.jpg`` beside ``a.png``, ``-o`` the input folder
+    with ``--format jpeg``) is left out, not an input (``left_out_why`` says whose), so a
+    rerun resumes cleanly. A picture named as a video (a TIFF named ``.webm``: its content
+    says) gets its real format's suffix, with a note. Raises
     :class:`UsageError` for a command line that cannot mean anything: several inputs (or a
     folder) into a name with an image suffix, a folder without ``-o``, a video into a
     picture file.
@@ -309,30 +353,29 @@ def plan(
                     f"({', '.join(sorted(VIDEO_SUFFIXES))}), not {dst.name}; "
                     "or use --frames-to DIR"
                 )
-            return Plan([Job(src, dst, VIDEO, job_notes)], refused, left_out, plan_notes)
+            return Plan(
+                [Job(src, dst, VIDEO, job_notes)], refused, left_out, plan_notes, single=True
+            )
         out_fmt = fmt or imageio.format_for(dst)
-        return Plan([Job(src, dst, out_fmt, job_notes)], refused, left_out, plan_notes)
+        return Plan([Job(src, dst, out_fmt, job_notes)], refused, left_out, plan_notes, single=True)
     if output is None:
         raise UsageError("several inputs or a folder: give an output folder with -o DIR/")
     if output.exists() and not output.is_dir():
         raise UsageError(f"-o {output}: exists and is not a folder; -o must be a folder here")
     root = output.resolve()
+    planned = [(src, *_planned(src, rel, output, fmt)) for src, rel in sources]
+    # A file this run will write for another input (a.jpg beside a.png, -o the input folder
+    # with --format jpeg) is that input's output, not an input: a rerun resumes cleanly.
+    outputs = {_resolved(dst): src for src, dst, _, _ in planned}
+    left_out_why: dict[Path, str] = {}
     jobs: list[Job] = []
     seen: dict[Path, Path] = {}
-    for src, rel in sources:
-        out_fmt = _format_of(src, fmt)
-        job_notes: tuple[str, ...] = ()
-        if out_fmt == VIDEO:
-            suffix = src.suffix if src.suffix.lower() in VIDEO_SUFFIXES else None
-            if suffix is None:
-                suffix = container_suffix(src)
-                job_notes = (_video_name_note(src, suffix),)
-        elif not fmt and src.suffix.lower() in imageio.EXTENSIONS:
-            suffix = src.suffix
-        else:
-            suffix = imageio.suffix_for(out_fmt)
-        rel = rel.with_suffix(suffix)
-        dst = output / rel
+    for src, dst, out_fmt, job_notes in planned:
+        maker = outputs.get(_resolved(src))
+        if maker is not None and maker != src:
+            left_out.append(src)
+            left_out_why[src] = f"an output of this run's {maker.name}"
+            continue
         if not _within(dst, root):
             refused.append(Result(str(src), None, "failed", f"{src}: output would leave {output}"))
             continue
@@ -345,7 +388,29 @@ def plan(
             continue
         seen[dst] = src
         jobs.append(Job(src, dst, out_fmt, job_notes))
-    return Plan(jobs, refused, left_out, plan_notes)
+    return Plan(jobs, refused, left_out, plan_notes, left_out_why)
+
+
+def _planned(
+    src: Path, rel: Path, output: Path, fmt: str | None
+) -> tuple[Path, str, tuple[str, ...]]:
+    """Where ``src`` (at ``rel`` under the output folder) goes, in which format, with which
+    notes: a video stays in its container (a video named otherwise gets its container's
+    suffix); a picture named as a video gets its real format's suffix; both with a note."""
+    out_fmt = _format_of(src, fmt)
+    job_notes: tuple[str, ...] = ()
+    if out_fmt == VIDEO:
+        suffix = src.suffix if src.suffix.lower() in VIDEO_SUFFIXES else None
+        if suffix is None:
+            suffix = container_suffix(src)
+            job_notes = (_video_name_note(src, suffix),)
+    elif not fmt and src.suffix.lower() in imageio.EXTENSIONS:
+        suffix = src.suffix
+    else:
+        suffix = imageio.suffix_for(out_fmt)
+        if src.suffix.lower() in VIDEO_SUFFIXES:
+            job_notes = (_picture_name_note(src, suffix),)
+    return output / rel.with_suffix(suffix), out_fmt, job_notes
 
 
 # ------------------------------------------------------------------------------- memory
@@ -366,11 +431,29 @@ def default_max_memory() -> int | None:
 WORKING_BYTES = TILE_BUDGET_BYTES + 64 * 2**20
 
 
+# Float64 working planes, in bytes per sample (a pixel's channel), measured as peak RSS on
+# the CPU (tests/test_batch_memory.py checks the estimate against a measurement):
+# - a resize to a size no network makes (--width 5900 from ×4; srup.resize works in float64,
+#   and alpha pictures resample premultiplied planes): RGB 100, RGBA 161 bytes per output
+#   pixel when network and final sizes are close, i.e. about 17 and 20 bytes per sample of
+#   each of the two sizes; counted as 24 per sample of the network size plus the final size.
+# - flattening alpha onto the background (an RGBA picture into JPEG or BMP): 106 bytes per
+#   output pixel of RGBA, 26 per sample; counted as 32 per sample of the final size.
+# The two happen one after the other (the resize's planes are freed before the write), so the
+# larger counts, not the sum.
+RESIZE_BYTES_PER_SAMPLE = 24
+FLATTEN_BYTES_PER_SAMPLE = 32
+# Formats without alpha: an alpha picture written to them is flattened (srup.imageio.write).
+FLATTENED_FORMATS = frozenset({"JPEG", "BMP"})
+
+
 @dataclass(frozen=True)
 class MemoryEstimate:
     """Bytes one picture needs at its peak: the decoded input, the network's output, the
     output at its final size (when a resize makes another), one more copy of it while it is
-    encoded, and the engine's working memory. An upper estimate, not a measurement."""
+    encoded, the float64 planes of a resize to a size no network makes or of flattening
+    alpha (:data:`RESIZE_BYTES_PER_SAMPLE`, :data:`FLATTEN_BYTES_PER_SAMPLE`), and the
+    engine's working memory. An upper estimate from measured peaks, not a measurement."""
 
     total: int
     out_size: tuple[int, int]
@@ -386,10 +469,11 @@ def _network_scale(up: Runner, factor: float) -> int | None:
 
 
 def estimate_memory(
-    up: Runner, width: int, height: int, channels: int, sample: int
+    up: Runner, width: int, height: int, channels: int, sample: int, flatten: bool = False
 ) -> MemoryEstimate:
     """The :class:`MemoryEstimate` of a ``width``×``height`` picture of ``channels``
-    samples of ``sample`` bytes each, upscaled by ``up``."""
+    samples of ``sample`` bytes each, upscaled by ``up``; ``flatten``: its alpha is
+    flattened onto a background when written (an output format without alpha)."""
     sizing = getattr(up, "sizing", None)
     if sizing is None:
         final = (width * up.scale, height * up.scale)
@@ -401,9 +485,14 @@ def estimate_memory(
     network = (width * s, height * s) if s else (width, height)
     px = channels * sample
     total = width * height * px + 2 * final[0] * final[1] * px + WORKING_BYTES
+    planes = 0  # the float64 planes of a resize, or of flattening: the larger
     if network != final:
         total += network[0] * network[1] * px
-    return MemoryEstimate(total, final, channels, sample)
+        samples = (network[0] * network[1] + final[0] * final[1]) * channels
+        planes = RESIZE_BYTES_PER_SAMPLE * samples
+    if flatten and channels in (2, 4):
+        planes = max(planes, FLATTEN_BYTES_PER_SAMPLE * final[0] * final[1] * channels)
+    return MemoryEstimate(total + planes, final, channels, sample)
 
 
 def _check_memory(up: Runner, job: Job, limit: int, max_pixels: int) -> imageio.Probe:
@@ -413,7 +502,10 @@ def _check_memory(up: Runner, job: Job, limit: int, max_pixels: int) -> imageio.
     pixels = probe.width * probe.height
     if pixels > max_pixels:
         raise BadImageError(over_max_pixels(job.src, probe.width, probe.height, max_pixels))
-    est = estimate_memory(up, probe.width, probe.height, probe.channels, probe.bytes_per_sample)
+    flatten = job.fmt in FLATTENED_FORMATS
+    est = estimate_memory(
+        up, probe.width, probe.height, probe.channels, probe.bytes_per_sample, flatten
+    )
     if est.total > limit:
         w, h = est.out_size
         need, most = over_limit(est.total, limit, bytes_text, "bytes")
@@ -479,6 +571,12 @@ def _message(e: BaseException, job: Job, stage: str) -> str:
     return " ".join(text.split())  # one line, whatever the exception held
 
 
+# Errors of the run, not of one file: weights that cannot be loaded (damaged, of another
+# model) or a device that cannot run them. They stop the batch (exit 1 for weights), where
+# reporting them file by file would fail every file alike and exit 3.
+FATAL_ERRORS = (BadWeightsError, DeviceError)
+
+
 @contextmanager
 def _boundary(res: Result, job: Job, stage: str) -> Iterator[None]:
     """Run one stage of one file: its time is counted, its warnings become notes, and any
@@ -488,6 +586,8 @@ def _boundary(res: Result, job: Job, stage: str) -> Iterator[None]:
     try:
         with notes.collect(caught):
             yield
+    except FATAL_ERRORS:
+        raise  # the model cannot run: every file after this one would fail the same way
     except Exception as e:
         res.status, res.error, res.exception = "failed", _message(e, job, stage), e
     finally:

@@ -558,27 +558,30 @@ def upscale(
         output_text=output,
     )
     display = BatchDisplay(quiet=quiet, as_json=as_json, debug=debugging())
+    display.check_stdout()  # closed at start (`>&-`): stop before any work
+    # Every record has the same keys: null where the engine was never loaded.
+    display.context = {
+        "scale": sizing.integer_scale or sizing.scale,
+        "device": None,
+        "precision": None,
+    }
     for text in the_plan.notes:
         display.note(text)
-    for res in the_plan.refused:
-        display.result(res)
     for path in the_plan.left_out:
-        display.left_out(path)
-    if not the_plan.jobs:
-        display.summary()
-        return EXIT_PARTIAL if display.failed else EXIT_OK
+        display.left_out(path, the_plan.left_out_why.get(path))
     from .video import VideoOptions
 
     video_options = VideoOptions(codec, crf, preset, start, end, frame_count, frames_to)
     if any(job.fmt == batch.VIDEO for job in the_plan.jobs):
         # SVT-AV1 logs its banner on stderr unless told otherwise (a trial of AV1 is enough).
         os.environ.setdefault("SVT_LOG", "1")
-    if frames_to is None:  # a codec the container refuses, an odd --width: before any work
-        from .video import check_output
-
-        for job in the_plan.jobs:
-            if job.fmt == batch.VIDEO:
-                check_output(job.src, job.dst, video_options, sizing)
+    refused = list(the_plan.refused)
+    jobs = _checked_videos(batch, the_plan, video_options, sizing, frames_to, refused)
+    if not jobs:
+        for res in refused:
+            display.result(res)
+        display.summary()
+        return EXIT_PARTIAL if display.failed else EXIT_OK
     from .engine import Engine
 
     up = Engine(sizing, model, weights, device=device, tile=tile_px, precision=precision)
@@ -587,11 +590,13 @@ def upscale(
         "device": str(up.device),
         "precision": up.precision,
     }
+    for res in refused:  # after the engine: their records name the device as the others do
+        display.result(res)
     where = f"on {up.device.type}, {up.precision}"
-    display.start(len(the_plan.jobs), f"{up.name} {_size_text(sizing)} {where}")
+    display.start(len(jobs), f"{up.name} {_size_text(sizing)} {where}")
     results = batch.run_jobs(
         up,
-        the_plan.jobs,
+        jobs,
         video=video_options,
         overwrite=overwrite,
         skip_existing=skip_existing,
@@ -607,6 +612,30 @@ def upscale(
         display.result(res)
     display.summary()
     return EXIT_PARTIAL if display.failed or display.partial else EXIT_OK
+
+
+def _checked_videos(batch, the_plan, video_options, sizing, frames_to, refused: list) -> list:
+    """The plan's jobs less the videos that cannot be written as asked (a codec the
+    container refuses, an odd typed --width), checked before any work. When the command's
+    one input is that video, its :class:`UsageError` ends the command (exit 2); in a batch it
+    is that video's failure, added to ``refused``, and the other inputs are done."""
+    if frames_to is not None:
+        return list(the_plan.jobs)
+    from .video import check_output
+
+    jobs = []
+    for job in the_plan.jobs:
+        if job.fmt == batch.VIDEO:
+            try:
+                check_output(job.src, job.dst, video_options, sizing)
+            except SrupError as e:
+                if the_plan.single:
+                    raise
+                text = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
+                refused.append(batch.Result(str(job.src), str(job.dst), "failed", text))
+                continue
+        jobs.append(job)
+    return jobs
 
 
 # ----------------------------------------------------------------------------------- models
@@ -674,6 +703,11 @@ def models(as_json: bool) -> None:
     help="Folder for side-by-side comparison pictures.",
 )
 @click.option("--per-image", is_flag=True, help="Also print a row per image.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing --json or --csv file, or pictures in --save-images.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @_debug_option
 def benchmark(
@@ -690,14 +724,28 @@ def benchmark(
     csv_file,
     save_images,
     per_image,
+    overwrite,
     quiet,
 ) -> None:
     """Score models on data sets by the standard SR protocol (Y, shave = scale).
 
     PATH is a folder of HR images or NAME/ with HR/ and LR_bicubic/X{s}/.
     """
-    from .report import BenchmarkRun
+    from .errors import OutputError
+    from .report import BenchmarkRun, check_output_file, saved_images_present
 
+    # What would be replaced is refused before any work (an hour's benchmark, then no file).
+    for report_file in (json_file, csv_file):
+        if report_file is not None:
+            check_output_file(report_file, overwrite)
+    if save_images is not None:
+        if save_images.exists() and not save_images.is_dir():
+            raise OutputError(f"--save-images {save_images}: exists and is not a folder")
+        there = (
+            None if overwrite else saved_images_present(save_images, list(paths), _scales(scales))
+        )
+        if there is not None:
+            raise OutputError(f"{there}: exists; use --overwrite to replace it")
     if jpeg is not None:
         degradation = f"{degradation},jpeg={jpeg}:{jpeg}"
     run = BenchmarkRun(
@@ -710,6 +758,7 @@ def benchmark(
         tile=_tile(tile),
         precision=precision,
         save_images=save_images,
+        overwrite=overwrite,
         quiet=quiet,
     )
     result = run.execute()
@@ -720,9 +769,9 @@ def benchmark(
     for note in result.notes:
         stderr_note(note)
     if json_file:
-        result.write_json(json_file)
+        result.write_json(json_file, overwrite=overwrite)
     if csv_file:
-        result.write_csv(csv_file)
+        result.write_csv(csv_file, overwrite=overwrite)
 
 
 # ----------------------------------------------------------------------------------- export
@@ -755,13 +804,14 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
       srup export --onnx espcn_x3.onnx -m espcn -s 3
     """
     from . import load as load_upscaler
-    from .errors import OutputError, UsageError
+    from .errors import UsageError
     from .export import export_onnx
 
     if onnx_file.suffix.lower() != ".onnx":  # before anything is loaded or installed
         raise UsageError(f"--onnx {onnx_file}: give the ONNX file an .onnx extension")
-    if onnx_file.exists() and not overwrite:
-        raise OutputError(f"{onnx_file}: exists; use --overwrite to replace it")
+    from .report import check_output_file
+
+    check_output_file(onnx_file, overwrite)  # exists, not a file, or under a file
     up = load_upscaler(
         model=model, scale=scale, device="cpu", weights=weights, tile=0, precision="fp32"
     )

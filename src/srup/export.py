@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import arguments
-from .errors import InvalidArgument, InvalidArgumentType, SrupError
+from .errors import InvalidArgument, InvalidArgumentType, OutputError, SrupError
 from .formats import ONNX_FORMS
 from .imageio import write_file
 from .models.layers import set_form, symmetric_pad
@@ -151,7 +151,10 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
         if key in up.metadata:
             info[f"srup_{key}"] = up.metadata[key]
     onnx.helper.set_model_props(model, info)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where a folder should be (FileExistsError), permissions
+        raise OutputError(f"{path}: cannot create its folder ({e.strerror or e})") from None
     blob = model.SerializeToString()
     write_file(path, lambda f: f.write(blob))
     return path

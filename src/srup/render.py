@@ -99,11 +99,20 @@ def stdout_guard(after: str = "; stopped") -> Iterator[None]:
         raise StdoutError(f"cannot write to stdout ({e.strerror or e}){after}") from e
 
 
+def check_stdout() -> None:
+    """:class:`~srup.errors.StdoutClosedError` when there is no stdout at all (``srup ...
+    >&-`` starts Python with ``sys.stdout`` None): said before any work, not after it."""
+    if sys.stdout is None:
+        raise StdoutClosedError("stdout was closed; stopped before any file")
+
+
 def write_json_line(obj: dict[str, Any]) -> None:
     """One JSON object on one line of stdout, as UTF-8 bytes: valid whatever the file names
     and whatever encoding or error handler stdout was given (``PYTHONIOENCODING``)."""
     line = (json.dumps(_safe(obj), ensure_ascii=False) + "\n").encode("utf-8")
     out = sys.stdout
+    if out is None:  # closed before the start (`>&-`)
+        raise BrokenPipeError(errno.EPIPE, "stdout is closed")
     out.flush()  # what went through the text layer comes first
     buffer = getattr(out, "buffer", None)
     if buffer is None:  # a text-only stream (io.StringIO in a caller's test)
@@ -209,12 +218,17 @@ class BatchDisplay:
             self.progress.remove_task(task)
             self.progress.advance(self.files_task)
 
-    def left_out(self, path: Path) -> None:
+    def check_stdout(self) -> None:
+        """With ``--json`` (results on stdout): stop before any work if stdout is closed."""
+        if self.as_json:
+            check_stdout()
+
+    def left_out(self, path: Path, reason: str | None = None) -> None:
         """A file or subfolder a folder scan passed over: named in text (a note) and in
-        ``--json``, with why (:func:`srup.batch.left_out_reason`)."""
+        ``--json``, with why (``reason``, else :func:`srup.batch.left_out_reason`)."""
         from .batch import Result, left_out_reason
 
-        why = f"left out: {left_out_reason(path)}"
+        why = f"left out: {reason or left_out_reason(path)}"
         self.result(Result(str(path), None, "left_out", notes=(why,)))
 
     def result(self, res: Result) -> None:

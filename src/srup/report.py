@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,8 @@ import numpy as np
 
 from . import benchmark as bm
 from .catalog import model_names
-from .errors import SrupError, UnknownModelError
+from .errors import OutputError, SrupError, UnknownModelError
+from .files import OutputExistsError
 from .models import registry
 from .weights import read_metadata, shipped, split_name
 
@@ -50,7 +52,7 @@ class BenchmarkResult:
             groups.setdefault((r["dataset"], r["scale"]), []).append(r)
         return groups
 
-    def write_json(self, path: Path) -> None:
+    def write_json(self, path: Path, overwrite: bool = True) -> None:
         """The results as JSON; a score that is not defined (NaN: SSIM under its window) is
         ``null``, as JSON has no NaN."""
         from .imageio import write_file
@@ -58,9 +60,10 @@ class BenchmarkResult:
         meta = dict(self.meta, notes=self.notes) if self.notes else self.meta
         record = {"meta": meta, "results": self.results, "per_image": self.per_image}
         blob = json.dumps(_defined(record), indent=2, allow_nan=False).encode()
-        write_file(path, lambda f: f.write(blob))
+        _check_report(path, overwrite)
+        write_file(path, lambda f: f.write(blob), overwrite=overwrite)
 
-    def write_csv(self, path: Path) -> None:
+    def write_csv(self, path: Path, overwrite: bool = True) -> None:
         import io
 
         from .imageio import write_file
@@ -69,7 +72,8 @@ class BenchmarkResult:
         writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(_defined(self.results, missing=""))
-        write_file(path, lambda f: f.write(buf.getvalue().encode()))
+        _check_report(path, overwrite)
+        write_file(path, lambda f: f.write(buf.getvalue().encode()), overwrite=overwrite)
 
 
 @dataclass
@@ -82,6 +86,7 @@ class BenchmarkRun:
     tile: int | str = "auto"
     precision: str = "fp32"  # the published protocol, exactly
     save_images: Path | None = None
+    overwrite: bool = False  # replace pictures --save-images finds there
     quiet: bool = False
     degradation: str = "clean"  # how the LR is made (srup.degrade); clean: the protocol
 
@@ -196,7 +201,60 @@ class BenchmarkRun:
             raise SrupError(f"{folder}: cannot create ({e.strerror})") from None
         for name, lr, hr in pairs:
             picture = side_by_side(lr, hr, outputs[name], scale)
-            write(Picture(np.asarray(picture)), folder / f"{name}.png")
+            try:
+                write(
+                    Picture(np.asarray(picture)), folder / f"{name}.png", overwrite=self.overwrite
+                )
+            except OutputExistsError:
+                raise OutputError(
+                    f"{folder / f'{name}.png'}: exists; use --overwrite to replace it"
+                ) from None
+
+
+def _check_report(path: Path, overwrite: bool) -> None:
+    """:class:`OutputError` unless ``path`` can take a report: it is new, or a regular file
+    and ``overwrite``; never a device, pipe or folder (a regular file would replace it)."""
+    check_output_file(path, overwrite)
+
+
+def check_output_file(path: Path, overwrite: bool) -> None:
+    """:class:`OutputError` (one line) when writing the file ``path`` would replace what
+    was not to be replaced: an existing file without ``overwrite``, anything but a regular
+    file (a character device, a FIFO, a folder), or a parent that is a file."""
+    path = Path(path)
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except NotADirectoryError:
+        mode = None
+    except OSError as e:
+        raise OutputError(f"{path}: cannot check ({e.strerror or e})") from None
+    if mode is not None:
+        if not stat.S_ISREG(mode):
+            raise OutputError(
+                f"{path}: exists and is not a regular file; srup writes only regular files, "
+                "choose another name"
+            )
+        if not overwrite:
+            raise OutputError(f"{path}: exists; use --overwrite to replace it")
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{path}: {parent} is a file, not a folder")
+            break
+
+
+def saved_images_present(folder: Path, paths: list[Path], scales: list[int]) -> Path | None:
+    """The first picture ``--save-images folder`` would replace for these data sets and
+    scales (``folder/NAME/xS/*.png``), or None."""
+    for p in paths:
+        for name in dict.fromkeys((Path(p).name, Path(p).resolve().name)):
+            for s in scales:
+                found = sorted(Path(folder, name, f"x{s}").glob("*.png"))
+                if found:
+                    return found[0]
+    return None
 
 
 def _note_small(result: BenchmarkResult, dataset: str, scale: int, pairs: list) -> None:

@@ -352,12 +352,32 @@ class _Checkpoint:
                         f"not {want}"
                     )
                 state.setdefault(int(idx), {})[name] = value
+        self._check_optimiser(state, len(params), step)
         opt_state = opt.state_dict()
         opt_state["state"] = state
         load_into(net, model_state, self.path)
         opt.load_state_dict(opt_state)
         best = {"psnr": float(meta["best_psnr"]), "state": best_state} if best_state else {}
         return step, best, meta
+
+    # Adam's state per parameter: its step count and its two moments.
+    ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
+
+    def _check_optimiser(self, state: dict, n_params: int, step: int) -> None:
+        """:class:`~srup.errors.BadWeightsError` naming the first optimiser tensor missing:
+        a parameter with part of Adam's state, or (past step 0, when Adam has taken a step)
+        any parameter without it; resuming with fresh moments would silently change the run."""
+        for idx in range(n_params):
+            have = state.get(idx, {})
+            if not have and step == 0:
+                continue
+            missing = [name for name in self.ADAM_STATE if name not in have]
+            if missing:
+                raise BadWeightsError(
+                    f"{self.path}: the checkpoint lacks the optimiser tensor "
+                    f"optim.{idx}.{missing[0]} (at step {step}); it is damaged or not "
+                    "srup's; start afresh with --overwrite instead of --resume"
+                )
 
 
 def _scalar(v: object):

@@ -241,8 +241,10 @@ def read_weights_header(path: str | os.PathLike[str]) -> WeightsHeader:
 def load_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a safetensors file, on the CPU.
 
-    Raises :class:`~srup.errors.BadWeightsError` when the file cannot be read, and when a
-    floating-point tensor holds NaN or ±Inf (the message names the first such tensor and
+    Raises :class:`~srup.errors.BadWeightsError` when the file cannot be read, when a
+    tensor has a dtype srup cannot run (float8 kinds, complex: only float16, bfloat16,
+    float32, float64 and integer tensors are taken), and when a floating-point tensor
+    holds NaN or ±Inf (the message names the first such tensor and
     counts its bad values): such weights would load and turn every output black or white,
     reported as done."""
     import torch
@@ -256,8 +258,15 @@ def load_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], d
     except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BadWeightsError(f"{path}: cannot read weights ({reason})") from None
+    runnable = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
     for key, tensor in tensors.items():
-        if tensor.is_floating_point() or tensor.is_complex():
+        if (tensor.is_floating_point() or tensor.is_complex()) and tensor.dtype not in runnable:
+            kind = str(tensor.dtype).removeprefix("torch.")
+            raise BadWeightsError(
+                f"{path}: tensor {key} is {kind}, which srup cannot run; weights must be "
+                "float32, float16, bfloat16 or float64 (convert them, e.g. to float32)"
+            )
+        if tensor.is_floating_point():
             bad = int((~torch.isfinite(tensor)).sum())
             if bad:
                 raise BadWeightsError(
