@@ -134,3 +134,23 @@ def test_the_first_codec_that_keeps_depth_and_chroma_is_chosen(monkeypatch):
     assert line.endswith(".mkv, .mp4 or .mov would keep it")
     # --codec accepts the loss (srup.video_colour says it in a note)
     assert choose(av, "webm", ".webm", "vp9", "h264", None, "yuv444p10le").encoder == "libvpx-vp9"
+
+
+@pytest.mark.skipif(not _takes("libx265", "yuv420p"), reason="needs libx265")
+def test_hevc_into_mp4_is_accepted_every_time(tmp_path):
+    """libx265's first packet into MP4 sometimes lacks what the hvcC box needs: a trial of
+    one frame then failed at random (about 1 in 3). Asked again and again, it must work."""
+    from srup.video import _open_video_stream
+    from srup.video_codecs import choose
+
+    src = write_clip(tmp_path / "c.mp4", (0, 1), Fraction(1, 25))
+    with av.open(str(src)) as inp:
+        vin = inp.streams.video[0]
+
+        def trial(av_, out, encoder, size, pix):
+            return _open_video_stream(av_, out, vin, encoder, size, None, [], vin.time_base, pix)
+
+        for _ in range(12):
+            assert choose(av, "mp4", ".mp4", "hevc", "h264", trial, "yuv420p").encoder == (
+                "libx265"
+            )

@@ -80,3 +80,12 @@ def test_frames_come_out_upright(runner, tmp_path, rotation):
     if wrong.shape == expected.shape:  # 180° apart: the same size, so compare content
         assert np.abs(small - expected).mean() < np.abs(small - wrong).mean() / 2
     assert np.abs(small - expected).mean() < 12
+
+
+def test_json_sizes_of_a_rotated_clip_are_upright_as_the_pngs(runner, tmp_path):
+    """Stored 64×48, shown turned a quarter: both sizes as the PNGs are, 48×64 and 96×128."""
+    src = write_clip(tmp_path / "phone.mp4", (0, 1), Fraction(1, 10), rotation=90)
+    code, obj, output = frames_to(runner, src, tmp_path / "f")
+    assert code == 0, output
+    assert obj["size"] == [48, 64] and obj["output_size"] == [96, 128]
+    assert Image.open(tmp_path / "f" / "phone" / "frame_000001.png").size == (96, 128)

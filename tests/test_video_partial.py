@@ -85,3 +85,22 @@ def test_the_summary_counts_partial_files_and_the_batch_exits_3(runner, tmp_path
     assert res.exit_code == EXIT_PARTIAL, res.output
     assert "1 done (by 1 fsrcnn), 1 partial, 0 skipped, 0 failed" in res.output
     assert (tmp_path / "out" / "short.mkv").is_file()
+
+
+def test_damaged_frames_are_counted_by_the_jump_in_time(runner, tmp_path):
+    """Bytes flipped mid-file: the note counts the frames the timestamps skip, not the one
+    packet the decoder refused."""
+    from .test_video_time import upscale, write_clip
+
+    src = write_clip(
+        tmp_path / "c.mkv", tuple(range(30)), Fraction(1, 25), codec="mjpeg", pix_fmt="yuvj420p"
+    )
+    data = bytearray(src.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = bytes(3000)
+    src.write_bytes(bytes(data))
+    _, obj, output = upscale(runner, str(src), "-s", "2", "-o", str(tmp_path / "o.mkv"))
+    assert obj is not None and obj["status"] == "partial", output
+    lost = 30 - obj["frames"]
+    assert lost > 1
+    assert any(f"about {lost} frame(s) lost" in n for n in obj["notes"]), obj["notes"]

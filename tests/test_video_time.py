@@ -237,3 +237,72 @@ def test_frames_n_keeps_the_sound_of_those_frames(runner, tmp_path):
     assert obj["frames"] == 6 and obj["status"] == "done"  # cut on purpose: not partial
     sound = [t for t, _ in packets(dst)[1]]
     assert sound and max(sound) < Fraction(1, 2) <= max(sound) + Fraction(1024, 16000) * 2
+
+
+def test_avi_output_keeps_one_frame_per_period_with_aac_sound(runner, tmp_path):
+    """AAC's priming packet starts before zero: in an AVI it must not push the frames after
+    the first one period late (0, 2, 3, … instead of 0, 1, 2, …)."""
+    src = write_clip(
+        tmp_path / "c.mp4",
+        tuple(range(10)),
+        Fraction(1, 25),
+        audio=(("eng", "English", av.stream.Disposition.default),),
+    )
+    dst = tmp_path / "o.avi"
+    code, obj, output = upscale(runner, str(src), "-s", "2", "-o", str(dst), "--frames", "5")
+    assert code == 0, output
+    with av.open(str(dst)) as c:
+        stored = [(p.pts, p.dts) for p in c.demux(video=0) if p.size]
+    assert [dts for _, dts in stored] == [0, 1, 2, 3, 4]
+    assert not any("moved" in n for n in obj["notes"])
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--start", "5"), "--start 5 is past the end of the video (2.00 s)"),
+        (("--end", "0"), "--end 0 is at or before the first frame (0.00 s)"),
+    ],
+)
+def test_an_excerpt_outside_the_video_says_so(runner, tmp_path, args, says):
+    src = write_clip(tmp_path / "c.mkv", tuple(range(20)), Fraction(1, 10))
+    code, _, output = upscale(runner, str(src), "-s", "2", "-o", str(tmp_path / "o.mkv"), *args)
+    assert code == 2, output
+    assert says in output and "damaged" not in output
+    frames = tmp_path / "fr"
+    code, _, output = upscale(runner, str(src), "-s", "2", "--frames-to", str(frames), *args)
+    assert code != 0 and says in output and "damaged" not in output, output
+
+
+def _mjpeg_muxed_out_of_order(path: Path, pts: list[int]) -> Path:
+    """Intra-only MJPEG in Matroska whose frames are stored out of presentation order
+    (Matroska keeps only the presentation times: a decoding time, nondecreasing, for the
+    muxer's check, the least one still to come)."""
+    made = write_clip(
+        path.with_name("straight.mkv"),
+        tuple(range(len(pts))),
+        MS,
+        codec="mjpeg",
+        pix_fmt="yuvj420p",
+    )
+    with av.open(str(made)) as inp, av.open(str(path), "w") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        for i, (packet, p) in enumerate(
+            zip((q for q in inp.demux(vin) if q.size), pts, strict=True)
+        ):
+            packet.stream, packet.time_base = vout, MS
+            packet.pts, packet.dts = p, min(pts[i:])
+            out.mux(packet)
+    return path
+
+
+def test_frames_out_of_order_are_written_in_presentation_order(runner, tmp_path):
+    pts = [0, 80, 40, 120, 200, 160, 240, 280]
+    src = _mjpeg_muxed_out_of_order(tmp_path / "nonmono.mkv", pts)
+    dst = tmp_path / "o.mkv"
+    code, obj, output = upscale(runner, str(src), "-s", "2", "-o", str(dst))
+    assert code == 0, output
+    assert obj["frames"] == 8 and not obj["notes"], obj["notes"]
+    with av.open(str(dst)) as c:
+        assert [p.pts for p in c.demux(video=0) if p.size] == sorted(pts)

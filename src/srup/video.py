@@ -23,6 +23,7 @@ as it decodes and reported *partial* (:attr:`VideoResult.partial`), with a note.
 
 from __future__ import annotations
 
+import heapq
 import queue
 import threading
 import time
@@ -52,6 +53,7 @@ __all__ = [
     "check_output",
     "container_suffix",
     "is_video",
+    "picture_format",
     "upscale_video",
 ]
 
@@ -60,13 +62,39 @@ QUEUE_FRAMES = 4  # frames in flight between two stages
 _CONSTANT_RATE = frozenset({"avi"})
 # ISO media muxers: their video time scale can be the input's own.
 _ISO_MEDIA = frozenset({"mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"})
+# Frames the reader holds to hand them on in presentation order (a decoder that gives
+# them out of order); beyond, a frame is moved after the previous one, with a note.
+REORDER_FRAMES = 4
 TRAILING_SECONDS = 1  # after the last frame, how far other streams' packets are still read
 
 Process = Callable[[imageio.Picture], tuple[imageio.Picture, str]]
 
 
+# Pictures by their first bytes, and the Pillow format each is: a picture named as a video
+# (a TIFF named .webm) is a picture.
+_PICTURE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def picture_format(head: bytes) -> str | None:
+    """The Pillow format of a picture whose file begins with ``head`` (16 bytes are
+    enough): PNG, JPEG, GIF, TIFF, BMP or WEBP (``RIFF....WEBP``); None for anything else."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for sig, fmt in _PICTURE_SIGNATURES if head.startswith(sig)), None)
+
+
 def is_video(path: Path) -> bool:
-    """By content (MP4/MOV ``ftyp``, Matroska/WebM EBML, AVI RIFF), else by suffix."""
+    """By content (MP4/MOV ``ftyp``, Matroska/WebM EBML, AVI RIFF), else by suffix, except
+    that content with a picture's signature (PNG, JPEG, GIF, TIFF, BMP, WebP:
+    :func:`picture_format`) is never a video, whatever its name."""
     if not path.is_file():  # a FIFO or device would block or never end: never opened here
         return path.suffix.lower() in VIDEO_SUFFIXES
     try:
@@ -78,7 +106,7 @@ def is_video(path: Path) -> bool:
         return True
     if head.startswith(b"\x1a\x45\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
         return True
-    return path.suffix.lower() in VIDEO_SUFFIXES and not head.startswith(b"\x89PNG")
+    return path.suffix.lower() in VIDEO_SUFFIXES and picture_format(head) is None
 
 
 def container_suffix(path: Path) -> str:
@@ -141,7 +169,10 @@ class VideoResult:
     """``frames``: frames upscaled; ``skipped``: frames whose PNG existed
     (``--frames-to`` with ``--skip-existing``); ``unreadable``: frames the decoder could
     not read; ``partial``: the clip ended before its container says it should (truncated,
-    damaged): the output holds what could be read, and ``notes`` say what is missing."""
+    damaged): the output holds what could be read, and ``notes`` say what is missing.
+    ``size`` and ``out_size`` (width, height) follow the output's convention alike: as
+    stored for a video (a rotated clip keeps its display matrix), upright for
+    ``frames_to`` PNGs."""
 
     frames: int = 0
     unreadable: int = 0  # frames the decoder could not read (a damaged clip)
@@ -232,6 +263,7 @@ def upscale_video(
         if options.frames:
             total = min(total, options.frames) if total else options.frames
         result.size = (vin.codec_context.width, vin.codec_context.height)
+        outside = _outside(inp, options)  # why an excerpt would choose no frame
         reader = _Reader(av, inp, vin, options, result)
         if options.frames_to is not None:
             _to_frames(reader, process, progress, total, overwrite, skip_existing)
@@ -241,9 +273,9 @@ def upscale_video(
         reader.check_complete()
     result.seconds = time.perf_counter() - start_clock
     if result.frames == 0 and not result.skipped:
-        raise _no_frames(src)
+        raise BadImageError(f"{src}: {outside}") if outside else _no_frames(src)
     if result.unreadable:
-        result.notes.append(f"{result.unreadable} damaged frame(s) could not be read")
+        result.notes.extend(reader.damage_notes())
         result.partial = True
     if result.skipped:
         result.notes.append(
@@ -266,6 +298,9 @@ def check_output(src: Path, dst: Path, options: VideoOptions, sizing: Sizing | N
     except BadImageError:
         return
     with inp:
+        outside = _outside(inp, options)
+        if outside:
+            raise UsageError(f"{src}: {outside}")
         vin = inp.streams.video[0]
         choice = _choose_encoder(av, vin, dst, options)
         rotation = 0
@@ -299,6 +334,10 @@ class _Reader:
         self.last_end: Fraction | None = None  # where the last decoded frame ends (seconds)
         self.cut = False  # stopped by --end or --frames, not by the end of the file
         self.damage: str | None = None  # why the demuxer stopped before the end
+        # (seconds, seconds, frames): where a frame comes later than the previous one's end
+        # by a frame or more: frames lost, in a damaged clip (a pause, in a sound one)
+        self.gaps: list[tuple[Fraction, Fraction, int]] = []
+        self._prev_end: Fraction | None = None
         # AVI stores one time per chunk, in decoding order, and FFmpeg guesses the frames'
         # presentation times from it (one frame late with H.264): the decoding times are
         # the frames' own there, one frame period apart.
@@ -324,7 +363,7 @@ class _Reader:
         return t + duration
 
     def __iter__(self) -> Iterator[tuple]:
-        av, inp, vin, options, result = self.av, self.inp, self.vin, self.options, self.result
+        av, inp, vin, options = self.av, self.inp, self.vin, self.options
         start = _fraction(options.start) if options.start else None
         if start:
             with suppress(av.error.FFmpegError):
@@ -334,14 +373,11 @@ class _Reader:
         # known before they are cut; and until the first chosen frame, the excerpt's start.
         held: deque = deque()
         count, trailing = 0, False
-        for packet in self._demux():
-            if packet.stream.index != vin.index:
-                if packet.dts is None and packet.pts is None:
-                    continue
+        for kind, packet, t, frame in self._in_order(lambda: trailing):  # noqa: B023 (as it is now)
+            if kind == "packet":
                 if video_tracks.is_cover(av, packet.stream):  # its one picture, at 0
                     yield ("packet", packet)
                     continue
-                t = _seconds(packet.pts if packet.pts is not None else packet.dts, packet.time_base)
                 if trailing and t >= self.timeline.end + TRAILING_SECONDS:
                     break
                 held.append((t, packet))
@@ -350,10 +386,48 @@ class _Reader:
                 continue
             if trailing:
                 continue
+            if start is not None and t < start - Fraction(1, 10**6):
+                continue
+            if self.timeline.end is not None and t >= self.timeline.end:
+                trailing = self.cut = True
+                continue
+            if count == 0:
+                self._begin(t, start)
+            self._gap(frame, t)
+            yield from self._release(held, t)
+            yield ("frame", video_colour.to_rgb(frame, vin), frame)  # its matrix, range, depth
+            count += 1
+            if options.frames and count >= options.frames:
+                trailing = self.cut = True
+                end = self._frame_span(frame, t)
+                if self.timeline.end is None or end < self.timeline.end:
+                    self.timeline.end = end
+                continue
+        if count:
+            yield from self._release(held, None)
+
+    def _in_order(self, trailing: Callable[[], bool]) -> Iterator[tuple]:
+        """``("packet", packet, seconds, None)`` for the other streams' packets and
+        ``("frame", None, seconds, frame)`` for the decoded frames, in presentation order
+        within :data:`REORDER_FRAMES` (a decoder that hands frames out of order, as an
+        intra-only clip muxed out of order: Matroska MJPEG at 0, 80, 40 ms). Once
+        ``trailing()``, frames are no longer decoded."""
+        av, vin = self.av, self.vin
+        pending: list = []  # (seconds, order, frame): a heap
+        order = 0
+        for packet in self._demux():
+            if packet.stream.index != vin.index:
+                if packet.dts is None and packet.pts is None:
+                    continue
+                t = _seconds(packet.pts if packet.pts is not None else packet.dts, packet.time_base)
+                yield ("packet", packet, t, None)
+                continue
+            if trailing():
+                continue
             try:
                 decoded = packet.decode()
             except av.error.FFmpegError:
-                result.unreadable += 1
+                self.result.unreadable += 1
                 continue
             for frame in decoded:
                 self.decoded += 1
@@ -362,25 +436,37 @@ class _Reader:
                 t = _seconds(frame.pts, frame.time_base)
                 if t is None:  # no timestamp: one frame period after the previous one
                     t = self.last_end if self.last_end is not None else Fraction(0)
-                self.last_end = self._frame_span(frame, t)
-                if start is not None and t < start - Fraction(1, 10**6):
-                    continue
-                if self.timeline.end is not None and t >= self.timeline.end:
-                    trailing = self.cut = True
-                    break
-                if count == 0:
-                    self._begin(t, start)
-                yield from self._release(held, t)
-                yield ("frame", video_colour.to_rgb(frame, vin), frame)  # its matrix, range, depth
-                count += 1
-                if options.frames and count >= options.frames:
-                    trailing = self.cut = True
-                    end = self._frame_span(frame, t)
-                    if self.timeline.end is None or end < self.timeline.end:
-                        self.timeline.end = end
-                    break
-        if count:
-            yield from self._release(held, None)
+                self.last_end = max(self.last_end or t, self._frame_span(frame, t))
+                heapq.heappush(pending, (t, order, frame))
+                order += 1
+                if len(pending) > REORDER_FRAMES:
+                    t, _, frame = heapq.heappop(pending)
+                    yield ("frame", None, t, frame)
+        while pending and not trailing():
+            t, _, frame = heapq.heappop(pending)
+            yield ("frame", None, t, frame)
+
+    def _gap(self, frame: Any, t: Fraction) -> None:
+        """Record a jump from the previous chosen frame's end to ``t`` of a frame or more."""
+        end = self._frame_span(frame, t)
+        period = end - t
+        if self._prev_end is not None and period > 0:
+            lost = round((t - self._prev_end) / period)
+            if lost >= 1:
+                self.gaps.append((self._prev_end, t, lost))
+        self._prev_end = max(end, self._prev_end or end)
+
+    def damage_notes(self) -> list[str]:
+        """Notes on the frames a damaged clip lost: the jumps in its timestamps (three
+        named), else how many packets could not be decoded."""
+        if not self.result.unreadable:
+            return []
+        if not self.gaps:
+            return [f"{self.result.unreadable} damaged frame(s) could not be read"]
+        jumps = ", ".join(f"{float(a):.2f} s to {float(b):.2f} s" for a, b, _ in self.gaps[:3])
+        more = f" and {len(self.gaps) - 3} more" if len(self.gaps) > 3 else ""
+        lost = sum(n for _, _, n in self.gaps)
+        return [f"about {lost} frame(s) lost to damaged data: video jumps from {jumps}{more}"]
 
     def _release(self, held: deque, until: Fraction | None) -> Iterator[tuple]:
         """The held packets up to ``until`` seconds (all: None), cut and moved to the
@@ -512,8 +598,33 @@ def _upscale_frame(
     return out.pixels
 
 
-def _no_frames(src: object) -> BadImageError:
-    return BadImageError(f"{src}: no frame could be read (damaged or empty video)")
+def _no_frames(src: object, inp: Any = None, options: VideoOptions | None = None) -> BadImageError:
+    """No frame came: an excerpt outside the video (``--start`` past its end, ``--end``
+    before its first frame) says so; else the video is damaged or empty."""
+    problem = None if inp is None or options is None else _outside(inp, options)
+    return BadImageError(f"{src}: {problem or 'no frame could be read (damaged or empty video)'}")
+
+
+def _outside(inp: Any, options: VideoOptions) -> str | None:
+    """Why ``--start``/``--end`` choose no frame of ``inp``, by the durations its container
+    declares (None when they choose some, or when it declares none)."""
+    vin = inp.streams.video[0]
+    begin = _seconds(vin.start_time, vin.time_base) or Fraction(0)
+    if options.end is not None and _fraction(options.end) <= begin:
+        return f"--end {options.end:g} is at or before the first frame ({float(begin):.2f} s)"
+    if not options.start:
+        return None
+    if vin.duration:
+        end = begin + _seconds(vin.duration, vin.time_base)
+    elif _tag_seconds(vin.metadata) is not None:
+        end = _tag_seconds(vin.metadata)
+    elif inp.duration:
+        end = Fraction(inp.duration, 1_000_000) + Fraction(inp.start_time or 0, 1_000_000)
+    else:
+        return None
+    if _fraction(options.start) >= end:
+        return f"--start {options.start:g} is past the end of the video ({float(end):.2f} s)"
+    return None
 
 
 # ------------------------------------------------------------------------------ sizes
@@ -600,13 +711,15 @@ def _time_base(vin, fmt: str) -> Fraction:
 
 class _Clock:
     """Each frame's output timestamp: its own, moved by the excerpt's offset, in the
-    encoder's time base. A timestamp that does not grow (a damaged file, or a rounding to
-    a container's one frame rate) moves one tick past the previous frame's, counted."""
+    encoder's time base. A timestamp that does not grow (a repeated one, a frame further
+    out of order than the reader reorders, a rounding to a container's one frame rate)
+    moves one tick past the previous frame's: counted, and the farthest move kept."""
 
     def __init__(self, time_base: Fraction, timeline: video_tracks.Timeline) -> None:
         self.time_base, self.timeline = time_base, timeline
         self.last: int | None = None
         self.moved = 0
+        self.farthest = 0  # ticks
 
     def __call__(self, frame: Any) -> int:
         t = _seconds(frame.pts, frame.time_base)
@@ -615,6 +728,7 @@ class _Clock:
         else:
             pts = round((t - self.timeline.offset) / self.time_base)
         if self.last is not None and pts <= self.last:
+            self.farthest = max(self.farthest, self.last + 1 - pts)
             pts, self.moved = self.last + 1, self.moved + 1
         self.last = pts
         return pts
@@ -645,7 +759,7 @@ def _write_video(av, reader: _Reader, tmp, choice, process, sizes: _Sizes, progr
         if item[0] == "frame":
             break
     if not ahead or ahead[-1][0] != "frame":  # before the empty output is renamed into place
-        raise _no_frames(inp.name)
+        raise _no_frames(inp.name, inp, options)
     first = ahead[-1]
     rotation = getattr(first[2], "rotation", 0) or 0
     target, note = sizes.plan(av, vin, rotation, choice)
@@ -677,6 +791,11 @@ def _write_video(av, reader: _Reader, tmp, choice, process, sizes: _Sizes, progr
     container_options = {}
     if fmt in _ISO_MEDIA and time_base.numerator == 1:
         container_options["video_track_timescale"] = str(time_base.denominator)
+    if fmt in _CONSTANT_RATE:
+        # An AVI's times are chunk counts from zero: a track that starts before zero (AAC's
+        # priming packet, at -1024 samples) would move every stream later, and the video,
+        # rounded to its one frame rate, would skip a frame after the first.
+        container_options["avoid_negative_ts"] = "disabled"
     out = av.open(str(tmp), mode="w", format=fmt, container_options=container_options)
     with out:
 
@@ -727,9 +846,13 @@ def _write_video(av, reader: _Reader, tmp, choice, process, sizes: _Sizes, progr
         out.mux(vout.encode(None))
     if clock.moved:
         why = "one frame rate" if fmt in _CONSTANT_RATE else "a timestamp that did not grow"
-        result.notes.append(
-            f"{clock.moved} frame(s) moved one tick ({time_base} s) later: {why} ({fmt} output)"
+        far = clock.farthest
+        by = (
+            f"one tick ({time_base} s)"
+            if far == 1
+            else f"up to {far} ticks ({float(far * time_base):.3f} s)"
         )
+        result.notes.append(f"{clock.moved} frame(s) moved {by} later: {why} ({fmt} output)")
 
 
 def _anamorphic(vin) -> bool:
@@ -820,6 +943,7 @@ def _to_frames(reader: _Reader, process, progress, total, overwrite, skip_existi
         if rotation % 90 and not odd_turn:
             odd_turn.append(rotation)
         rgb = _upright(item[1], rotation)
+        result.size = (rgb.shape[1], rgb.shape[0])  # as the PNGs are: upright
         return path, _upscale_frame(process, rgb, result, progress, total)
 
     def consume(item) -> None:

@@ -2,9 +2,10 @@
 
 Asked of FFmpeg itself, not of a hand table: a candidate encoder is opened on a throwaway
 in-memory container of the output's format, set up as the real stream will be (pixel
-format, time base), and one frame is encoded and muxed (a few milliseconds). So whatever the
-muxer or the encoder refuses (H.264 in WebM, VP9 in MOV, HEVC in MP4 in this FFmpeg, a
-hardware encoder without its hardware) is known, and said in one line listing what works,
+format, time base), and a few frames are encoded and muxed (a few milliseconds; one frame
+is not enough for libx265 into MP4, which then fails at random). So whatever the
+muxer or the encoder refuses (H.264 in WebM, VP9 in MOV, a hardware encoder without its
+hardware) is known, and said in one line listing what works,
 before any frame is upscaled.
 
 The choice: ``--codec`` (what it cannot keep of the input's depth or chroma is a note);
@@ -60,6 +61,9 @@ ENCODERS = {
 _PREFERRED = {"webm": ("vp9", "av1", "vp8")}
 _PREFERRED_OTHERS = ("h264", "hevc", "mpeg4")
 TRIAL_SIZE = (64, 48)  # a multiple of 16 either way: every encoder's block size
+# Frames muxed in a trial: with one, libx265's first packet into MP4 sometimes lacks the
+# parameter sets the muxer's hvcC box needs (FFmpeg's "patches welcome", about 1 in 3).
+TRIAL_FRAMES = 3
 
 # (av, container, encoder name, (width, height), pix_fmt or None) → the new video stream,
 # set up exactly as srup.video sets up the real one.
@@ -110,11 +114,13 @@ def _trial(av: Any, fmt: str, encoder: str, open_stream: OpenStream, pix: str | 
     out = av.open(io.BytesIO(), mode="w", format=fmt)
     with out:
         stream = open_stream(av, out, encoder, TRIAL_SIZE, pix)
-        frame = av.VideoFrame(*TRIAL_SIZE, stream.codec_context.pix_fmt)
-        for plane in frame.planes:  # defined content: some encoders read every byte
-            plane.update(bytes(plane.buffer_size))
-        frame.pts, frame.time_base = 0, stream.codec_context.time_base or Fraction(1, 25)
-        out.mux(stream.encode(frame))
+        time_base = stream.codec_context.time_base or Fraction(1, 25)
+        for pts in range(TRIAL_FRAMES):
+            frame = av.VideoFrame(*TRIAL_SIZE, stream.codec_context.pix_fmt)
+            for plane in frame.planes:  # defined content: some encoders read every byte
+                plane.update(bytes([pts * 40]) * plane.buffer_size)
+            frame.pts, frame.time_base = pts, time_base
+            out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
         return stream.codec_context.pix_fmt
 
@@ -166,6 +172,7 @@ def _loss(source_fmt: str | None, choice: Choice) -> str | None:
     if not source_fmt:
         return None
     _, notes = output_format(source_fmt, [choice.pix_fmt], choice.encoder)
+    notes = [n for n in notes if not n.startswith("alpha")]  # no video of srup keeps alpha
     return layout(choice.pix_fmt) if notes else None
 
 

@@ -265,9 +265,20 @@ def output_format(
     the range goes in the tags); else the closest: the same depth before the same chroma
     subsampling, losing neither where some format allows (deeper or less subsampled is
     fine: 8-bit stays 8-bit only because it is asked for first), planar Y'CbCr before
-    packed layouts, no alpha. A loss of depth or chroma is a note naming the encoder."""
+    packed layouts, no alpha. A loss of depth or chroma is a note naming the encoder.
+
+    srup's video frames are opaque R'G'B' (:func:`to_rgb`): an input with alpha is written
+    in a format without it (``argb`` as ``rgb24``, ``yuva420p`` as ``yuv420p``), with a
+    note, never in a format that claims a transparency it does not hold."""
     import av
 
+    if _has_alpha(pix_fmt):
+        opaque = [name for name in supported if not _has_alpha(name)]
+        best, notes = output_format(_opaque_twin(pix_fmt), opaque or supported, encoder)
+        note = (
+            f"alpha (transparency) of the {pix_fmt} video dropped: srup writes video frames opaque"
+        )
+        return best, [note, *notes]
     want = "yuv" + pix_fmt[4:] if _is_jpeg_range(pix_fmt) else pix_fmt
     if not supported:
         return want, []
@@ -325,6 +336,32 @@ def output_format(
     return best, notes
 
 
+def _has_alpha(name: str) -> bool:
+    try:
+        return len(_components(name)) in (2, 4)  # gray + alpha, or three + alpha
+    except (ValueError, TypeError):
+        return False
+
+
+def _opaque_twin(name: str) -> str:
+    """The pixel format of ``name``'s depth and layout without its alpha (rgb24 for argb)."""
+    import av
+
+    if name.startswith("yuva"):
+        twin = "yuv" + name[4:]
+    elif name.startswith("gbrap"):
+        twin = "gbrp" + name[5:]
+    elif name.startswith("ya"):  # gray with alpha
+        twin = "gray16le" if depth(name) > 8 else "gray"
+    else:
+        twin = "rgb48le" if depth(name) > 8 else "rgb24"
+    try:
+        av.VideoFormat(twin)
+    except (ValueError, TypeError):
+        return "rgb48le" if depth(name) > 8 else "rgb24"
+    return twin
+
+
 def _components(name: str) -> list:
     import av
 
@@ -376,6 +413,12 @@ def configure(stream: Any, source: Any, pix_fmt: str | None = None) -> list[str]
     supported = [f.name for f in (cc.codec.video_formats or [])]
     encoder = cc.codec.name
     out_fmt, notes = output_format(in_fmt, supported, encoder)
+    metadata = getattr(source, "metadata", None) or {}
+    if str(metadata.get("alpha_mode", metadata.get("ALPHA_MODE", ""))) == "1":
+        # WebM's VP8/VP9 alpha rides beside the picture, which FFmpeg's decoder leaves out
+        notes.insert(
+            0, "alpha (transparency) of the video dropped: srup writes video frames opaque"
+        )
     stream.pix_fmt = out_fmt
     of_stream = hasattr(source, "codec_context")
     colour = describe(None, source) if of_stream else describe(source)
