@@ -16,6 +16,7 @@ the file (:data:`FATAL_ERRORS`: weights that cannot be loaded, a device that can
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import stat
 import time
@@ -60,18 +61,24 @@ __all__ = [
     "plan",
     "run_job",
     "run_jobs",
+    "shard",
+    "shard_of",
 ]
 
 
 @dataclass(frozen=True)
 class Job:
     """One input file ``src``, its output ``dst`` in format ``fmt`` (a Pillow format name or
-    :data:`VIDEO`), and what planning it found worth saying (``notes``)."""
+    :data:`VIDEO`), and what planning it found worth saying (``notes``). ``key``: ``src``'s
+    path relative to its input root as the output mirrors it (``sub/a.png`` for
+    ``in/sub/a.png`` of input folder ``in``; a file given itself: its name), in POSIX form;
+    what :func:`shard` hashes. Empty for a job made by hand: ``src`` as given is used."""
 
     src: Path
     dst: Path
     fmt: str
     notes: tuple[str, ...] = ()
+    key: str = field(default="", compare=False)
 
 
 @dataclass
@@ -341,7 +348,8 @@ def plan(
             "give a folder (end it with /)"
         )
     if single and not folder:
-        src = sources[0][0]
+        src, rel = sources[0]
+        key = rel.as_posix()
         if output is None:
             dst, job_notes = _default_name(src, scale)
         else:
@@ -354,23 +362,24 @@ def plan(
                     "or use --frames-to DIR"
                 )
             return Plan(
-                [Job(src, dst, VIDEO, job_notes)], refused, left_out, plan_notes, single=True
+                [Job(src, dst, VIDEO, job_notes, key)], refused, left_out, plan_notes, single=True
             )
         out_fmt = fmt or imageio.format_for(dst)
-        return Plan([Job(src, dst, out_fmt, job_notes)], refused, left_out, plan_notes, single=True)
+        job = Job(src, dst, out_fmt, job_notes, key)
+        return Plan([job], refused, left_out, plan_notes, single=True)
     if output is None:
         raise UsageError("several inputs or a folder: give an output folder with -o DIR/")
     if output.exists() and not output.is_dir():
         raise UsageError(f"-o {output}: exists and is not a folder; -o must be a folder here")
     root = output.resolve()
-    planned = [(src, *_planned(src, rel, output, fmt)) for src, rel in sources]
+    planned = [(src, rel, *_planned(src, rel, output, fmt)) for src, rel in sources]
     # A file this run will write for another input (a.jpg beside a.png, -o the input folder
     # with --format jpeg) is that input's output, not an input: a rerun resumes cleanly.
-    outputs = {_resolved(dst): src for src, dst, _, _ in planned}
+    outputs = {_resolved(dst): src for src, _, dst, _, _ in planned}
     left_out_why: dict[Path, str] = {}
     jobs: list[Job] = []
     seen: dict[Path, Path] = {}
-    for src, dst, out_fmt, job_notes in planned:
+    for src, rel, dst, out_fmt, job_notes in planned:
         maker = outputs.get(_resolved(src))
         if maker is not None and maker != src:
             left_out.append(src)
@@ -387,8 +396,37 @@ def plan(
             refused.append(Result(str(src), str(dst), "failed", why))
             continue
         seen[dst] = src
-        jobs.append(Job(src, dst, out_fmt, job_notes))
+        jobs.append(Job(src, dst, out_fmt, job_notes, rel.as_posix()))
     return Plan(jobs, refused, left_out, plan_notes, left_out_why)
+
+
+# ------------------------------------------------------------------------------- shards
+
+
+def shard_of(key: str, n: int) -> int:
+    """The shard (1 to ``n``) of a job whose :attr:`Job.key` is ``key``: the BLAKE2b digest
+    (8 bytes) of the key's bytes (``os.fsencode``, so undecodable names have theirs), as a
+    big-endian integer, modulo ``n``, plus 1. The same on every machine, Python and run
+    (never :func:`hash`, which is salted per process)."""
+    digest = hashlib.blake2b(os.fsencode(key), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n + 1
+
+
+def shard(jobs: list[Job], k: int, n: int) -> list[Job]:
+    """The jobs of shard ``k`` of ``n`` (``1 <= k <= n``), in plan order.
+
+    The rule: a job belongs to shard :func:`shard_of` ``(job.key, n)``, where ``job.key`` is
+    its input's path relative to the input root as the output folder mirrors it (the file's
+    name for a file given itself). So the ``n`` shards of one command are disjoint and
+    together hold every job exactly once; a file's shard depends on its own relative path
+    only, not on the other files, the input folder's name or the working directory: files
+    added or renamed between runs leave the others where they were, and a restart with
+    ``--skip-existing`` resumes the same files. A job made by hand (no ``key``) is hashed
+    by ``src`` as given. Raises :class:`ValueError` for ``k``/``n`` out of range.
+    """
+    if n < 1 or not 1 <= k <= n:
+        raise ValueError(f"shard {k}/{n}: needs 1 <= K <= N")
+    return [job for job in jobs if shard_of(job.key or job.src.as_posix(), n) == k]
 
 
 def _planned(

@@ -19,6 +19,7 @@ import functools
 import gc
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -285,6 +286,19 @@ def _tile(value: str) -> int | str:
     return tile
 
 
+def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None):
+    """``--shard K/N`` as ``(K, N)``: whole numbers, ``1 <= K <= N``."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"([0-9]+)/([0-9]+)", value.strip())
+    if match is None or int(match[2]) < 1:
+        raise click.BadParameter(f"{value!r}: give K/N, such as 2/8 (N at least 1)")
+    k, n = int(match[1]), int(match[2])
+    if not 1 <= k <= n:
+        raise click.BadParameter(f"{value!r}: K goes from 1 to N ({n})")
+    return k, n
+
+
 def _engine_options(f, precision: str = "auto"):
     from .devices import PRECISIONS
 
@@ -418,6 +432,14 @@ class ByteSize(click.ParamType):
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--skip-existing", is_flag=True, help="Leave existing outputs (resume a batch).")
 @click.option(
+    "--shard",
+    metavar="K/N",
+    callback=_shard,
+    help="Do only shard K of N (1 <= K <= N): the files whose path relative to their input "
+    "folder hashes to K, so N runs (a job array) do every file once. Left-out and refused "
+    'inputs are reported by shard 1 only; --json records carry "shard".',
+)
+@click.option(
     "--max-pixels",
     type=click.IntRange(1),
     default=None,
@@ -486,6 +508,7 @@ def upscale(
     recursive,
     overwrite,
     skip_existing,
+    shard,
     max_pixels,
     max_memory,
     background,
@@ -560,22 +583,35 @@ def upscale(
     display = BatchDisplay(quiet=quiet, as_json=as_json, debug=debugging())
     display.check_stdout()  # closed at start (`>&-`): stop before any work
     # Every record has the same keys: null where the engine was never loaded.
+    shard_field = {"shard": f"{shard[0]}/{shard[1]}"} if shard else {}
     display.context = {
         "scale": sizing.integer_scale or sizing.scale,
         "device": None,
         "precision": None,
+        **shard_field,
     }
     for text in the_plan.notes:
         display.note(text)
-    for path in the_plan.left_out:
-        display.left_out(path, the_plan.left_out_why.get(path))
+    # Records of the plan itself (left out, refused) come from shard 1 alone: the shards'
+    # --json lines, concatenated, hold each once.
+    first = shard is None or shard[0] == 1
+    if shard:
+        total = len(the_plan.jobs)
+        the_plan.jobs = batch.shard(the_plan.jobs, *shard)
+        display.shard = f"shard {shard[0]}/{shard[1]}: {len(the_plan.jobs)} of {total} files"
+        others = len(the_plan.left_out) + len(the_plan.refused)
+        if not first and others:
+            display.note(f"{others} left-out or refused input(s): reported by shard 1/{shard[1]}")
+    if first:
+        for path in the_plan.left_out:
+            display.left_out(path, the_plan.left_out_why.get(path))
     from .video import VideoOptions
 
     video_options = VideoOptions(codec, crf, preset, start, end, frame_count, frames_to)
     if any(job.fmt == batch.VIDEO for job in the_plan.jobs):
         # SVT-AV1 logs its banner on stderr unless told otherwise (a trial of AV1 is enough).
         os.environ.setdefault("SVT_LOG", "1")
-    refused = list(the_plan.refused)
+    refused = list(the_plan.refused) if first else []
     jobs = _checked_videos(batch, the_plan, video_options, sizing, frames_to, refused)
     if not jobs:
         for res in refused:
@@ -589,6 +625,7 @@ def upscale(
         "scale": sizing.integer_scale or sizing.scale,
         "device": str(up.device),
         "precision": up.precision,
+        **shard_field,
     }
     for res in refused:  # after the engine: their records name the device as the others do
         display.result(res)

@@ -142,6 +142,7 @@ class BatchDisplay:
         self.files_task = None
         self.context: dict[str, Any] = {}  # what ran: scale, device, precision
         self.models: dict[str, int] = {}  # files done by each model (auto picks per file)
+        self.shard: str | None = None  # "shard K/N: X of Y files", the summary's start
 
     @property
     def failed(self) -> int:
@@ -301,8 +302,9 @@ class BatchDisplay:
         left = f", {c['left_out']} left out" if c["left_out"] else ""
         by = ", ".join(f"{n} {m}" for m, n in sorted(self.models.items()))
         by = f" (by {by})" if by else ""
+        shard = f"{escape(self.shard)}; " if self.shard else ""
         stderr.print(
-            f"[{colour}]{c['done']} done{escape(by)}, "
+            f"{shard}[{colour}]{c['done']} done{escape(by)}, "
             + (f"{c['partial']} partial, " if c["partial"] else "")
             + f"{c['skipped']} skipped, "
             f"{c['failed']} failed[/]{escape(left)} in {seconds:.1f} s "
