@@ -195,11 +195,11 @@ def test_the_memory_estimate_counts_input_outputs_and_working_memory():
     )
 
 
-def test_the_default_memory_limit_is_half_the_machine(monkeypatch):
+def test_the_default_memory_limit_is_three_quarters_of_the_machine(monkeypatch):
     limit = batch.default_max_memory()
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        assert limit == total // 2
+        assert limit == total * 3 // 4
     else:
         assert limit is None
 

@@ -450,8 +450,8 @@ class ByteSize(click.ParamType):
     type=ByteSize(),
     default=None,
     help="Refuse a picture whose upscale needs more memory, estimated from its header before "
-    "it is decoded: a size such as 8G or 512M, 0 for no limit (default: half this machine's "
-    "memory).",
+    "it is decoded: a size such as 8G or 512M, 0 for no limit (default: three quarters of this "
+    "machine's memory).",
 )
 @click.option(
     "--background",
