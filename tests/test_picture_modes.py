@@ -630,3 +630,23 @@ def test_a_folder_scan_leaves_out_what_is_not_a_regular_file_and_says_why(tmp_pa
         "pipe.png": "a named pipe (FIFO), not a regular file",
         "zero.png": "a character device, not a regular file",
     }
+
+
+def test_geotiff_georeferencing_is_left_out_with_a_note_and_the_camera_tags_stay(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "geo.tif"
+    tifffile.imwrite(
+        path,
+        np.zeros((20, 30, 3), np.uint8),
+        photometric="rgb",
+        extratags=[
+            (33550, "d", 3, (10.0, 10.0, 0.0), False),  # ModelPixelScale: 10 m a pixel
+            (33922, "d", 6, (0, 0, 0, 500000.0, 4000000.0, 0), False),  # ModelTiepoint
+            (0x010F, "s", 0, "GeoCam", False),  # Make
+        ],
+    )
+    picture = imageio.read(path)
+    assert "GeoTIFF georeferencing left out: it describes the input's pixel grid" in (picture.notes)
+    kept = Image.Exif()
+    kept.load(picture.exif)
+    assert kept[0x010F] == "GeoCam" and not {33550, 33922} & set(kept)

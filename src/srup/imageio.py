@@ -96,6 +96,10 @@ _CONTAINER_TAGS = frozenset(
 # Not carried as EXIF: the orientation is applied to the pixels, the resolution becomes
 # Picture.dpi (which the engine scales and the writer puts back).
 _NOT_CARRIED = _CONTAINER_TAGS | {exif_tags.ORIENTATION, *exif_tags.RESOLUTION_TAGS}
+# GeoTIFF's georeferencing (ModelPixelScale, ModelTiepoint, ModelTransformation, the
+# GeoKey directory and its parameters) maps the input's pixel grid to the ground: on a
+# resized picture it would put every pixel in the wrong place, so it is left out, noted.
+_GEOTIFF_TAGS = frozenset({33550, 33922, 34264, 34735, 34736, 34737})
 _FILE_KINDS = {
     stat.S_IFDIR: "is a directory",
     stat.S_IFIFO: "not a regular file (a named pipe)",
@@ -407,6 +411,19 @@ def _not_carried(img: Image.Image, fmt: str | None) -> str | None:
     return f"{', '.join(found)} not carried" if found else None
 
 
+def _carried_exif(found: Image.Exif | None, notes: list[str]) -> bytes | None:
+    """The EXIF bytes to carry to the output: ``found`` less what the picture no longer
+    needs (:data:`_NOT_CARRIED`) and less GeoTIFF georeferencing, with a note for that."""
+    if found is not None and _GEOTIFF_TAGS & set(found):
+        notes.append("GeoTIFF georeferencing left out: it describes the input's pixel grid")
+    carried = exif_tags.without(found, _NOT_CARRIED | _GEOTIFF_TAGS)
+    if carried is None:
+        return None
+    exif, said = exif_tags.encode(carried)
+    notes.extend(said)
+    return exif
+
+
 def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
     head = f.read(64)
     f.seek(0)
@@ -454,10 +471,7 @@ def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
             except BadImageError as e:  # a refusal of the samples: name the file
                 raise BadImageError(f"{path}: {e}") from None
             notes.extend(said)
-    carried, exif = exif_tags.without(found, _NOT_CARRIED), None
-    if carried is not None:
-        exif, said = exif_tags.encode(carried)
-        notes.extend(said)
+    exif = _carried_exif(found, notes)
     return Picture(
         _orient(pixels, orientation),
         icc=icc,
@@ -521,10 +535,7 @@ def from_pil(img: Image.Image, orient: bool = False) -> Picture:
     orientation = exif_tags.orientation(found, notes)
     if orientation in (5, 6, 7, 8) and dpi:  # turned a quarter: x and y change places
         dpi = dpi[1], dpi[0]
-    carried, exif = exif_tags.without(found, _NOT_CARRIED), None
-    if carried is not None:
-        exif, said = exif_tags.encode(carried)
-        notes.extend(said)
+    exif = _carried_exif(found, notes)
     return Picture(_orient(pixels, orientation), icc=icc, exif=exif, notes=notes, dpi=dpi)
 
 
