@@ -146,3 +146,24 @@ def train_config(hr_folder, out, **kw):
     )
     base.update(kw)
     return TrainConfig(**base)
+
+
+def train_args(data, out, steps: int, *extra: str) -> list[str]:
+    """`srup train` arguments for a tiny ESPCN ×2 run on ``data``."""
+    return [
+        "train",
+        str(data),
+        "-m",
+        "espcn",
+        "-s",
+        "2",
+        "-o",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        "4",
+        "--patch-size",
+        "8",
+        *extra,
+    ]

@@ -15,29 +15,8 @@ from srup.patches import DevicePatchSampler
 from srup.train import PatchSampler, choose_sampler, load_images, train
 from srup.weights import load_state, read_metadata
 
-from .conftest import photo
+from .conftest import photo, train_args
 from .conftest import train_config as config
-
-
-def train_args(data, out, steps: int, *extra: str) -> list[str]:
-    """`srup train` arguments for a tiny ESPCN ×2 run on ``data``."""
-    return [
-        "train",
-        str(data),
-        "-m",
-        "espcn",
-        "-s",
-        "2",
-        "-o",
-        str(out),
-        "--max-steps",
-        str(steps),
-        "--batch-size",
-        "4",
-        "--patch-size",
-        "8",
-        *extra,
-    ]
 
 
 def test_patches_have_the_right_shapes_and_follow_the_seed(hr_folder):

@@ -28,35 +28,14 @@ from srup.errors import (
 from srup.train import changed_options, train
 from srup.weights import load_state, read_metadata, save_state
 
-from .conftest import photo
+from .conftest import photo, train_args
 from .conftest import train_config as config
 
 
 def args(hr_folder, out, *extra: str) -> list[str]:
-    return [
-        "train",
-        str(hr_folder),
-        "-m",
-        "espcn",
-        "-s",
-        "2",
-        "-o",
-        str(out),
-        "--max-steps",
-        "6",
-        "--batch-size",
-        "4",
-        "--patch-size",
-        "8",
-        "--seed",
-        "3",
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-        "-q",
-        *extra,
-    ]
+    """A six-step run, seeded, in this process's thread, on the CPU, quiet."""
+    quiet = ("--seed", "3", "--workers", "0", "--device", "cpu", "-q")
+    return train_args(hr_folder, out, 6, *quiet, *extra)
 
 
 def ckpt(out):

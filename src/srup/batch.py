@@ -816,12 +816,18 @@ def run_job(
         reference=reference,
         reference_scale=reference_scale,
     )
+    return _run_one(up, job, o, progress)
+
+
+def _run_one(up: Runner, job: Job, o: _Options, progress) -> Result:
+    """One file from its checks to its output, in the calling thread."""
     res, picture = _prepare(up, job, o)
     if res.status == VIDEO:
         return _video(up, res, job, o, progress)
     if picture is None:
         return res
     out = _compute(up, res, job, picture, progress)
+    del picture  # the input is not needed while the output is encoded
     return res if out is None else _finish(res, job, out, o)
 
 
@@ -863,14 +869,7 @@ def run_jobs(
     if not overlap:
         for job in jobs:
             with progress_for(job) if progress_for else nullcontext() as progress:
-                res, picture = _prepare(up, job, o)
-                if res.status == VIDEO:
-                    res = _video(up, res, job, o, progress)
-                elif picture is not None:
-                    out = _compute(up, res, job, picture, progress)
-                    del picture
-                    if out is not None:
-                        res = _finish(res, job, out, o)
+                res = _run_one(up, job, o, progress)
             yield res
         return
     if not jobs:

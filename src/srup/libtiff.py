@@ -17,15 +17,13 @@ import ctypes
 import functools
 import platform
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .notes import ThreadNotes
+
 __all__ = ["messages"]
 
-_local = threading.local()
-_lock = threading.Lock()
-_active = 0
 _installed: list[tuple[ctypes.CDLL, object, object]] = []  # (lib, old error, old warning)
 _HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 _vsnprintf = None
@@ -87,7 +85,7 @@ def _text(fmt: bytes | None, args: int | None) -> str:
 def _report(kind: str, module: bytes | None, fmt: bytes | None, args: int | None) -> None:
     try:
         text = _text(fmt, args)
-        notes = getattr(_local, "notes", None)
+        notes = _hooks.current()
         if notes is None:
             where = (module or b"").decode("utf-8", "replace")
             print(f"{where}: {text}" if where else text, file=sys.stderr)
@@ -104,26 +102,20 @@ _on_warning = _HANDLER(lambda module, fmt, args: _report("warning", module, fmt,
 
 
 def _install() -> None:
-    global _active
-    with _lock:
-        if _active == 0:
-            for lib in _libraries():
-                old_error = lib.TIFFSetErrorHandler(ctypes.cast(_on_error, ctypes.c_void_p))
-                old_warning = lib.TIFFSetWarningHandler(ctypes.cast(_on_warning, ctypes.c_void_p))
-                _installed.append((lib, old_error, old_warning))
-        _active += 1
+    for lib in _libraries():
+        old_error = lib.TIFFSetErrorHandler(ctypes.cast(_on_error, ctypes.c_void_p))
+        old_warning = lib.TIFFSetWarningHandler(ctypes.cast(_on_warning, ctypes.c_void_p))
+        _installed.append((lib, old_error, old_warning))
 
 
 def _uninstall() -> None:
-    global _active
-    with _lock:
-        _active -= 1
-        if _active:
-            return
-        for lib, old_error, old_warning in _installed:
-            lib.TIFFSetErrorHandler(old_error)
-            lib.TIFFSetWarningHandler(old_warning)
-        _installed.clear()
+    for lib, old_error, old_warning in _installed:
+        lib.TIFFSetErrorHandler(old_error)
+        lib.TIFFSetWarningHandler(old_warning)
+    _installed.clear()
+
+
+_hooks = ThreadNotes(_install, _uninstall)
 
 
 @contextmanager
@@ -131,11 +123,5 @@ def messages(notes: list[str]) -> Iterator[list[str]]:
     """While the block runs, libtiff's errors and warnings raised in this thread are
     appended to ``notes`` once each, as ``"libtiff error: MESSAGE"``; other threads'
     are printed to stderr as before. Nests; yields ``notes``."""
-    _install()
-    previous = getattr(_local, "notes", None)
-    _local.notes = notes
-    try:
+    with _hooks.collecting(notes):
         yield notes
-    finally:
-        _local.notes = previous
-        _uninstall()

@@ -20,21 +20,53 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["CAUGHT", "collect"]
+__all__ = ["CAUGHT", "ThreadNotes", "collect"]
 
 # What libraries warn about the data (Pillow's UserWarnings, NumPy's RuntimeWarnings, PIL's
 # DecompressionBombWarning). Deprecation and import warnings are about code, not about a
 # file: they keep going wherever the program's filters send them.
 CAUGHT: tuple[type[Warning], ...] = (UserWarning, RuntimeWarning)
 
-_local = threading.local()
-_lock = threading.Lock()
-_active = 0
+
+class ThreadNotes:
+    """Hooks that are process-wide (``warnings.showwarning``, a C library's error handler)
+    but report per thread: ``install`` runs when the first thread starts collecting and
+    ``uninstall`` when the last one stops; meanwhile :meth:`current` is the calling
+    thread's list of notes (None when it collects nothing). Used by :func:`collect` and by
+    :func:`srup.libtiff.messages`."""
+
+    def __init__(self, install: Callable[[], None], uninstall: Callable[[], None]) -> None:
+        self._install, self._uninstall = install, uninstall
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._active = 0
+
+    def current(self) -> list[str] | None:
+        return getattr(self._local, "notes", None)
+
+    @contextmanager
+    def collecting(self, notes: list[str]) -> Iterator[list[str]]:
+        with self._lock:
+            if self._active == 0:
+                self._install()
+            self._active += 1
+        previous = self.current()
+        self._local.notes = notes
+        try:
+            yield notes
+        finally:
+            self._local.notes = previous
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    self._uninstall()
+
+
 _saved_show: Any = None
 _ours: list[tuple] = []  # the filters collect() added, removed again when the last one ends
 _ORIGINAL_SHOW = warnings.showwarning
@@ -46,7 +78,7 @@ class _Notes(logging.Handler):
     from a thread without notes is printed as Python would have without this handler."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        notes = getattr(_local, "notes", None)
+        notes = _hooks.current()
         if notes is None:
             self._as_before(record)
             return
@@ -86,7 +118,7 @@ def _origin(filename: str) -> str:
 
 
 def _show(message, category, filename, lineno, file=None, line=None) -> None:
-    notes = getattr(_local, "notes", None)
+    notes = _hooks.current()
     if notes is None or not issubclass(category, CAUGHT):
         show = _saved_show if _saved_show not in (None, _show) else _ORIGINAL_SHOW
         show(message, category, filename, lineno, file, line)
@@ -98,42 +130,37 @@ def _show(message, category, filename, lineno, file=None, line=None) -> None:
 
 
 def _install() -> None:
-    global _active, _saved_show
-    with _lock:
-        if _active == 0:
-            # A catch_warnings() that ended in another thread may have put _show back
-            # after we took it away: never save _show as what it replaced.
-            if warnings.showwarning is not _show:
-                _saved_show = warnings.showwarning
-            warnings.showwarning = _show
-            # "always": the same warning for the next file is that file's note too (the
-            # default action shows a message once per code location, for all files).
-            for category in CAUGHT:
-                warnings.filterwarnings("always", category=category)
-                _ours.append(warnings.filters[0])
-            for name in LOGGERS:
-                logging.getLogger(name).addHandler(_HANDLER)
-        _active += 1
+    global _saved_show
+    # A catch_warnings() that ended in another thread may have put _show back after we
+    # took it away: never save _show as what it replaced.
+    if warnings.showwarning is not _show:
+        _saved_show = warnings.showwarning
+    warnings.showwarning = _show
+    # "always": the same warning for the next file is that file's note too (the default
+    # action shows a message once per code location, for all files).
+    for category in CAUGHT:
+        warnings.filterwarnings("always", category=category)
+        _ours.append(warnings.filters[0])
+    for name in LOGGERS:
+        logging.getLogger(name).addHandler(_HANDLER)
 
 
 def _uninstall() -> None:
-    global _active
-    with _lock:
-        _active -= 1
-        if _active:
-            return
-        if warnings.showwarning is _show:  # unless someone replaced it meanwhile
-            warnings.showwarning = _saved_show
-        for f in _ours:
-            if f in warnings.filters:
-                warnings.filters.remove(f)
-        _ours.clear()
-        for name in LOGGERS:
-            logging.getLogger(name).removeHandler(_HANDLER)
-        # The filters changed: cached "already shown" verdicts must be recomputed.
-        mutated = getattr(warnings, "_filters_mutated", None)
-        if mutated is not None:
-            mutated()
+    if warnings.showwarning is _show:  # unless someone replaced it meanwhile
+        warnings.showwarning = _saved_show
+    for f in _ours:
+        if f in warnings.filters:
+            warnings.filters.remove(f)
+    _ours.clear()
+    for name in LOGGERS:
+        logging.getLogger(name).removeHandler(_HANDLER)
+    # The filters changed: cached "already shown" verdicts must be recomputed.
+    mutated = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:
+        mutated()
+
+
+_hooks = ThreadNotes(_install, _uninstall)
 
 
 @contextmanager
@@ -143,11 +170,5 @@ def collect(notes: list[str]) -> Iterator[list[str]]:
     line), instead of being printed; so is each record of :data:`LOGGERS` at warning or
     above, as ``"PIL said: MESSAGE"``. Other threads' warnings, and other categories, go
     where they went before. Nests; yields ``notes``."""
-    _install()
-    previous = getattr(_local, "notes", None)
-    _local.notes = notes
-    try:
+    with _hooks.collecting(notes):
         yield notes
-    finally:
-        _local.notes = previous
-        _uninstall()
