@@ -16,7 +16,16 @@ from .conftest import photo
 
 @pytest.mark.parametrize(
     "spec",
-    ["clean", "real", "clean,jpeg=75:75", "real,noise=0,jpeg=40:90", "real,resize=1/0/0,second=0"],
+    [
+        "clean",
+        "real",
+        "capture",
+        "clean,jpeg=75:75",
+        "real,noise=0,jpeg=40:90",
+        "real,resize=1/0/0,second=0",
+        "phone,mlen=3:3,csigma=3:3,jpeg=65:65",
+        "capture,motion=0,defocus=1,radius=1:2",
+    ],
 )
 def test_a_spec_parses_back_to_the_same_degradation(spec):
     deg = parse(spec)
@@ -40,6 +49,8 @@ def test_naming_a_range_turns_its_step_on():
         ("real,nsigma=5:1", "low end above high end"),
         ("real,resize=1/1", "three weights"),
         ("real,sigma=x", "not a number"),
+        ("capture,radius=0:1", "must be above 0"),
+        ("capture,sharpen=1.5", "at most 1"),
     ],
 )
 def test_bad_specs_say_what_is_wrong(spec, message):
@@ -107,3 +118,82 @@ def test_training_boards_differ_by_seed():
 def test_boards_fall_back_to_pillows_own_font_without_matplotlib():
     img, lines = render_board(np.random.default_rng(1), (160, 120), style="print", fonts=())
     assert lines and np.abs(np.diff(img.astype(float).mean(axis=2), axis=1)).max() > 60
+
+
+def test_naming_a_capture_range_turns_its_step_on_and_clean_stays_clean_without_it():
+    assert parse("clean,mlen=3").motion == 1 and parse("clean,mlen=3").mlen == (3, 3)
+    assert parse("clean,radius=1.5").defocus == 1 and parse("clean,csigma=4").chroma == 1
+    assert not parse("clean,mlen=3").is_clean and not parse("clean,sharpen=0.5").is_clean
+    assert not PRESETS["capture"].is_clean and PRESETS["capture"].captures
+    assert not PRESETS["real"].captures
+
+
+def test_presets_without_capture_steps_draw_the_same_random_stream_as_before_them():
+    # A capture step draws only when it is on, so the real preset's LR (and the random
+    # state left behind) are what they were before the capture keys existed: these bytes
+    # were recorded before them.
+    hr = photo(60, 48, seed=2)
+    rng = np.random.default_rng(7)
+    lr = PRESETS["real"].apply(hr, 3, rng)
+    assert int(lr.astype(np.int64).sum()) == 110385
+    assert int(rng.integers(1000)) == 582
+
+
+@pytest.mark.parametrize("length", [2, 3, 5, 8])
+@pytest.mark.parametrize("angle", [0.0, 0.7, np.pi / 2, 2.4])
+def test_a_motion_kernel_is_a_normalised_line_of_its_length(length, angle):
+    from srup.degrade import motion_kernel
+
+    k = motion_kernel(length, angle).astype(np.float64)
+    assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 1
+    assert k.sum() == pytest.approx(1.0, abs=1e-5) and k.min() >= 0
+    # Its spread along the line is a uniform segment's (variance L²/12 of a box of
+    # length L, sampled: (L² − 1)/12 for L samples), across it about nothing.
+    c = k.shape[0] // 2
+    yy, xx = np.mgrid[: k.shape[0], : k.shape[1]] - c
+    along = xx * np.cos(angle) + yy * np.sin(angle)
+    across = -xx * np.sin(angle) + yy * np.cos(angle)
+    var_along = float((k * along**2).sum())
+    assert var_along == pytest.approx((length**2 - 1) / 12, rel=0.25, abs=0.1)
+    assert float((k * across**2).sum()) < 0.25
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.5, 4.0])
+def test_a_disc_kernel_is_normalised_round_and_as_wide_as_its_radius(radius):
+    from srup.degrade import disc_kernel
+
+    k = disc_kernel(radius).astype(np.float64)
+    assert k.sum() == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(k, k.T) and np.allclose(k, k[::-1, ::-1])
+    c = k.shape[0] // 2
+    yy, xx = np.mgrid[: k.shape[0], : k.shape[1]] - c
+    # A uniform disc has E[r²] = R²/2; sampling it on the pixel grid adds up to ~0.3.
+    assert float((k * (xx**2 + yy**2)).sum()) == pytest.approx(radius**2 / 2, abs=0.3)
+
+
+def test_chroma_noise_leaves_luma_and_changes_colour():
+    from srup.degrade import chroma_noise
+
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    out = chroma_noise(flat, 6.0, 1.0, seed=3)
+    y = rgb_to_y(out / 255.0) * 255
+    y0 = rgb_to_y(flat / 255.0) * 255
+    assert np.abs(y - y0).max() <= 1.0  # rounding only
+    cb = out[..., 2].astype(np.float64) - y
+    assert 2.0 < cb.std() < 20.0
+    assert np.array_equal(out, chroma_noise(flat, 6.0, 1.0, seed=3))
+
+
+def test_capture_degradation_follows_its_seed_and_blurs_more_than_real():
+    hr = photo(96, 96, seed=4)
+    deg = parse("capture,motion=1,mlen=6:6,noise=0,chroma=0,pjpeg=0,second=0,sharpen=0,blur=0")
+    a = deg.apply(hr, 3, np.random.default_rng(1))
+    assert np.array_equal(a, deg.apply(hr, 3, np.random.default_rng(1)))
+    plain = imresize(hr, 1 / 3).astype(np.float64)
+
+    # A 6-pixel shake takes detail away: less gradient energy than the plain downscale.
+    def grad(x: np.ndarray) -> float:
+        x = x.astype(np.float64)
+        return float(np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean())
+
+    assert grad(a) < 0.9 * grad(plain)

@@ -20,7 +20,15 @@ blur is anisotropic), ``resize`` (weights for bicubic/area/bilinear, e.g. ``6/2/
 (probability that noise is Poisson-like instead), ``gray`` (probability that noise is the
 same in every channel), ``jpeg`` (quality lo:hi), ``pjpeg`` (probability), ``second``
 (probability of a second round of blur, noise and JPEG at LR size, as Real-ESRGAN does).
-Naming a range (``jpeg``, ``sigma``, ``nsigma``) whose step is off turns it on.
+The capture keys model a handheld phone photo, each step at LR size (the photo's own
+pixels) after the downscale: ``motion`` (probability of motion blur, a line kernel) and
+``mlen`` (its length in LR pixels, lo:hi, at an angle drawn from 0 to π), ``defocus``
+(probability of a disc kernel) and ``radius`` (LR pixels, lo:hi; motion and defocus never
+both), ``sharpen`` (probability of the phone's unsharp mask, amount 0.3–1.2, σ 1 LR
+pixel), ``chroma`` (probability of blotchy colour noise: Cb/Cr noise of ``csigma`` levels,
+lo:hi, blurred by σ 0.5–1.5 pixels, as a phone's demosaicking and noise reduction leave it).
+Naming a range (``jpeg``, ``sigma``, ``nsigma``, ``mlen``, ``radius``, ``csigma``) whose
+step is off turns it on.
 """
 
 from __future__ import annotations
@@ -54,6 +62,18 @@ class Degradation:
     pjpeg: float = 0.0
     jpeg: tuple[float, float] = (30.0, 95.0)
     second: float = 0.0
+    motion: float = 0.0
+    mlen: tuple[float, float] = (2.0, 8.0)
+    defocus: float = 0.0
+    radius: tuple[float, float] = (0.5, 2.5)
+    sharpen: float = 0.0
+    chroma: float = 0.0
+    csigma: tuple[float, float] = (2.0, 8.0)
+
+    @property
+    def captures(self) -> bool:
+        """True when a capture step (motion, defocus, sharpening, chroma noise) may run."""
+        return bool(self.motion or self.defocus or self.sharpen or self.chroma)
 
     @property
     def is_clean(self) -> bool:
@@ -63,6 +83,7 @@ class Degradation:
             and self.noise == 0
             and self.pjpeg == 0
             and self.second == 0
+            and not self.captures
             and self.resize[1] == self.resize[2] == 0
         )
 
@@ -79,7 +100,9 @@ class Degradation:
 
     def _draw(self, rng: np.random.Generator) -> tuple:
         """One picture's choices, in a fixed order. Every draw is made whether or not it is
-        used: one picture's choices then never shift the random stream of the next."""
+        used: one picture's choices then never shift the random stream of the next. The
+        capture draws come after the others and only when a capture step is on, so presets
+        without one draw exactly what they drew before those steps existed."""
         u = rng.random(8)
         sig = rng.uniform(*self.sigma, size=2)
         theta = rng.uniform(0, math.pi)
@@ -88,6 +111,29 @@ class Degradation:
         quality = round(float(rng.uniform(*self.jpeg)))
         noise_seed = int(rng.integers(2**63))
         return u, sig, theta, kind, nsig, quality, noise_seed
+
+    def _draw_capture(self, rng: np.random.Generator) -> dict | None:
+        if not self.captures:
+            return None
+        u = rng.random(4)
+        return {
+            "blur": (
+                "motion"
+                if u[0] < self.motion
+                else "defocus"
+                if u[0] < self.motion + (1 - self.motion) * self.defocus
+                else None
+            ),
+            "length": float(rng.uniform(*self.mlen)),
+            "angle": float(rng.uniform(0, math.pi)),
+            "radius": float(rng.uniform(*self.radius)),
+            "sharpen": u[1] < self.sharpen,
+            "amount": float(rng.uniform(0.3, 1.2)),
+            "chroma": u[2] < self.chroma,
+            "csigma": float(rng.uniform(*self.csigma)),
+            "cblur": float(rng.uniform(0.5, 1.5)),
+            "seed": int(rng.integers(2**63)),
+        }
 
     def apply(self, hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
         """``(H, W, 3)`` uint8 RGB HR, H and W multiples of ``scale`` → ``(H/s, W/s, 3)``
@@ -114,8 +160,13 @@ class Degradation:
         return self._after_resize(lr, rng, u, nsig, quality, noise_seed)
 
     def _after_resize(self, lr, rng, u, nsig, quality, noise_seed) -> np.ndarray:
+        cap = self._draw_capture(rng)
+        if cap is not None:
+            lr = _capture_optics(lr, cap)
         if u[2] < self.noise:
             lr = _noise(lr, nsig, u[3] < self.poisson, u[4] < self.gray, noise_seed)
+        if cap is not None and cap["chroma"]:
+            lr = chroma_noise(lr, cap["csigma"], cap["cblur"], cap["seed"])
         if u[5] < self.pjpeg:
             lr = _jpeg(lr, quality)
         if u[6] < self.second:
@@ -144,6 +195,77 @@ def _gaussian_kernel(sx: float, sy: float, theta: float) -> np.ndarray:
     u, v = c * xx + s * yy, -s * xx + c * yy
     k = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2))
     return (k / k.sum()).astype(np.float32)
+
+
+def motion_kernel(length: float, angle: float) -> np.ndarray:
+    """A normalised line kernel: a straight handheld shake of ``length`` pixels (≥ 1) at
+    ``angle`` radians, drawn anti-aliased by sampling the segment finely; odd side."""
+    length = max(1.0, float(length))
+    radius = math.ceil(length / 2) + 1
+    side = 2 * radius + 1
+    k = np.zeros((side, side), np.float64)
+    c, s = math.cos(angle), math.sin(angle)
+    for t in np.linspace(-(length - 1) / 2, (length - 1) / 2, max(2, int(length * 8))):
+        x, y = radius + t * c, radius + t * s
+        x0, y0 = math.floor(x), math.floor(y)
+        fx, fy = x - x0, y - y0
+        k[y0, x0] += (1 - fx) * (1 - fy)
+        k[y0, x0 + 1] += fx * (1 - fy)
+        k[y0 + 1, x0] += (1 - fx) * fy
+        k[y0 + 1, x0 + 1] += fx * fy
+    return (k / k.sum()).astype(np.float32)
+
+
+def disc_kernel(radius: float) -> np.ndarray:
+    """A normalised disc (defocus) of ``radius`` pixels, edges weighted by coverage
+    (4×4 supersampling); odd side."""
+    radius = max(0.25, float(radius))
+    r = math.ceil(radius)
+    sub = (np.arange(4) + 0.5) / 4 - 0.5
+    ax = np.arange(-r, r + 1, dtype=np.float64)
+    xx = (ax[None, :, None, None] + sub[None, None, None, :]).repeat(len(ax), 0)
+    yy = (ax[:, None, None, None] + sub[None, None, :, None]).repeat(len(ax), 1)
+    k = ((xx**2 + yy**2) <= radius * radius).mean(axis=(2, 3))
+    return (k / k.sum()).astype(np.float32)
+
+
+def filter_image(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``(H, W, C)`` uint8 or float32 convolved with ``kernel`` (turned a half turn, so it is
+    a convolution), edges mirrored (reflect-101), float32 out. OpenCV, which switches to a
+    DFT for large kernels."""
+    import cv2
+
+    flipped = np.ascontiguousarray(kernel[::-1, ::-1])
+    out = cv2.filter2D(img.astype(np.float32), -1, flipped, borderType=cv2.BORDER_REFLECT_101)
+    return out.reshape(img.shape)
+
+
+def _capture_optics(lr: np.ndarray, cap: dict) -> np.ndarray:
+    """The handheld camera's blur (motion or defocus) and the phone's sharpening."""
+    img = lr.astype(np.float32)
+    if cap["blur"] == "motion":
+        img = filter_image(img, motion_kernel(cap["length"], cap["angle"]))
+    elif cap["blur"] == "defocus":
+        img = filter_image(img, disc_kernel(cap["radius"]))
+    if cap["sharpen"]:
+        soft = filter_image(img, _gaussian_kernel(1.0, 1.0, 0.0))
+        img = img + cap["amount"] * (img - soft)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def chroma_noise(lr: np.ndarray, sigma: float, blur: float, seed: int) -> np.ndarray:
+    """Blotchy colour noise: Gaussian noise of ``sigma`` levels on Cb and Cr (BT.601),
+    blurred by a Gaussian of ``blur`` pixels and rescaled to keep ``sigma``; luma untouched.
+    ``(H, W, 3)`` uint8 RGB in and out."""
+    rng = np.random.default_rng(seed)
+    n = rng.standard_normal((*lr.shape[:2], 2), dtype=np.float32)
+    if blur > 0:
+        n = filter_image(n, _gaussian_kernel(blur, blur, 0.0))
+        n = n / max(float(n.std()), 1e-6)
+    cb, cr = n[..., 0] * np.float32(sigma), n[..., 1] * np.float32(sigma)
+    # RGB offsets of a pure (Cb, Cr) change with Y fixed (BT.601 inverse).
+    delta = np.stack([1.402 * cr, -0.344136 * cb - 0.714136 * cr, 1.772 * cb], axis=-1)
+    return np.clip(np.rint(lr.astype(np.float32) + delta), 0, 255).astype(np.uint8)
 
 
 def _blur(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -206,6 +328,29 @@ PRESETS: dict[str, Degradation] = {
         jpeg=(50.0, 95.0),
         second=0.0,
     ),
+    # Handheld phone captures of boards: motion blur of 1–6 LR pixels or defocus of 0.5–2.5
+    # a good share of the time, the phone's sharpening, shot and read noise with blotchy
+    # chroma noise, JPEG 40–90 (4:2:0, Pillow's default), sometimes compressed twice.
+    "capture": Degradation(
+        blur=0.4,
+        sigma=(0.2, 1.2),
+        aniso=0.3,
+        resize=(0.5, 0.3, 0.2),
+        noise=0.7,
+        nsigma=(1.0, 6.0),
+        poisson=0.5,
+        gray=0.3,
+        pjpeg=0.95,
+        jpeg=(40.0, 90.0),
+        second=0.15,
+        motion=0.35,
+        mlen=(1.0, 6.0),
+        defocus=0.25,
+        radius=(0.5, 2.5),
+        sharpen=0.4,
+        chroma=0.5,
+        csigma=(1.0, 6.0),
+    ),
     # The legibility benchmark's phone photo: blur σ 0.7, colour noise σ 3, JPEG 75.
     "phone": Degradation(
         blur=1.0, sigma=(0.7, 0.7), noise=1.0, nsigma=(3.0, 3.0), gray=0.0, pjpeg=1.0, jpeg=(75, 75)
@@ -213,7 +358,14 @@ PRESETS: dict[str, Degradation] = {
 }
 
 
-_SWITCHES = {"jpeg": "pjpeg", "sigma": "blur", "nsigma": "noise"}
+_SWITCHES = {
+    "jpeg": "pjpeg",
+    "sigma": "blur",
+    "nsigma": "noise",
+    "mlen": "motion",
+    "radius": "defocus",
+    "csigma": "chroma",
+}
 
 
 def _fmt(value: object) -> str:
@@ -288,7 +440,7 @@ def parse(spec: str | Degradation | None) -> Degradation:
                 raise SrupError(f"degradation {key}={value!r}: low end above high end")
             if key == "jpeg" and not (lo >= 1 and hi <= 100):
                 raise SrupError(f"degradation jpeg={value!r}: quality is 1 to 100")
-            if key == "sigma" and lo <= 0:
+            if key in ("sigma", "radius") and lo <= 0:
                 raise SrupError(f"degradation sigma={value!r}: σ must be above 0")
             deg = replace(deg, **{key: (lo, hi)})
         else:
