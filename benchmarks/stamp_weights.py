@@ -3,10 +3,11 @@ Y-PSNR by the benchmark protocol and write them into the safetensors header.
 
     python benchmarks/stamp_weights.py [--only-better] runs/*_x?.safetensors [--final]
 
-Weights trained with a degradation other than clean become a variant (``fsrcnn-real``), as
-do weights that read RGB (``espcn-rgb``); the real ones are also measured on JPEG-75 LR and
-on the phone photo (srup.degrade's ``phone``), which is what ``auto`` uses to choose among
-real variants. ``--final`` takes the last step's weights from the run's checkpoint instead
+Weights trained with a degradation other than clean become a variant (``fsrcnn-real``;
+``fsrcnn-capture`` for the ``capture`` preset), as do weights that read RGB
+(``espcn-rgb``); the degraded ones are also measured on JPEG-75 LR, on the phone photo
+(srup.degrade's ``phone``), which is what ``auto`` uses to choose among real variants, and
+on one handheld capture (the phone photo with motion blur and chroma noise, JPEG 65). ``--final`` takes the last step's weights from the run's checkpoint instead
 of the best validated ones.
 
 Set14 is measured after training and never used to choose anything: with --only-better a
@@ -31,7 +32,13 @@ from srup.weights import load_state, save_state
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-LOSSY = {"jpeg75": "clean,jpeg=75", "phone": "phone"}
+LOSSY = {
+    "jpeg75": "clean,jpeg=75",
+    "phone": "phone",
+    # One fixed handheld capture (the capture variants' validation): motion blur of 3 px,
+    # chroma noise σ 3, JPEG 65 on top of the phone photo.
+    "handheld": "phone,mlen=3:3,csigma=3:3,jpeg=65:65",
+}
 
 
 def measure(weights: Path, scale: int, dataset: str, degradation: str = "clean") -> float:
@@ -65,7 +72,10 @@ def main() -> int:
             save_state(src, tensors, meta)
         scale = int(meta["scale"])
         real = meta.get("degradation", "clean") != "clean"
-        tags = ["real"] * real + ["rgb"] * (meta.get("input_space", "Y") == "RGB")
+        # Weights trained on the capture preset are the capture variant, any other
+        # degradation the real one.
+        kind = "capture" if meta.get("degradation", "").startswith("capture") else "real"
+        tags = [kind] * real + ["rgb"] * (meta.get("input_space", "Y") == "RGB")
         variant = "".join(f"-{t}" for t in tags)
         meta["set5_psnr"] = f"{measure(src, scale, 'Set5'):.3f}"
         if real:
