@@ -71,6 +71,14 @@ LOAD_CASES = [
     (dict(weights=3), InvalidArgumentType),
     (dict(weights=""), InvalidArgument),
     (dict(weights="no/such/file.safetensors"), BadWeightsError),
+    (dict(denoise=-0.1), InvalidArgument),
+    (dict(denoise=1.5), InvalidArgument),
+    (dict(denoise=math.nan), InvalidArgument),
+    (dict(denoise="strong"), InvalidArgument),
+    (dict(denoise=True), InvalidArgumentType),
+    (dict(denoise=None), InvalidArgumentType),
+    (dict(denoise=0.3, lossy=True), InvalidArgument),
+    (dict(denoise=0.3, model="fsrcnn-real"), InvalidArgument),
 ]
 
 
@@ -107,6 +115,9 @@ def test_load_takes_every_valid_tile(tile):
         (dict(lossy=1), InvalidArgumentType),
         (dict(weights=b"w.safetensors"), InvalidArgumentType),
         (dict(model="espcn", scale=7), UnknownModelError),
+        (dict(denoise="0.5"), InvalidArgument),
+        (dict(denoise=[0.5]), InvalidArgumentType),
+        (dict(model="espcn", scale=7, denoise=0.5), UnknownModelError),
     ],
 )
 def test_describe_refuses_bad_arguments_with_srup_errors(kwargs, error):

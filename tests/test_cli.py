@@ -436,8 +436,8 @@ def test_models_takes_debug_too(runner):
     [
         (["--width", "100"], "auto, network scale per picture (×2–×4) to 100×?"),
         (["--height", "50", "-m", "espcn"], "espcn, network scale per picture (×2–×4) to ?×50"),
-        (["-s", "3"], "auto: fsrcnn (lossless), fsrcnn-real (JPEG, lossy WebP) ×3"),
-        (["-s", "2.5"], "auto: fsrcnn (lossless), fsrcnn-real (JPEG, lossy WebP) ×2.5"),
+        (["-s", "3"], "auto: fsrcnn (lossless), fsrcnn-clean..real by denoise auto (JPEG, "),
+        (["-s", "2.5"], "auto: fsrcnn (lossless), fsrcnn-clean..real by denoise auto (JPEG, "),
     ],
 )
 def test_the_banner_names_one_network_only_when_one_runs(runner, rgb_file, tmp_path, args, banner):

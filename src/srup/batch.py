@@ -88,8 +88,12 @@ class Result:
     what is missing), skipped (the output exists and ``--skip-existing`` was given), failed
     (``error`` says why, in one line) or left_out (a file a folder scan passed over).
     ``size``/``out_size``: (width, height) in pixels; ``seconds``: wall time spent on this
-    file; ``scores``: PSNR/SSIM against ``--reference``; ``exception``: what was raised,
-    for ``--debug`` (never printed otherwise)."""
+    file; ``scores``: PSNR/SSIM against ``--reference``; ``denoise``: the ``--denoise``
+    strength the picture got (None where none applies: a named model or --weights file
+    under --denoise auto, a video, a plain resize); ``estimate``: what ``--denoise auto``
+    estimated of the file (:meth:`srup.estimate.Estimate.to_json`; None when nothing was
+    estimated: lossless files, other models); ``exception``: what was raised, for
+    ``--debug`` (never printed otherwise)."""
 
     input: str
     output: str | None
@@ -103,6 +107,8 @@ class Result:
     frames: int | None = None  # videos: frames upscaled
     fps: float | None = None
     scores: dict[str, Any] | None = None
+    denoise: float | None = None
+    estimate: dict[str, Any] | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -686,7 +692,16 @@ def _compute(
 ) -> imageio.Picture | None:
     out = None
     with _boundary(res, job, "upscale"):
-        out, res.model = up.process(picture, progress)
+        if isinstance(up, Engine):
+            # Which weights, from what the file says (--denoise auto): said in its record.
+            choice = up.choose(picture)
+            res.denoise = choice.denoise
+            res.estimate = None if choice.estimate is None else choice.estimate.to_json()
+            if choice.note:
+                res.note(choice.note)
+            out, res.model = up.process(picture, progress, choice)
+        else:
+            out, res.model = up.process(picture, progress)
         res.note(*out.notes)
     return out if res.status == "running" else None
 

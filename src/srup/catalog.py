@@ -140,8 +140,12 @@ def _defaults(defaults: dict[tuple[int, bool], str], name: str, lossy: bool) -> 
 
 def catalog() -> list[dict[str, Any]]:
     """One dict per shipped model name (``fsrcnn``, ``fsrcnn-real``, …): architecture,
-    title, paper, scales, what it was trained for, and per scale (keys are strings, as in
+    title, paper, scales, what it was trained for, its point on the ``--denoise`` scale
+    (``denoise``: 0 clean, 0.5 real, 1 capture, None for a variant outside that chain such as
+    ``espcn-rgb``: :mod:`srup.denoise`), and per scale (keys are strings, as in
     JSON) parameters, MACs per output pixel, recorded PSNRs and the training command."""
+    from .denoise import CHAIN
+
     files = shipped()
     defaults: dict[tuple[int, bool], str] = {}
     for scale in sorted({s for _, s in files}):
@@ -165,6 +169,7 @@ def catalog() -> list[dict[str, Any]]:
                 "name": name,
                 "architecture": arch,
                 "variant": variant or "clean",
+                "denoise": dict(CHAIN).get(variant),
                 "trained_for": ", ".join(sorted(trained_for)),
                 "input_space": space,
                 "title": about["title"],

@@ -299,6 +299,19 @@ def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None):
     return k, n
 
 
+def _denoise(_ctx: click.Context, _param: click.Parameter, value: str) -> str | float:
+    """``--denoise``: ``auto`` or a number from 0 to 1."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give auto or a number from 0 to 1") from None
+    if not 0.0 <= number <= 1.0:  # NaN fails this too
+        raise click.BadParameter(f"{value!r}: give auto or a number from 0 to 1")
+    return number
+
+
 def _engine_options(f, precision: str = "auto"):
     from .devices import PRECISIONS
 
@@ -414,6 +427,16 @@ class ByteSize(click.ParamType):
     help="Model name (see `srup models`); auto = best fast model for the scale.",
 )
 @click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file to use.")
+@click.option(
+    "--denoise",
+    default="auto",
+    show_default=True,
+    callback=_denoise,
+    help="How hard the model works against compression, noise and blur: 0 the clean model, "
+    "0.5 its real-photo variant, 1 its capture variant, weights interpolated between (as "
+    "Real-ESRGAN's -dn). auto (with -m auto): 0 for lossless files, for JPEGs chosen from "
+    "their quality, noise and blur. A number needs -m auto or a clean model (-m fsrcnn).",
+)
 @_engine_options
 @click.option(
     "--format",
@@ -500,6 +523,7 @@ def upscale(
     output,
     model,
     weights,
+    denoise,
     tile,
     device,
     precision,
@@ -620,7 +644,7 @@ def upscale(
         return EXIT_PARTIAL if display.failed else EXIT_OK
     from .engine import Engine
 
-    up = Engine(sizing, model, weights, device=device, tile=tile_px, precision=precision)
+    up = Engine(sizing, model, weights, denoise, device=device, tile=tile_px, precision=precision)
     display.context = {
         "scale": sizing.integer_scale or sizing.scale,
         "device": str(up.device),
@@ -631,6 +655,13 @@ def upscale(
         display.result(res)
     where = f"on {up.device.type}, {up.precision}"
     display.start(len(jobs), f"{up.name} {_size_text(sizing)} {where}")
+    denoise_source = click.get_current_context().get_parameter_source("denoise")
+    if denoise == "auto" and denoise_source == ParameterSource.COMMANDLINE:
+        # Asked for, and nothing to choose among: said once, not per file.
+        if weights is not None:
+            display.note("--denoise auto: a --weights file is one weight set; it runs as it is")
+        elif model != "auto":
+            display.note(f"--denoise auto chooses per file with -m auto only: {model} as named")
     results = batch.run_jobs(
         up,
         jobs,

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING
 
 from . import arguments
 from .catalog import default_model, model_names
-from .errors import BadWeightsError, UnknownModelError
+from .denoise import choose
+from .denoise import parse as parse_denoise
+from .errors import BadWeightsError, InvalidArgument, UnknownModelError
 from .models import registry
 from .weights import load_into, load_state, path_for, read_weights_header, shipped, split_name
 
@@ -39,6 +41,11 @@ class ModelDescriptor:
     scale: int
     path: Path
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # --denoise (srup.denoise): the strength this weight set stands for, None when none was
+    # asked; ``mix``: the files whose weights are interpolated and their coefficients
+    # (empty: ``path`` alone).
+    denoise: float | None = None
+    mix: tuple[tuple[Path, float], ...] = ()
 
     @property
     def input_space(self) -> str:
@@ -83,7 +90,12 @@ class ModelDescriptor:
         from .models.layers import FORMS, set_form
 
         arguments.choice("form", form, FORMS)
-        state, _meta = load_state(self.path)
+        if self.mix:
+            from .denoise import load_mix
+
+            state = load_mix(self.mix)
+        else:
+            state, _meta = load_state(self.path)
         net = self.spec.create(self.scale, self.input_space)
         load_into(net, state, self.path)
         if form == "infer":
@@ -97,20 +109,39 @@ def describe(
     scale: int = 3,
     weights: str | os.PathLike[str] | None = None,
     lossy: bool = False,
+    denoise: str | float = "auto",
 ) -> ModelDescriptor:
     """The weight set :func:`srup.load` would run: a shipped ``model`` (``auto``: the best
     fast shipped model for ``scale``, its real-photo variant when ``lossy``), or the file
     ``weights``, whose header names its architecture and scale.
+
+    ``denoise``: ``"auto"`` (the above), or a strength from 0 to 1 on the family of
+    ``model`` (``auto`` or a clean model's name such as ``fsrcnn``): 0 the clean model,
+    0.5 the real-photo variant, 1 the capture variant, the weights of the two around it
+    interpolated in between (:mod:`srup.denoise`); ``name`` then says what was built
+    (``fsrcnn-clean+real@0.30``) and ``denoise`` the strength.
 
     Raises :class:`~srup.errors.InvalidArgumentType` for arguments of the wrong type (a
     ``scale`` that is not an integer, a ``model`` that is not a string);
     :class:`~srup.errors.UnknownModelError` for a name or scale srup does not offer, saying
     what it does (every name ``model`` accepts: ``auto``, the shipped models and their
     variants); :class:`~srup.errors.BadWeightsError` for a weights file that is not srup's
-    or whose header does not parse."""
+    or whose header does not parse; :class:`~srup.errors.InvalidArgument` for a strength
+    out of range, or with ``weights``, ``lossy=True`` or a variant's name (``fsrcnn-real``),
+    where it has no family to walk."""
     model = arguments.text("model", model)
     scale = arguments.integer("scale", scale)
     lossy = arguments.boolean("lossy", lossy)
+    strength = parse_denoise(denoise)
+    if strength != "auto":
+        if weights is not None:
+            raise InvalidArgument(
+                "denoise: a --weights file is one weight set, with nothing to interpolate; "
+                "leave denoise at auto, or use -m auto / a shipped clean model"
+            )
+        if lossy:
+            raise InvalidArgument("give lossy=True or a denoise strength, not both")
+        return _blended(model, scale, float(strength))
     if weights is not None:
         weights = arguments.path("weights", weights)
         header = read_weights_header(weights)
@@ -160,3 +191,23 @@ def describe(
     if space not in spec.input_spaces:
         raise UnknownModelError(f"{path}: {spec.name} cannot read {space}")
     return ModelDescriptor(name=model, spec=spec, scale=scale, path=path, metadata=meta)
+
+
+def _blended(model: str, scale: int, strength: float) -> ModelDescriptor:
+    """The weight set at ``strength`` on ``model``'s family (:func:`srup.denoise.choose`)."""
+    blend = choose(model, scale, strength)
+    described = describe(blend.a.name, scale)
+    meta = dict(described.metadata)
+    meta["denoise"] = f"{strength:g}"
+    if blend.b is not None:
+        # What was mixed, for whoever reads the metadata: the two files and their shares.
+        meta["interpolated"] = f"{1 - blend.t:.4g}×{blend.a.name} + {blend.t:.4g}×{blend.b.name}"
+    return ModelDescriptor(
+        name=blend.name,
+        spec=described.spec,
+        scale=scale,
+        path=described.path,
+        metadata=meta,
+        denoise=strength,
+        mix=blend.mix,
+    )

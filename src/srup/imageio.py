@@ -116,7 +116,11 @@ class Picture:
     sRGB by convention). ``exif``: EXIF bytes (``Exif\\0\\0`` + a TIFF header and IFDs) of
     what describes the content, known to read back. ``dpi``: dots per inch (x, y) as the
     file states them, None when it does not. ``notes``: what a user should know about how
-    the file was read (animation, conversions, EXIF left out, library warnings)."""
+    the file was read (animation, conversions, EXIF left out, library warnings).
+    ``quantization``: a JPEG's quantization tables as Pillow reads them (``{table index:
+    64 ints}``, natural row-major order in Pillow 13; :func:`srup.estimate.jpeg_quality`
+    reads zigzag order too), what ``--denoise auto`` estimates the file's quality from
+    (:mod:`srup.denoise`); None for every other file."""
 
     pixels: np.ndarray
     icc: bytes | None = None
@@ -126,6 +130,7 @@ class Picture:
     compression: str | None = None  # the input TIFF's, kept for TIFF output
     lossy: bool = False  # the file was lossy-compressed (JPEG, lossy WebP, JPEG-in-TIFF)
     dpi: tuple[float, float] | None = None  # dots per inch (x, y) as read from the file
+    quantization: dict[int, tuple[int, ...]] | None = None  # a JPEG's tables, as read
 
     @property
     def layout(self) -> str:
@@ -424,6 +429,18 @@ def _carried_exif(found: Image.Exif | None, notes: list[str]) -> bytes | None:
     return exif
 
 
+def _quantization(img: Image.Image) -> dict[int, tuple[int, ...]] | None:
+    """A JPEG's quantization tables (Pillow's ``quantization``: table index → 64 ints),
+    read while the file is open; None for other formats or tables that are not that."""
+    tables = getattr(img, "quantization", None)
+    if not isinstance(tables, dict) or not tables:
+        return None
+    try:
+        return {int(k): tuple(int(v) for v in table) for k, table in tables.items()}
+    except (TypeError, ValueError):
+        return None
+
+
 def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
     head = f.read(64)
     f.seek(0)
@@ -433,6 +450,7 @@ def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
         if w * h > max_pixels:
             raise BadImageError(over_max_pixels(path, w, h, max_pixels))
         fmt, compression = img.format, img.info.get("compression")
+        tables = _quantization(img)
         deep_layout = deep.colour_layout(img, head)
         animated = _frames_note(img)
         if animated:
@@ -481,6 +499,7 @@ def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
         compression=compression if fmt == "TIFF" else None,
         lossy=is_lossy(path, fmt, compression),
         dpi=dpi,
+        quantization=tables,
     )
 
 

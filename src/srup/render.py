@@ -243,6 +243,8 @@ class BatchDisplay:
                 "output": res.output,
                 "status": res.status,
                 "model": res.model,
+                "denoise": res.denoise,
+                "estimate": res.estimate,
                 **self.context,
                 "size": list(res.size) if res.size else None,
                 "output_size": list(res.out_size) if res.out_size else None,
@@ -383,7 +385,9 @@ def models_table(rows: list[dict[str, Any]]) -> None:
         "[dim]clean: trained on MATLAB-bicubic LR (the papers' protocol); real: on LR "
         "blurred, noisy and JPEG-compressed like a phone photo; RGB in: the network reads "
         "and writes R, G, B (the others read Y and leave colour to bicubic). auto takes the "
-        "lossy row's model for JPEG and lossy WebP, the lossless row's for the rest.[/]"
+        "lossless row's model for lossless files; for JPEG and lossy WebP it walks the lossy "
+        "row's architecture from clean (--denoise 0) to real (0.5) to capture (1), "
+        "interpolating their weights, by each file's estimated quality, noise and blur.[/]"
     )
 
 

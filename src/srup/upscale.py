@@ -107,6 +107,12 @@ class Upscaler:
         return self.upscale_picture(picture, progress), self.name
 
     @property
+    def denoise(self) -> float | None:
+        """The ``--denoise`` strength these weights stand for (0 clean, 0.5 real-photo,
+        1 capture variant; :mod:`srup.denoise`), None when none was asked."""
+        return self.descriptor.denoise if self.descriptor is not None else None
+
+    @property
     def precision(self) -> str:
         """The precision the network runs in: fp32, fp16 or bf16."""
         return precision_name(self.dtype)
@@ -191,6 +197,7 @@ def load(
     precision: str = "auto",
     lossy: bool = False,
     resident: bool | None = None,
+    denoise: str | float = "auto",
 ) -> Upscaler:
     """Build an :class:`Upscaler`.
 
@@ -202,11 +209,18 @@ def load(
     :data:`srup.formats.MIN_TILE` (32) otherwise, or ``auto`` for a memory budget. ``device``:
     auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32, fp16 or bf16. ``resident``: keep
     the picture on the device for the whole upscale (:mod:`srup.resident`); None: on GPUs,
-    not on the CPU.
+    not on the CPU. ``denoise``: ``"auto"`` (the model as ``model`` and ``lossy`` say), or a
+    strength from 0 to 1 on the family of ``model`` (``auto`` or a clean model such as
+    ``fsrcnn``): 0 the clean model, 0.5 its real-photo variant, 1 its capture variant, the
+    weights of the two around it interpolated in between (Deep Network Interpolation, as
+    Real-ESRGAN's ``-dn``: :mod:`srup.denoise`); the Upscaler's ``name`` and ``denoise`` say
+    what was built (``fsrcnn-clean+real@0.30``, 0.3). ``srup upscale`` chooses the strength
+    per file (:class:`srup.engine.Engine`).
 
     Raises :class:`~srup.errors.InvalidArgumentType` for an argument of the wrong type
     (``scale=3.0``, ``tile="big"``, ``lossy="yes"``), :class:`~srup.errors.InvalidArgument`
-    for a value out of range (``tile=-5``, ``tile=1``), :class:`~srup.errors.UnknownModelError`
+    for a value out of range (``tile=-5``, ``tile=1``, ``denoise=1.5``, a strength with
+    ``weights`` or a variant such as ``fsrcnn-real``), :class:`~srup.errors.UnknownModelError`
     for a model or scale srup does not offer, :class:`~srup.errors.BadWeightsError` for a
     weights file that cannot be used, :class:`~srup.errors.DeviceError` for a device or
     precision not available here.
@@ -230,7 +244,7 @@ def load(
                 f"tile must be 0 (whole picture) or at least {MIN_TILE} pixels, "
                 f"got {tile_px}: smaller tiles spend most of their work on their overlap"
             )
-    described = describe(model, scale, weights, lossy)
+    described = describe(model, scale, weights, lossy, denoise)
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
     if precision_name(dtype) not in described.precisions:
