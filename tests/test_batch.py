@@ -56,3 +56,37 @@ def test_overlapped_batch_skips_and_refuses_like_the_sequential_one(folder, tmp_
     refused = list(batch.run_jobs(up, jobs))
     assert all(r.status == "failed" for r in refused)
     assert all("--overwrite" in r.error for r in refused if "2b" not in r.input)
+
+
+@pytest.mark.parametrize(
+    "size,scale,fmt,refused",
+    [
+        ((21_900, 2), 3, "JPEG", True),  # 65,700 wide: over JPEG's 65,500
+        ((2, 16_400), 4, "JPEG", True),  # 65,600 tall
+        ((5_500, 2), 3, "WEBP", True),  # 16,500: over WebP's 16,383
+        ((21_800, 2), 3, "JPEG", False),  # 65,400: fits
+        ((21_900, 2), 3, "PNG", False),  # PNG has no such limit
+    ],
+)
+def test_an_output_the_format_cannot_hold_fails_before_the_upscale(
+    tmp_path, monkeypatch, size, scale, fmt, refused
+):
+    """The output size is checked against the format's largest side once the input is
+    read, before any upscaling (it used to fail only when written, after the network)."""
+    from srup.engine import Engine
+    from srup.sizing import Sizing
+
+    w, h = size
+    src = tmp_path / "in.png"
+    Image.fromarray(photo(w, h)).save(src)
+    engine = Engine(Sizing(scale), "fsrcnn", device="cpu", precision="fp32")
+    ran = []
+    monkeypatch.setattr(Engine, "process", lambda self, *a, **k: ran.append(1) or 1 / 0)
+    suffix = {"JPEG": ".jpg", "WEBP": ".webp", "PNG": ".png"}[fmt]
+    res = batch.run_job(engine, batch.Job(src, tmp_path / f"out{suffix}", fmt))
+    if refused:
+        assert res.status == "failed" and not ran
+        assert f"is too large for {fmt}" in res.error and "\n" not in res.error
+        assert str(tmp_path / f"out{suffix}") in res.error
+    else:
+        assert ran  # went on to the upscale (stubbed here)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import srup
@@ -157,7 +159,9 @@ def est(q=None, sigma=None, blur=None, exact=True) -> Estimate:
 
 def test_the_policy_puts_quality_75_on_the_real_model_and_rises_as_quality_falls():
     assert dn.strength(est(75)) == 0.5
-    assert dn.strength(est(95)) == dn.strength(est(100)) == 0.2
+    assert dn.strength(est(95)) == 0.2
+    assert dn.strength(est(100)) == 0.0  # quality 100: lossless-like, as a PNG
+    assert dn.strength(est(100, sigma=20, blur=20)) == 0.0  # and nothing raises it
     assert dn.strength(est(55)) == dn.strength(est(20)) == 1.0
     qualities = [30, 50, 60, 70, 80, 90, 97]
     strengths = [dn.strength(est(q)) for q in qualities]
@@ -210,7 +214,7 @@ def test_a_named_model_runs_as_named_under_denoise_auto(tmp_path):
     )
 
 
-def test_the_cache_builds_each_weight_set_once_and_keeps_a_few_mixes(tmp_path):
+def test_the_cache_builds_each_weight_set_once_and_keeps_every_mix(tmp_path):
     engine = Engine(Sizing(3), **CPU)
     assert engine.builds == 1  # the clean model, for lossless input
     files = [jpeg(tmp_path / f"a{q}.jpg", q, seed=q) for q in (60, 70, 80, 90, 95)]
@@ -218,20 +222,17 @@ def test_the_cache_builds_each_weight_set_once_and_keeps_a_few_mixes(tmp_path):
     names = {engine.choose(p).upscaler.name for p in pictures}
     assert len(names) > 2
     assert engine.builds == 1 + len(names)  # one per distinct weight set, not per file
-    # More strengths than are kept: the least recently used mix goes, members stay.
+    # A batch cycling through every strength (21 on the STEP grid) builds each weight set
+    # once, however often it comes back: all are kept (MIXES_KEPT per family and scale).
     engine = Engine(Sizing(3), **CPU)
-    for s in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35):
-        engine._upscaler(3, s)
-    assert len(engine._mixes) == MIXES_KEPT and engine.builds == 7
-    engine._upscaler(3, 0.35)  # among the last used: not rebuilt
-    engine._upscaler(3, 0.1)  # dropped: built again
-    assert engine.builds == 8
-    # Strengths that mean the same weights share them: beyond real, with no capture shipped.
-    engine._upscaler(3, 0.5)
-    built = engine.builds
-    engine._upscaler(3, 0.75)
-    engine._upscaler(3, 1.0)
-    assert engine.builds == built + (0 if dn.family("fsrcnn", 3).blend(1.0).b is None else 2)
+    grid = [round(i * dn.STEP, 2) for i in range(21)]
+    for _ in range(2):
+        for s in grid:
+            engine._upscaler(3, s)
+    keys = {dn.choose("auto", 3, s).key for s in grid}
+    assert engine.builds == len(keys)  # the clean model was the first of them
+    mixes = sum(1 for s in grid if dn.choose("auto", 3, s).b is not None)
+    assert mixes <= MIXES_KEPT == 19
 
 
 # ---------------------------------------------------------------------------- the API
@@ -324,7 +325,14 @@ def test_json_records_carry_the_estimate_and_the_strength(runner, tmp_path):
     assert flat["denoise"] == 0.0 and flat["estimate"] is None and flat["model"] == "fsrcnn"
     assert flat["notes"] == []
     for rec, q in ((low, 40), (high, 95)):
-        assert set(rec["estimate"]) == {"jpeg_quality", "jpeg_exact", "noise_sigma", "blur"}
+        assert set(rec["estimate"]) == {
+            "jpeg_quality",
+            "jpeg_exact",
+            "noise_sigma",
+            "blur",
+            "blockiness",
+            "earlier_quality",
+        }
         assert rec["estimate"]["jpeg_quality"] == q and rec["estimate"]["jpeg_exact"] is True
         assert rec["model"] == dn.auto_family(3).blend(rec["denoise"]).name
         assert any(f"→ denoise {rec['denoise']:.2f}" in n for n in rec["notes"])
@@ -347,3 +355,323 @@ def test_the_banner_says_what_auto_walks(runner, rgb_file, tmp_path, capture_fol
         runner, rgb_file, "-s", 3, "-o", tmp_path / "q.png", "-m", "fsrcnn", "--denoise", "auto"
     )
     assert "--denoise auto chooses per file with -m auto only" in res.output
+
+
+# ------------------------------------------------------- what runs is what is recorded
+
+
+@pytest.fixture
+def short_folder(tmp_path, monkeypatch) -> Path:
+    """A weights folder where ×2 has fsrcnn and fsrcnn-real (no capture) and espcn7 alone
+    (no real, no capture), and ×3 fsrcnn alone: whatever capture weights are shipped
+    meanwhile, the chains these tests walk stay as short as this."""
+    folder = tmp_path / "short"
+    folder.mkdir()
+    for name, scale in (("fsrcnn", 2), ("fsrcnn-real", 2), ("espcn7", 2), ("fsrcnn", 3)):
+        shutil.copy(path_for(name, scale), folder / f"{name}_x{scale}.safetensors")
+    monkeypatch.setenv("SRUP_WEIGHTS", str(folder))
+    return folder
+
+
+def expected_strength(fam: dn.Family, s: float) -> float:
+    """What a strength runs in ``fam``: on the STEP grid, clamped to the chain's ends."""
+    r = dn.rounded(s)
+    return min(max(r, fam.members[0].point), fam.members[-1].point)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.0, 1.0))
+def test_every_shipped_family_runs_what_its_name_and_strength_say(s):
+    """A property over every shipped clean model and scale: a strength given is refused
+    (one line naming what to use) where the family is the clean model alone, unless it
+    rounds to 0; elsewhere the blend's strength is the one on the grid, clamped to the
+    chain, and its name says it (two decimals are the strength, exactly)."""
+    from srup.catalog import model_names
+    from srup.weights import shipped
+
+    for (name, scale), _path in sorted(shipped().items()):
+        if name not in model_names() or split(name)[1]:
+            continue
+        fam = dn.family(name, scale)
+        if len(fam.members) < 2 and dn.rounded(s) != 0.0:
+            with pytest.raises(InvalidArgument) as err:
+                dn.choose(name, scale, s)
+            text = str(err.value)
+            assert "\n" not in text and "--denoise 0" in text
+            assert f"{name} has no real or capture weights at ×{scale}" in text
+            continue
+        blend = dn.choose(name, scale, s)
+        assert blend.strength == expected_strength(fam, s)
+        assert blend.asked == s and blend.differs == (blend.strength != s)
+        if blend.b is not None:
+            assert blend.name.endswith(f"@{blend.strength:.2f}")
+            assert float(blend.name.rpartition("@")[2]) == blend.strength
+
+
+def split(name: str) -> tuple[str, str]:
+    from srup.weights import split_name
+
+    return split_name(name)
+
+
+@pytest.mark.parametrize(
+    "args,names",
+    [
+        (["-m", "espcn7", "-s", "2", "--denoise", "0.8"], "espcn7"),
+        (["-m", "espcn7", "-s", "2", "--denoise", "0.2"], "espcn7"),
+    ],
+)
+def test_a_strength_on_a_family_without_variants_is_refused(
+    runner, rgb_file, tmp_path, short_folder, args, names
+):
+    res = run(runner, rgb_file, "-o", tmp_path / "o.png", *args)
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1, res.output
+    assert f"{names} has no real or capture weights at ×2; use -m fsrcnn or --denoise 0" in lines[0]
+    assert not (tmp_path / "o.png").exists()
+    # 0 (or what rounds to it) is the clean model itself: nothing to refuse.
+    ok = run(
+        runner, rgb_file, "-o", tmp_path / "z.png", "-m", "espcn7", "-s", "2", "--denoise", "0.02"
+    )
+    assert ok.exit_code == 0, ok.output
+    with pytest.raises(InvalidArgument, match="no real or capture weights"):
+        srup.load("espcn7", 2, denoise=0.5, **CPU)
+
+
+def test_a_clamped_strength_is_recorded_as_what_ran_with_one_note(runner, tmp_path, short_folder):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        jpeg(src / f"a{i}.jpg", 60, seed=i)
+    res = run(runner, src, "-s", 2, "-o", f"{tmp_path / 'out'}/", "--json", "--denoise", "0.8")
+    assert res.exit_code == 0, res.output
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(records) == 3
+    for rec in records:
+        assert (rec["denoise"], rec["denoise_asked"], rec["model"]) == (0.5, 0.8, "fsrcnn-real")
+    why = "no fsrcnn-capture weights at ×2: strengths above 0.5 run fsrcnn-real"
+    assert res.stderr.count(why) == 1, res.stderr  # once per run, not per file
+    assert all(why not in n for rec in records for n in rec["notes"])
+
+
+def test_an_auto_strength_beyond_the_chain_says_what_ran(runner, tmp_path, short_folder):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        jpeg(src / f"low{i}.jpg", 20, seed=i)  # quality 20: strength 1, the capture model's
+    jpeg(src / "high.jpg", 95)  # within the chain: runs as chosen
+    res = run(runner, src, "-s", 2, "-o", f"{tmp_path / 'out'}/", "--json")
+    assert res.exit_code == 0, res.output
+    records = {Path(r["input"]).name: r for r in map(json.loads, res.stdout.splitlines())}
+    for name in ("low0.jpg", "low1.jpg"):
+        rec = records[name]
+        assert (rec["denoise"], rec["denoise_asked"], rec["model"]) == (0.5, 1.0, "fsrcnn-real")
+        assert any("denoise 1.00, runs 0.50 (fsrcnn-real)" in n for n in rec["notes"])
+    high = records["high.jpg"]
+    assert "denoise_asked" not in high and 0 < high["denoise"] < 0.5
+    why = "no fsrcnn-capture weights at ×2: strengths above 0.5 run fsrcnn-real"
+    assert res.stderr.count(why) == 1, res.stderr
+    # Where the chain is the clean model alone (×3 here), auto runs it and says so.
+    engine = Engine(Sizing(3), **CPU)
+    choice = engine.choose(imageio.read(src / "low0.jpg"))
+    assert (choice.denoise, choice.asked, choice.upscaler.name) == (0.0, 1.0, "fsrcnn")
+    assert engine.notes == [
+        "no fsrcnn-real or fsrcnn-capture weights at ×3: strengths above 0 run fsrcnn"
+    ]
+
+
+def test_with_capture_weights_the_same_strength_runs_as_asked(capture_folder):
+    engine = Engine(Sizing(3), denoise=0.8, **CPU)
+    assert engine.first.name == "fsrcnn-real+capture@0.80" and engine.first.denoise == 0.8
+    assert engine.notes == []
+
+
+@pytest.mark.parametrize(
+    "given,ran,name",
+    [
+        ("0.33", 0.35, "fsrcnn-clean+real@0.35"),
+        ("0.334", 0.35, "fsrcnn-clean+real@0.35"),
+        ("0.3", 0.3, "fsrcnn-clean+real@0.30"),
+        ("-0", 0.0, "fsrcnn"),
+        ("0.02", 0.0, "fsrcnn"),
+    ],
+)
+def test_given_strengths_run_to_the_nearest_step(runner, tmp_path, given, ran, name):
+    src = jpeg(tmp_path / "a.jpg", 60)
+    res = run(runner, src, "-s", 3, "-o", tmp_path / "o.png", "--json", "--denoise", given)
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout.strip().splitlines()[-1])
+    assert rec["model"] == name and rec["denoise"] == ran
+    assert '"denoise": -0.0' not in res.stdout and math.copysign(1, rec["denoise"]) == 1
+    if float(given) == ran:
+        assert "denoise_asked" not in rec
+        assert "runs as" not in res.stderr
+    else:
+        assert rec["denoise_asked"] == float(given)
+        assert res.stderr.count(f"--denoise {float(given):g} runs as {ran:.2f}") == 1
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_a_mix_name_always_says_which_weights_ran(a, b):
+    """Two strengths share a name exactly when they share the weights."""
+    x, y = dn.choose("auto", 3, a), dn.choose("auto", 3, b)
+    assert (x.name == y.name) == (x.key == y.key)
+    assert x.strength == dn.rounded(a) or x.b is None
+
+
+def test_parse_and_rounding_never_give_minus_zero():
+    assert math.copysign(1, dn.parse(-0.0)) == 1
+    assert math.copysign(1, dn.rounded(-0.0)) == 1
+    assert math.copysign(1, dn.rounded(0.01)) == 1
+
+
+# --------------------------------------------------------------- what is lossy, and video
+
+
+def webp_chunks(*chunks: tuple[bytes, bytes]) -> bytes:
+    """A RIFF WebP container of ``(fourcc, payload)`` chunks (padded to even sizes)."""
+    body = b"WEBP"
+    for fourcc, payload in chunks:
+        body += fourcc + len(payload).to_bytes(4, "little") + payload + b"\0" * (len(payload) & 1)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+def _lossy_files(folder: Path) -> dict[str, bool]:
+    """Files of every kind --denoise auto tells apart, and whether each is lossy."""
+    rgb = photo(64, 48)
+    im = Image.fromarray(rgb)
+    made: dict[str, bool] = {}
+
+    def save(name: str, lossy: bool, **options) -> None:
+        im.save(folder / name, **options)
+        made[name] = lossy
+
+    save("a.jpg", True, quality=80)
+    save("a.png", False)
+    save("a.bmp", False)
+    save("a.gif", False)
+    save("lossy.webp", True, quality=80)
+    save("lossless.webp", False, lossless=True)
+    frames = [im, im.rotate(180)]
+    save("anim_lossy.webp", True, save_all=True, append_images=frames[1:], quality=60)
+    save("anim_lossless.webp", False, save_all=True, append_images=frames[1:], lossless=True)
+    big_icc = bytes(range(256)) * 400  # 100 KiB: its chunk runs past the first 64 KiB
+    save("icc_lossy.webp", True, quality=80, icc_profile=big_icc)
+    save("icc_lossless.webp", False, lossless=True, icc_profile=big_icc)
+    save("jpeg.tif", True, compression="jpeg")
+    save("lzw.tif", False, compression="tiff_lzw")
+    from PIL import features
+
+    if features.check("avif"):
+        save("a.avif", True, quality=60)
+    if features.check("jpg_2000"):
+        save("rev.jp2", True)  # 5/3 reversible, but JPEG 2000 never says it is lossless
+        save("irrev.jp2", True, irreversible=True, quality_layers=[20])
+    return made
+
+
+def test_lossy_files_are_told_apart_by_their_content(tmp_path):
+    made = _lossy_files(tmp_path)
+    assert len(made) >= 12
+    for name, lossy in made.items():
+        picture = imageio.read(tmp_path / name)
+        assert picture.lossy is lossy, name
+        assert imageio.probe(tmp_path / name).lossy is lossy, name
+    # The big ICC chunk comes first: the lossy image chunk lies past 64 KiB.
+    assert (tmp_path / "icc_lossy.webp").read_bytes().find(b"VP8 ") > 1 << 16
+
+
+def test_the_webp_walk_survives_hostile_chunk_sizes(tmp_path):
+    frame_vp8 = b"VP8 " + (4).to_bytes(4, "little") + b"\0" * 4
+    cases = {
+        "vp8_after_huge_junk": (webp_chunks((b"JUNK", b"x" * 70000), (b"VP8 ", b"\0" * 10)), True),
+        "vp8l": (webp_chunks((b"VP8L", b"\0" * 10)), False),
+        # A frame: 16 bytes of position, size and timing, then its own VP8 chunk.
+        "anmf_vp8": (
+            webp_chunks((b"ANIM", b"\0" * 6), (b"ANMF", b"\0" * 16 + frame_vp8)),
+            True,
+        ),
+        "size_past_the_end": (
+            b"RIFF"
+            + (1 << 31).to_bytes(4, "little")
+            + b"WEBPXXXX"
+            + (1 << 30).to_bytes(4, "little"),
+            False,
+        ),
+        "truncated": (b"RIFF\x10\x00\x00\x00WEBPVP", False),
+        "not_riff": (b"GIF89a" + b"\0" * 20, False),
+    }
+    for name, (data, lossy) in cases.items():
+        path = tmp_path / f"{name}.webp"
+        path.write_bytes(data)
+        assert imageio.is_lossy(path, "WEBP") is lossy, name
+
+
+def test_lossless_files_under_auto_get_the_clean_model_and_lossy_ones_a_strength(tmp_path):
+    engine = Engine(Sizing(3), **CPU)
+    for name, lossy in _lossy_files(tmp_path).items():
+        choice = engine.choose(imageio.read(tmp_path / name))
+        if lossy:
+            assert choice.estimate is not None and choice.denoise > 0, name
+            if name.endswith((".webp", ".avif", ".jp2")):
+                assert "(no quantization tables)" in choice.note, name
+        else:
+            assert (choice.denoise, choice.estimate) == (0.0, None), name
+
+
+def make_clip(path: Path, codec: str, pix_fmt: str, frames: int = 3) -> Path:
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, pix_fmt
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.roll(photo(32, 24), i, 1), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(
+    "codec,pix_fmt,suffix,lossy",
+    [("ffv1", "yuv444p", ".mkv", False), ("mpeg4", "yuv420p", ".mp4", True)],
+)
+def test_videos_record_the_strength_their_frames_got(tmp_path, codec, pix_fmt, suffix, lossy):
+    from srup import batch
+
+    src = make_clip(tmp_path / f"clip{suffix}", codec, pix_fmt)
+    for denoise, expected in (("auto", 0.5 if lossy else 0.0), (0.3, 0.3), (0.33, 0.35)):
+        engine = Engine(Sizing(2), denoise=denoise, **CPU)
+        dst = tmp_path / f"out_{denoise}{suffix}"
+        res = batch.run_job(engine, batch.Job(src, dst, batch.VIDEO))
+        assert res.status == "done", res.error
+        assert res.denoise == expected, (codec, denoise)
+        assert res.denoise_asked == (0.33 if denoise == 0.33 else None)
+        assert res.model == ("fsrcnn-real" if expected == 0.5 else engine.first.name)
+
+
+# ------------------------------------------------------------------- notes are one line
+
+
+def test_a_note_about_a_file_named_with_control_characters_is_one_line(runner, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    jpeg(src / "a\nb\x1b[31m.jpg", 60)
+    res = run(runner, src, "-s", 3, "-o", f"{tmp_path / 'out'}/")
+    assert res.exit_code == 0, res.output
+    notes = [line for line in res.stderr.splitlines() if "JPEG quality" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: ")
+    assert "a b\\x1b[31m.jpg: JPEG quality 60" in notes[0]
+    assert "\x1b" not in res.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_one_line_leaves_no_control_character(text):
+    from srup.render import one_line
+
+    line = one_line(text)
+    assert "\n" not in line and "\r" not in line
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in line)
+    assert len(line.splitlines()) <= 1

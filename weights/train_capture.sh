@@ -34,8 +34,8 @@ run() {  # scale steps [extra args]
 
 run 3 8000 --lr 3e-4 --init "weights/${model}-real_x3.safetensors"
 if [ "$model" = fsrcnn ]; then
-  run 2 5000 --lr 3e-4 --init "weights/${model}-real_x2.safetensors"
-  run 4 5000 --lr 3e-4 --init "weights/${model}-real_x4.safetensors"
+  run 2 3000 --lr 3e-4 --init "weights/${model}-real_x2.safetensors"
+  run 4 3000 --lr 3e-4 --init "weights/${model}-real_x4.safetensors"
 fi
 # ESPCN-7 ×2 for JPEG input (issue 25's ×2 target: waifu2x's photo model at noise level 2
 # scores 30.52 dB on Set14 ×2 JPEG-75, fsrcnn-real_x2 30.12): the real preset with blur and
@@ -48,10 +48,10 @@ if [ "$model" = espcn7 ]; then
     local resume=()
     [ -f "$out.ckpt.safetensors" ] && resume=(--resume)
     srup train "${TRAIN[@]}" -m espcn7 -s 2 -o "$out" --val "$DATA/Set5" \
-      --max-steps 12000 --degradation "real,blur=0.25,noise=0.25" \
+      --max-steps 6000  --degradation "real,blur=0.25,noise=0.25" \
       --val-degradation "clean,jpeg=75:75" --synthetic-text 0.25 --loss mse --workers 1 \
       --lr 3e-4 --init weights/espcn7_x2.safetensors "${resume[@]}"
   }
   run_real
-  run 2 5000 --lr 3e-4 --init runs/espcn7-real_x2.safetensors
+  run 2 3000 --lr 3e-4 --init runs/espcn7-real_x2.safetensors
 fi

@@ -5,12 +5,13 @@ folder, never overwrite without being asked (not even another run's, written mea
 and are written atomically (:mod:`srup.files`).
 
 **One failure boundary per file.** Whatever one input raises at any stage (the output
-check, the memory estimate, reading with its EXIF and ICC, the upscale, writing, scoring
-against ``--reference``), srup's own errors and unexpected ones alike, becomes that file's
-``failed`` :class:`Result` with a one-line ``error``; the batch goes on. Library warnings
-raised meanwhile become the file's notes (:mod:`srup.notes`). Only Ctrl-C and SIGTERM
-(``BaseException``) go through, to stop the batch, and errors of the run rather than of
-the file (:data:`FATAL_ERRORS`: weights that cannot be loaded, a device that cannot run).
+check, the memory estimate, reading with its EXIF and ICC, the output size the format can
+hold, the upscale, writing, scoring against ``--reference``), srup's own errors and
+unexpected ones alike, becomes that file's ``failed`` :class:`Result` with a one-line
+``error``; the batch goes on. Library warnings raised meanwhile become the file's notes
+(:mod:`srup.notes`). Only Ctrl-C and SIGTERM (``BaseException``) go through, to stop the
+batch, and errors of the run rather than of the file (:data:`FATAL_ERRORS`: weights that
+cannot be loaded, a device that cannot run).
 """
 
 from __future__ import annotations
@@ -89,11 +90,14 @@ class Result:
     (``error`` says why, in one line) or left_out (a file a folder scan passed over).
     ``size``/``out_size``: (width, height) in pixels; ``seconds``: wall time spent on this
     file; ``scores``: PSNR/SSIM against ``--reference``; ``denoise``: the ``--denoise``
-    strength the picture got (None where none applies: a named model or --weights file
-    under --denoise auto, a video, a plain resize); ``estimate``: what ``--denoise auto``
-    estimated of the file (:meth:`srup.estimate.Estimate.to_json`; None when nothing was
-    estimated: lossless files, other models); ``exception``: what was raised, for
-    ``--debug`` (never printed otherwise)."""
+    strength that ran (None where none applies: a named model or --weights file under
+    --denoise auto, a plain resize); for a video, what every frame got; ``denoise_asked``:
+    the strength asked for (given, or chosen by --denoise auto) when it is not the one that
+    ran (used to the nearest 0.05, or beyond the family's last member shipped: the run's
+    notes say why), else None; ``estimate``: what ``--denoise auto`` estimated of the file
+    (:meth:`srup.estimate.Estimate.to_json`; None when nothing was estimated: lossless
+    files, videos, other models); ``exception``: what was raised, for ``--debug`` (never
+    printed otherwise)."""
 
     input: str
     output: str | None
@@ -109,6 +113,7 @@ class Result:
     scores: dict[str, Any] | None = None
     denoise: float | None = None
     estimate: dict[str, Any] | None = None
+    denoise_asked: float | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -494,13 +499,22 @@ FLATTEN_BYTES_PER_SAMPLE = 32
 FLATTENED_FORMATS = frozenset({"JPEG", "BMP"})
 
 
+# What --denoise auto's estimate of a lossy picture needs beside the decoded input, per
+# pixel it measures (at most srup.estimate.MAX_PIXELS, its centre): the estimate's own peak
+# (srup.estimate.BYTES_PER_PIXEL, measured) and the 8-bit RGB copy it reads (grey or 16-bit
+# pictures). Counted on top of the rest: the allocator keeps what it frees (srup.allocator).
+ESTIMATE_COPY_BYTES_PER_PIXEL = 8
+
+
 @dataclass(frozen=True)
 class MemoryEstimate:
     """Bytes one picture needs at its peak: the decoded input, the network's output, the
     output at its final size (when a resize makes another), one more copy of it while it is
     encoded, the float64 planes of a resize to a size no network makes or of flattening
-    alpha (:data:`RESIZE_BYTES_PER_SAMPLE`, :data:`FLATTEN_BYTES_PER_SAMPLE`), and the
-    engine's working memory. An upper estimate from measured peaks, not a measurement."""
+    alpha (:data:`RESIZE_BYTES_PER_SAMPLE`, :data:`FLATTEN_BYTES_PER_SAMPLE`), the engine's
+    working memory, and for a lossy picture whose strength ``--denoise auto`` chooses, the
+    estimate's (:data:`ESTIMATE_COPY_BYTES_PER_PIXEL`). An upper estimate from measured
+    peaks, not a measurement."""
 
     total: int
     out_size: tuple[int, int]
@@ -515,19 +529,30 @@ def _network_scale(up: Runner, factor: float) -> int | None:
     return network_scale(factor, list(scales)) if scales else max(2, round(factor))
 
 
+def _final_size(up: Runner, width: int, height: int) -> tuple[tuple[int, int], float]:
+    """The output size (width, height) ``up`` makes of a ``width``×``height`` picture, and
+    the scale factor it applies."""
+    sizing = getattr(up, "sizing", None)
+    if sizing is None:
+        return (width * up.scale, height * up.scale), float(up.scale)
+    return sizing.final(width, height), sizing.factor(width, height)
+
+
 def estimate_memory(
-    up: Runner, width: int, height: int, channels: int, sample: int, flatten: bool = False
+    up: Runner,
+    width: int,
+    height: int,
+    channels: int,
+    sample: int,
+    flatten: bool = False,
+    lossy: bool = False,
 ) -> MemoryEstimate:
     """The :class:`MemoryEstimate` of a ``width``×``height`` picture of ``channels``
     samples of ``sample`` bytes each, upscaled by ``up``; ``flatten``: its alpha is
-    flattened onto a background when written (an output format without alpha)."""
-    sizing = getattr(up, "sizing", None)
-    if sizing is None:
-        final = (width * up.scale, height * up.scale)
-        factor = float(up.scale)
-    else:
-        final = sizing.final(width, height)
-        factor = sizing.factor(width, height)
+    flattened onto a background when written (an output format without alpha); ``lossy``:
+    the file is lossy, so an engine choosing its strength (``--denoise auto`` with ``-m
+    auto``) estimates it first (:mod:`srup.estimate`, on at most its centre 2 MP)."""
+    final, factor = _final_size(up, width, height)
     s = _network_scale(up, factor)
     network = (width * s, height * s) if s else (width, height)
     px = channels * sample
@@ -539,6 +564,11 @@ def estimate_memory(
         planes = RESIZE_BYTES_PER_SAMPLE * samples
     if flatten and channels in (2, 4):
         planes = max(planes, FLATTEN_BYTES_PER_SAMPLE * final[0] * final[1] * channels)
+    if lossy and getattr(up, "estimates", False):
+        from .estimate import BYTES_PER_PIXEL, MAX_PIXELS
+
+        measured = min(width * height, MAX_PIXELS)
+        total += (BYTES_PER_PIXEL + ESTIMATE_COPY_BYTES_PER_PIXEL) * measured
     return MemoryEstimate(total + planes, final, channels, sample)
 
 
@@ -551,7 +581,7 @@ def _check_memory(up: Runner, job: Job, limit: int, max_pixels: int) -> imageio.
         raise BadImageError(over_max_pixels(job.src, probe.width, probe.height, max_pixels))
     flatten = job.fmt in FLATTENED_FORMATS
     est = estimate_memory(
-        up, probe.width, probe.height, probe.channels, probe.bytes_per_sample, flatten
+        up, probe.width, probe.height, probe.channels, probe.bytes_per_sample, flatten, probe.lossy
     )
     if est.total > limit:
         w, h = est.out_size
@@ -684,6 +714,11 @@ def _prepare(up: Runner, job: Job, o: _Options) -> tuple[Result, imageio.Picture
         picture = imageio.read(job.src, max_pixels=o.max_pixels)
         res.size = picture.size
         res.note(*picture.notes)
+    if res.status == "running":
+        # An output the format cannot hold (a JPEG over 65,500 pixels a side) fails now,
+        # not after the upscale: its size is known from the input's (turned upright).
+        with _boundary(res, job, "output"):
+            imageio.check_size(job.dst, job.fmt, _final_size(up, *picture.size)[0])
     return res, (picture if res.status == "running" else None)
 
 
@@ -695,7 +730,7 @@ def _compute(
         if isinstance(up, Engine):
             # Which weights, from what the file says (--denoise auto): said in its record.
             choice = up.choose(picture)
-            res.denoise = choice.denoise
+            res.denoise, res.denoise_asked = choice.denoise, choice.asked
             res.estimate = None if choice.estimate is None else choice.estimate.to_json()
             if choice.note:
                 res.note(choice.note)
@@ -759,17 +794,19 @@ def _video(up: Runner, res: Result, job: Job, o: _Options, progress) -> Result:
         else:
             job.dst.parent.mkdir(parents=True, exist_ok=True)
         sizing = getattr(up, "sizing", None)
+        chosen: list = []  # the first frame's Choice: what every frame got (no estimate)
+        process = _choosing(up, chosen) if isinstance(up, Engine) else up.process
         try:
             done = upscale_video(
                 job.src,
                 job.dst,
-                up.process,
+                process,
                 options,
                 progress,
                 o.overwrite,
                 skip_existing=o.skip_existing,
                 sizing=sizing,
-                process_at=_process_at(up) if sizing is not None else None,
+                process_at=_process_at(up, chosen) if sizing is not None else None,
             )
         except OutputExistsError:
             if not o.skip_existing:
@@ -781,20 +818,37 @@ def _video(up: Runner, res: Result, job: Job, o: _Options, progress) -> Result:
         else:
             res.status = "partial" if done.partial else "done"
         res.model, res.frames = done.model, done.frames
+        if chosen:
+            res.denoise, res.denoise_asked = chosen[0].denoise, chosen[0].asked
         res.size, res.out_size = done.size, done.out_size
         res.note(*done.notes)
         res.fps = round(done.fps, 2)
     return res
 
 
-def _process_at(up: Engine) -> Callable[[Sizing], Callable]:
+def _choosing(up: Engine, chosen: list) -> Callable:
+    """``up``'s process, which also keeps in ``chosen`` the :class:`srup.engine.Choice` of
+    the first frame it is given (every frame of a clip gets the same: no per-frame
+    estimate), for the clip's record."""
+
+    def process(picture: imageio.Picture, progress=None):
+        choice = up.choose(picture)
+        if not chosen:
+            chosen.append(choice)
+        return up.process(picture, progress, choice)
+
+    return process
+
+
+def _process_at(up: Engine, chosen: list | None = None) -> Callable[[Sizing], Callable]:
     """``sizing →`` ``up``'s process with that Sizing instead of its own, the same models
-    (a video whose encoder needs even sizes, a turned clip: srup.video)."""
+    (a video whose encoder needs even sizes, a turned clip: srup.video); ``chosen`` as
+    :func:`_choosing`."""
 
     def at(sizing: Sizing) -> Callable:
         other = copy.copy(up)  # shares the loaded models
         other.sizing = sizing
-        return other.process
+        return other.process if chosen is None else _choosing(other, chosen)
 
     return at
 

@@ -69,11 +69,10 @@ def _error(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from .render import safe_text
+    from .render import one_line
 
-    one_line = " ".join(safe_text(message).split())
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(one_line)}"
+        f"[bold red]error:[/] {escape(one_line(message))}"
     )
 
 
@@ -309,7 +308,7 @@ def _denoise(_ctx: click.Context, _param: click.Parameter, value: str) -> str | 
         raise click.BadParameter(f"{value!r}: give auto or a number from 0 to 1") from None
     if not 0.0 <= number <= 1.0:  # NaN fails this too
         raise click.BadParameter(f"{value!r}: give auto or a number from 0 to 1")
-    return number
+    return number + 0.0  # -0 is 0
 
 
 def _engine_options(f, precision: str = "auto"):
@@ -434,8 +433,11 @@ class ByteSize(click.ParamType):
     callback=_denoise,
     help="How hard the model works against compression, noise and blur: 0 the clean model, "
     "0.5 its real-photo variant, 1 its capture variant, weights interpolated between (as "
-    "Real-ESRGAN's -dn). auto (with -m auto): 0 for lossless files, for JPEGs chosen from "
-    "their quality, noise and blur. A number needs -m auto or a clean model (-m fsrcnn).",
+    "Real-ESRGAN's -dn), used to the nearest 0.05. auto (with -m auto): 0 for lossless "
+    "files, for lossy ones chosen from their quality, noise and blur. A number needs -m "
+    "auto or a clean model with a real or capture variant at the scale (-m fsrcnn); beyond "
+    "the last variant shipped, that variant runs (said once; --json: denoise is what ran, "
+    "denoise_asked what was asked).",
 )
 @_engine_options
 @click.option(
@@ -662,6 +664,8 @@ def upscale(
             display.note("--denoise auto: a --weights file is one weight set; it runs as it is")
         elif model != "auto":
             display.note(f"--denoise auto chooses per file with -m auto only: {model} as named")
+    for text in up.new_notes():  # a strength that runs as another: said once per run
+        display.note(text)
     results = batch.run_jobs(
         up,
         jobs,
@@ -677,6 +681,8 @@ def upscale(
         progress_for=lambda job: display.file(job.src),
     )
     for res in results:
+        for text in up.new_notes():  # once per run, as it first arises, not per file
+            display.note(text)
         display.result(res)
     display.summary()
     return EXIT_PARTIAL if display.failed or display.partial else EXIT_OK

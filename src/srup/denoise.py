@@ -15,15 +15,25 @@ fine-tuned from one another stay close enough in weight space for the mix to beh
 model between the two. A member that is not shipped for a scale shortens the chain: the
 points stay where they are, and a strength beyond the last member shipped clamps to it
 (with no capture weights, 0.5–1 all mean the real model), so ``--denoise 0.5`` means the
-real model whatever else is installed. At a member's own point its file is loaded as it is
-(no arithmetic): its output is bit for bit that of ``-m ARCH-VARIANT``.
+real model whatever else is installed. What ran is what is recorded: the strength of a
+clamped blend is the member's point (:attr:`Blend.strength`), the strength asked for is
+kept beside it (:attr:`Blend.asked`) and :meth:`Family.beyond` says why, in one line, for
+the run's notes. A family of the clean model alone has nothing to walk: a strength given
+for it (``-m espcn7 -s 2 --denoise 0.8``) is refused (:func:`choose`), unless it is 0,
+the clean model itself. At a member's own point its file is loaded as it is (no
+arithmetic): its output is bit for bit that of ``-m ARCH-VARIANT``.
+
+Strengths are used to the nearest :data:`STEP` (0.05), given or chosen alike
+(:func:`rounded`): ``--denoise 0.33`` runs 0.35, so a mix's name (two decimals) always
+says what ran, and a batch builds at most 21 weight sets per family.
 
 ``--denoise auto`` (the default, with ``-m auto``) chooses a strength per file from what the
 file says (:func:`strength`, from :func:`srup.estimate.estimate`): 0 for a lossless input
 (the clean model ``auto`` has always taken, bit for bit), and for a JPEG a strength from
-its quantization tables' quality, raised by the noise and blur estimated on its pixels.
-Auto strengths are rounded to :data:`STEP`, so a batch of JPEGs of varied quality builds a
-few weight sets, not one per file (:class:`srup.engine.Engine` keeps the last few).
+its quantization tables' quality (or that of an earlier, coarser save its pixels still
+show), raised by its blockiness, noise and blur (:class:`Policy`). Auto strengths are
+rounded to :data:`STEP` too, so a batch of JPEGs of varied quality builds a few weight
+sets, not one per file (:class:`srup.engine.Engine` keeps every one it built).
 
 Names: a member is named as ``srup models`` lists it (``fsrcnn``, ``fsrcnn-real``); a mix
 is ``ARCH-A+B@S``, its two members' variants (``clean`` for the clean model) and the
@@ -89,8 +99,20 @@ class Policy:
     # JPEG quality (IJG scale) → strength, piecewise linear through these points and flat
     # beyond the ends: q 75 is exactly the real model (the phone-photo validation's JPEG).
     quality: tuple[tuple[float, float], ...] = ((55.0, 1.0), (75.0, REAL), (95.0, 0.2))
-    # A lossy file without quantization tables (lossy WebP, JPEG inside TIFF): the real model.
+    # A lossy file without quantization tables (lossy WebP, JPEG inside TIFF, AVIF, HEIF,
+    # JPEG 2000), or with invalid ones (a step of 0): the real model.
     lossy_without_tables: float = REAL
+    # A JPEG whose tables read this quality or more (quality 100: every step 1) is taken as
+    # lossless, as a PNG is: strength 0, and noise and blur do not raise it (a lossless file
+    # is not estimated at all). An earlier save or blockiness still does (below).
+    lossless_quality: float = 100.0
+    # An earlier, coarser save the pixels show (Estimate.earlier_quality, a JPEG at 10 saved
+    # again at 95) counts by its quality, through the same points, when that gives more.
+    # Blockiness (srup.estimate.blockiness) at or above the first point sets a floor,
+    # piecewise linear through these points and flat beyond: single saves of Set14 photos
+    # read up to 1.4 at quality 75 and 1.25 at 95 (so neither is raised), boards JPEG'd at
+    # 10 read about 1.5, photos 2–5 (tests/test_estimate.py).
+    blockiness: tuple[tuple[float, float], ...] = ((1.4, REAL), (2.4, 1.0))
     # Noise σ on Y (8-bit levels, srup.estimate.noise_sigma) above the floor raises the
     # strength by the gain per level, by at most noise_most.
     noise_floor: float = 3.0
@@ -105,7 +127,7 @@ class Policy:
 
 
 POLICY = Policy()
-STEP = 0.05  # auto strengths are rounded to this: at most 21 weight sets per family
+STEP = 0.05  # strengths, given or chosen, are used to the nearest: 21 weight sets per family
 
 
 # ------------------------------------------------------------------------------ strength
@@ -128,12 +150,13 @@ def parse(value: object) -> str | float:
     number = float(value)
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
         raise InvalidArgument(f"denoise must be a number from 0 to 1 (or auto), got {value!r}")
-    return number
+    return number + 0.0  # -0.0 is 0.0
 
 
 def rounded(s: float) -> float:
-    """``s`` on the :data:`STEP` grid (0.05), in [0, 1]: 0.62 → 0.6, 0.63 → 0.65."""
-    return round(min(1.0, max(0.0, round(s / STEP) * STEP)), 2)
+    """``s`` on the :data:`STEP` grid (0.05), in [0, 1]: 0.62 → 0.6, 0.63 → 0.65, −0.0 →
+    0.0 (halfway, as Python rounds: to the even multiple of the step)."""
+    return round(min(1.0, max(0.0, round(s / STEP) * STEP)), 2) + 0.0
 
 
 def _through(points: Sequence[tuple[float, float]], x: float) -> float:
@@ -147,15 +170,27 @@ def _through(points: Sequence[tuple[float, float]], x: float) -> float:
 def strength(est: Estimate, policy: Policy | None = None) -> float:
     """The strength ``policy`` (:data:`POLICY`) gives a lossy file of estimate ``est``, on
     the denoise scale (0 clean, 0.5 real, 1 capture), in [0, 1], not rounded: from the JPEG
-    quality (``est.jpeg_quality``; without tables, ``lossy_without_tables``), plus
-    ``noise_gain`` per level of ``est.noise_sigma`` above ``noise_floor`` (at most
-    ``noise_most``), plus ``blur_gain`` per pixel of ``est.blur`` above ``blur_floor`` (at
-    most ``blur_most``); either raise only when measured."""
+    quality (``est.jpeg_quality``; without tables, ``lossy_without_tables``; at or above
+    ``lossless_quality``, 0), or from an earlier save's (``est.earlier_quality``) when that
+    gives more, at least what ``est.blockiness`` sets (``blockiness``), plus ``noise_gain``
+    per level of ``est.noise_sigma`` above ``noise_floor`` (at most ``noise_most``), plus
+    ``blur_gain`` per pixel of ``est.blur`` above ``blur_floor`` (at most ``blur_most``);
+    each only when measured. Noise and blur do not raise a lossless-like file (quality 100
+    with no earlier save or blockiness found): 0, as a PNG."""
     p = policy or POLICY
-    if est.jpeg_quality is None:
-        s = p.lossy_without_tables
-    else:
-        s = _through(p.quality, float(est.jpeg_quality))
+    q = None if est.jpeg_quality is None else float(est.jpeg_quality)
+    lossless = q is not None and q >= p.lossless_quality
+    s = p.lossy_without_tables if q is None else _through(p.quality, q)
+    if lossless:
+        s = 0.0
+    earlier = getattr(est, "earlier_quality", None)
+    if earlier is not None:
+        s, lossless = max(s, _through(p.quality, float(earlier))), False
+    blocks = getattr(est, "blockiness", None)
+    if blocks is not None and float(blocks) >= p.blockiness[0][0]:
+        s, lossless = max(s, _through(p.blockiness, float(blocks))), False
+    if lossless:
+        return 0.0
     if est.noise_sigma is not None:
         s += min(p.noise_most, p.noise_gain * max(0.0, float(est.noise_sigma) - p.noise_floor))
     if est.blur is not None:
@@ -198,12 +233,21 @@ class Member:
 class Blend:
     """What a strength means in one family: the weights ``(1 − t)·θ_a + t·θ_b``; ``b`` is
     None (and ``t`` 0) at a member's own point, or beyond the chain's ends. ``strength``:
-    the point on the denoise scale asked for."""
+    the point on the denoise scale these weights stand for, what runs (beyond the chain's
+    ends, the nearest member's point); ``asked``: the strength asked for (None: the same
+    as ``strength``)."""
 
     strength: float
     a: Member
     b: Member | None = None
     t: float = 0.0
+    asked: float | None = None
+
+    @property
+    def differs(self) -> bool:
+        """The strength that runs is not the one asked for (rounded to :data:`STEP`, or
+        clamped to the chain)."""
+        return self.asked is not None and self.asked != self.strength
 
     @property
     def name(self) -> str:
@@ -246,22 +290,43 @@ class Family:
     scale: int
     members: tuple[Member, ...]
 
-    def blend(self, s: float) -> Blend:
+    def blend(self, s: float, asked: float | None = None) -> Blend:
         """The weights at strength ``s`` (0–1): a member at its point, the mix of the two
-        members around ``s`` between them, the nearest member beyond the chain's ends."""
+        members around ``s`` between them, the nearest member beyond the chain's ends (its
+        point then the blend's ``strength``, ``s`` its ``asked``). ``asked``: what ``s``
+        came from when it was rounded (kept as the blend's ``asked``)."""
         if not self.members:
             raise UnknownModelError(f"no shipped {self.arch} weights for ×{self.scale}")
+        asked = s if asked is None else asked
         first, last = self.members[0], self.members[-1]
         if s <= first.point:
-            return Blend(s, first)
+            return Blend(first.point, first, asked=asked)
         if s >= last.point:
-            return Blend(s, last)
+            return Blend(last.point, last, asked=asked)
         for a, b in zip(self.members, self.members[1:], strict=False):
             if s == b.point:
-                return Blend(s, b)
+                return Blend(s, b, asked=asked)
             if a.point < s < b.point:
-                return Blend(s, a, b, (s - a.point) / (b.point - a.point))
+                return Blend(s, a, b, (s - a.point) / (b.point - a.point), asked=asked)
         raise AssertionError(f"strength {s} outside the chain")  # unreachable: clamped above
+
+    def beyond(self, s: float) -> str | None:
+        """Why strength ``s`` runs another (a member's point, the chain being shorter than
+        :data:`CHAIN`), in one line, or None when it lies within the chain: ``no
+        fsrcnn-capture weights at ×2: strengths above 0.5 run fsrcnn-real``."""
+        if not self.members:
+            return None
+        first, last = self.members[0], self.members[-1]
+        if s > last.point:
+            missing = [v for v, point in CHAIN if point > last.point]
+            side, end, member = "above", last.point, last
+        elif s < first.point:
+            missing = [v for v, point in CHAIN if point < first.point]
+            side, end, member = "below", first.point, first
+        else:
+            return None
+        names = " or ".join(f"{self.arch}-{v}" if v else self.arch for v in missing)
+        return f"no {names} weights at ×{self.scale}: strengths {side} {end:g} run {member.name}"
 
     @property
     def span(self) -> str:
@@ -298,37 +363,67 @@ def auto_family(scale: int) -> Family:
     return family(split_name(default_model(scale, lossy=True))[0], scale)
 
 
-def choose(model: str, scale: int, s: float) -> Blend:
-    """The weights ``model`` at ``scale`` gets at strength ``s``: with ``auto``, 0 is the
-    clean model ``auto`` takes for lossless input (:func:`srup.catalog.default_model`: the
-    same as today, which at ×4 is espcn7, not fsrcnn) and above 0 a point of
-    :func:`auto_family`; a clean model's name (``fsrcnn``) walks its own family.
+def _walkable(scale: int) -> list[str]:
+    """The architectures whose family at ``scale`` has a member beside the clean one (what
+    a strength can walk), by name."""
+    arches = sorted({split_name(n)[0] for (n, sc) in shipped() if sc == scale})
+    out = []
+    for arch in arches:
+        fam = family(arch, scale)
+        if len(fam.members) > 1 and fam.members[0].name == arch:
+            out.append(arch)
+    return out
+
+
+def choose(model: str, scale: int, s: float, strict: bool = True) -> Blend:
+    """The weights ``model`` at ``scale`` gets at strength ``s``, used to the nearest
+    :data:`STEP` (:func:`rounded`; the blend's ``asked`` keeps ``s``): with ``auto``, 0 is
+    the clean model ``auto`` takes for lossless input (:func:`srup.catalog.default_model`:
+    the same as today, which at ×4 is espcn7, not fsrcnn) and above 0 a point of
+    :func:`auto_family`; a clean model's name (``fsrcnn``) walks its own family; beyond
+    the chain's ends, the nearest member (:meth:`Family.blend`, :meth:`Family.beyond`).
     :class:`~srup.errors.InvalidArgument` for a variant's name (``fsrcnn-real``: a strength
-    is a point on a family, named by its clean model);
+    is a point on a family, named by its clean model), and, when ``strict`` (a strength
+    given, not chosen by ``--denoise auto``), for a strength above 0 on a family of the
+    clean model alone (``-m espcn7 -s 2 --denoise 0.8``: no real or capture weights, so
+    nothing to walk; the message names the models that have them);
     :class:`~srup.errors.UnknownModelError` for a model or scale srup does not ship."""
     from .catalog import default_model, model_names
 
+    r = rounded(s)
     if model == "auto":
-        if s == 0.0:
+        if r == 0.0:
             clean = default_model(scale)
-            return Blend(s, Member(clean, 0.0, shipped()[(clean, scale)]))
-        return auto_family(scale).blend(s)
-    arch, variant = split_name(model)
-    if model not in model_names():
-        raise UnknownModelError(f"unknown model {model!r}; available: {', '.join(model_names())}")
-    if variant:
+            return Blend(0.0, Member(clean, 0.0, shipped()[(clean, scale)]), asked=s)
+        fam = auto_family(scale)
+        arch = fam.arch
+    else:
+        arch, variant = split_name(model)
+        if model not in model_names():
+            raise UnknownModelError(
+                f"unknown model {model!r}; available: {', '.join(model_names())}"
+            )
+        if variant:
+            raise InvalidArgument(
+                f"denoise walks a model family from its clean member: give the model {arch} "
+                f"(-m {arch}) or auto with it, not {model}"
+            )
+        fam = family(arch, scale)
+        if not fam.members or fam.members[0].name != arch:
+            have = sorted(s_ for (n, s_) in shipped() if n == arch)
+            raise UnknownModelError(
+                f"no shipped {arch} weights for ×{scale}; available scales for {arch}: "
+                f"{', '.join(map(str, have)) or 'none'}"
+            )
+    if strict and len(fam.members) < 2 and r not in {m.point for m in fam.members}:
+        others = [a for a in _walkable(scale) if a != arch]
+        ways = [f"-m {a}" for a in others] + ["--denoise 0"]
+        use = ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1]
+        who = arch if model != "auto" else f"auto's model at ×{scale}, {arch},"
         raise InvalidArgument(
-            f"denoise walks a model family from its clean member: give the model {arch} "
-            f"(-m {arch}) or auto with it, not {model}"
+            f"--denoise {s:g}: {who} has no real or capture weights at ×{scale}; use {use}"
         )
-    fam = family(arch, scale)
-    if not fam.members or fam.members[0].name != arch:
-        have = sorted(s_ for (n, s_) in shipped() if n == arch)
-        raise UnknownModelError(
-            f"no shipped {arch} weights for ×{scale}; available scales for {arch}: "
-            f"{', '.join(map(str, have)) or 'none'}"
-        )
-    return fam.blend(s)
+    return fam.blend(r, asked=s)
 
 
 # ------------------------------------------------------------------------- interpolation

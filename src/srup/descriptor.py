@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from . import arguments
 from .catalog import default_model, model_names
-from .denoise import choose
+from .denoise import Blend, choose
 from .denoise import parse as parse_denoise
 from .errors import BadWeightsError, InvalidArgument, UnknownModelError
 from .models import registry
@@ -118,8 +118,10 @@ def describe(
     ``denoise``: ``"auto"`` (the above), or a strength from 0 to 1 on the family of
     ``model`` (``auto`` or a clean model's name such as ``fsrcnn``): 0 the clean model,
     0.5 the real-photo variant, 1 the capture variant, the weights of the two around it
-    interpolated in between (:mod:`srup.denoise`); ``name`` then says what was built
-    (``fsrcnn-clean+real@0.30``) and ``denoise`` the strength.
+    interpolated in between (:mod:`srup.denoise`); strengths are used to the nearest 0.05,
+    and beyond the family's last (or first) member shipped, that member runs; ``name``
+    then says what was built (``fsrcnn-clean+real@0.30``) and ``denoise`` the strength
+    that runs.
 
     Raises :class:`~srup.errors.InvalidArgumentType` for arguments of the wrong type (a
     ``scale`` that is not an integer, a ``model`` that is not a string);
@@ -128,7 +130,8 @@ def describe(
     variants); :class:`~srup.errors.BadWeightsError` for a weights file that is not srup's
     or whose header does not parse; :class:`~srup.errors.InvalidArgument` for a strength
     out of range, or with ``weights``, ``lossy=True`` or a variant's name (``fsrcnn-real``),
-    where it has no family to walk."""
+    where it has no family to walk, and for a strength above 0 on a model with neither
+    real nor capture weights at ``scale`` (``espcn7`` at ×2)."""
     model = arguments.text("model", model)
     scale = arguments.integer("scale", scale)
     lossy = arguments.boolean("lossy", lossy)
@@ -193,12 +196,22 @@ def describe(
     return ModelDescriptor(name=model, spec=spec, scale=scale, path=path, metadata=meta)
 
 
-def _blended(model: str, scale: int, strength: float) -> ModelDescriptor:
-    """The weight set at ``strength`` on ``model``'s family (:func:`srup.denoise.choose`)."""
-    blend = choose(model, scale, strength)
+def _blended(model: str, scale: int, strength: float, strict: bool = True) -> ModelDescriptor:
+    """The weight set at ``strength`` on ``model``'s family (:func:`srup.denoise.choose`,
+    ``strict`` as there): its ``denoise`` is the strength that runs (to the nearest 0.05,
+    or a member's point beyond the chain's ends); the metadata keeps the one asked for
+    (``denoise_asked``) when it differs."""
+    blend = choose(model, scale, strength, strict)
+    return from_blend(blend, scale)
+
+
+def from_blend(blend: Blend, scale: int) -> ModelDescriptor:
+    """The weight set of ``blend`` (:class:`srup.denoise.Blend`) at ``scale``."""
     described = describe(blend.a.name, scale)
     meta = dict(described.metadata)
-    meta["denoise"] = f"{strength:g}"
+    meta["denoise"] = f"{blend.strength:g}"
+    if blend.differs:
+        meta["denoise_asked"] = f"{blend.asked:g}"
     if blend.b is not None:
         # What was mixed, for whoever reads the metadata: the two files and their shares.
         meta["interpolated"] = f"{1 - blend.t:.4g}×{blend.a.name} + {blend.t:.4g}×{blend.b.name}"
@@ -208,6 +221,6 @@ def _blended(model: str, scale: int, strength: float) -> ModelDescriptor:
         scale=scale,
         path=described.path,
         metadata=meta,
-        denoise=strength,
+        denoise=blend.strength,
         mix=blend.mix,
     )

@@ -2,21 +2,28 @@
 resize to the exact output size asked for.
 
 ``--model auto`` with ``--denoise auto`` takes the clean model for a lossless file and,
-for a lossy one (JPEG, lossy WebP, JPEG-in-TIFF), a point of the model's family (clean →
-real-photo → capture variant, weights interpolated between: :mod:`srup.denoise`) chosen
-from what the file says: its JPEG quality, its noise and blur (:mod:`srup.estimate`,
-estimated once per file). ``--denoise S`` puts every file at strength S. A video's frames
-are lossy pictures without tables: the real variant, as before (no per-frame estimate).
-A scale other than a shipped one (``-s 2.5``, ``--width``) runs the network at the smallest
-shipped scale that reaches the size and resizes the result (MATLAB bicubic, antialiased).
-Each Upscaler is loaded on first use and kept; the interpolated ones (a few strengths at a
-time, :data:`MIXES_KEPT`) are kept while they are among the last used.
+for a lossy one (JPEG, lossy WebP, JPEG-in-TIFF, AVIF, HEIF, JPEG 2000 but a reversible
+one), a point of the model's family (clean → real-photo → capture variant, weights
+interpolated between: :mod:`srup.denoise`) chosen from what the file says: its JPEG
+quality, an earlier save, its blockiness, noise and blur (:mod:`srup.estimate`, estimated
+once per file, on at most its centre 2 MP). ``--denoise S`` puts every file at strength S
+(to the nearest 0.05). A video's frames are lossy pictures without tables: the real
+variant, as before (no per-frame estimate), unless its codec is lossless (FFV1, HuffYUV,
+Ut Video, PNG, QuickTime RLE, raw video: :data:`srup.video_codecs.LOSSLESS_CODECS`), whose
+frames get the clean model as a lossless picture does. A scale other than a shipped one
+(``-s 2.5``, ``--width``) runs the network at the smallest shipped scale that reaches the
+size and resizes the result (MATLAB bicubic, antialiased). Each Upscaler is loaded on first
+use and kept for the run, interpolated ones included: at most :data:`MIXES_KEPT` (19) mixes
+per family and scale, at most 0.4 MB each (espcn7).
+
+What runs is what is recorded: :class:`Choice` carries the strength that ran and, when it
+differs, the one asked for; why it differs (a family without capture weights at that
+scale, a strength used to the nearest 0.05) is said once per run (:attr:`Engine.notes`).
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +44,13 @@ if TYPE_CHECKING:
 
 __all__ = ["MIXES_KEPT", "Choice", "Engine"]
 
-# Interpolated weight sets kept built at once (least recently used dropped): a batch of JPEGs
-# of varied quality moves among a few strengths (rounded to srup.denoise.STEP).
-MIXES_KEPT = 4
+# The most interpolated weight sets a run builds per family and scale, all kept: strengths
+# are used to the nearest srup.denoise.STEP (0.05), 21 points, of which the members' own
+# (0, 0.5, 1: their files, no arithmetic) are no mix, so at most 19 (with the real member
+# missing). Each costs about its weights in float32 and its inference form: measured 0.4 MB
+# of RSS for espcn7 at ×3, the largest network (fsrcnn 0.04 MB), so all 19 are under 8 MB
+# and a batch cycling through every strength never rebuilds one.
+MIXES_KEPT = 19
 
 
 @dataclass(frozen=True)
@@ -47,13 +58,16 @@ class Choice:
     """What one picture gets: ``upscaler`` (None: it does not grow, a plain resize), the
     ``denoise`` strength (None where none applies: a named model or a --weights file under
     --denoise auto), the ``estimate`` made of the file (None unless --denoise auto estimated
-    it: lossy pictures under -m auto), and ``note``: what was estimated and chosen, in words
-    (None when nothing was estimated)."""
+    it: lossy pictures under -m auto), ``note``: what was estimated and chosen, in words
+    (None when nothing was estimated), and ``asked``."""
 
     upscaler: Upscaler | None
     denoise: float | None = None
     estimate: Estimate | None = None
     note: str | None = None
+    # The strength asked for (given, or chosen by --denoise auto), when it is not the one
+    # that ran (``denoise``): rounded to 0.05, or beyond the family's last member shipped.
+    asked: float | None = None
 
 
 def _substitute_note(name: str, asked: int, ran: int) -> str:
@@ -87,10 +101,12 @@ class Engine:
                 f"--denoise {self.denoise:g}: a --weights file is one weight set, with "
                 "nothing to interpolate; leave --denoise at auto"
             )
-        # The models named or taken for lossless input, kept; interpolated ones, a few.
+        # Every weight set built, kept for the run (members and mixes alike).
         self._loaded: dict[tuple, Upscaler] = {}
-        self._mixes: OrderedDict[tuple, Upscaler] = OrderedDict()
-        self._keys: dict[tuple[int, float | None], tuple] = {}
+        # (scale, strength asked) → the weights' key, the Blend, why it runs another strength
+        self._keys: dict[tuple[int, float | None], tuple[tuple, dn.Blend | None, list[str]]] = {}
+        self._notes: dict[str, None] = {}  # said once per run, in order
+        self._said = 0
         self.builds = 0
         if weights is not None:
             # Checked: a header scale of "abc" or "2.0" is a one-line BadWeightsError.
@@ -105,7 +121,26 @@ class Engine:
         fixed = None if self.denoise == "auto" else self.denoise
         if fixed is None and model == "auto" and weights is None:
             fixed = 0.0  # auto: what lossless input gets
-        self.first = self._upscaler(first, fixed)
+        self.first = self._upscaler(first, fixed)[0]
+
+    @property
+    def estimates(self) -> bool:
+        """Whether lossy pictures are estimated (:mod:`srup.estimate`): ``-m auto`` with
+        ``--denoise auto``."""
+        return self.denoise == "auto" and self.model == "auto" and self.weights is None
+
+    @property
+    def notes(self) -> list[str]:
+        """What the run is told once, not per file, in the order it arose: why a strength
+        runs as another (a family without capture weights at a scale, a strength used to
+        the nearest 0.05). Each text once per run."""
+        return list(self._notes)
+
+    def new_notes(self) -> list[str]:
+        """The :attr:`notes` that arose since this was last called."""
+        fresh = list(self._notes)[self._said :]
+        self._said = len(self._notes)
+        return fresh
 
     def _scale_for(self, w: int, h: int) -> int | None:
         exact = self.sizing.integer_scale
@@ -115,67 +150,100 @@ class Engine:
             return exact  # let load() say that nothing is shipped for it
         return network_scale(self.sizing.factor(w, h), self.scales)
 
-    def _upscaler(self, scale: int, strength: float | None) -> Upscaler:
+    def _upscaler(self, scale: int, strength: float | None) -> tuple[Upscaler, dn.Blend | None]:
         """The Upscaler at ``scale`` for ``strength`` (None: the model or file as named),
-        built once: two strengths that mean the same weights (beyond the last member of a
-        family) share it."""
-        key = self._keys.get((scale, strength))
-        if key is None:  # which weights: read from the weights' headers once per strength
-            same = None if strength is None else dn.choose(self.model, scale, strength).key
-            key = self._keys[(scale, strength)] = (scale, same)
-        if key in self._loaded:
-            return self._loaded[key]
-        if key in self._mixes:
-            self._mixes.move_to_end(key)
-            return self._mixes[key]
-        if strength is None:
-            up = load(self.model, scale, weights=self.weights, **self.options)
-        else:
-            up = load(self.model, scale, denoise=strength, **self.options)
-        self.builds += 1
-        if up.descriptor is not None and up.descriptor.mix:
-            self._mixes[key] = up
-            while len(self._mixes) > MIXES_KEPT:
-                self._mixes.popitem(last=False)
-        else:
+        built once and kept, and the :class:`srup.denoise.Blend` it stands for (None for
+        none): two strengths that mean the same weights (beyond the last member of a
+        family, or rounded onto one another) share it. A strength given (``--denoise S``)
+        is refused on a family of the clean model alone; one chosen by ``--denoise auto``
+        runs that model (:func:`srup.denoise.choose`)."""
+        found = self._keys.get((scale, strength))
+        if found is None:  # which weights: read from the weights' headers once per strength
+            blend, why = None, []
+            if strength is not None:
+                blend = dn.choose(self.model, scale, strength, strict=self.denoise != "auto")
+                why = self._why(scale, blend)
+            key = (scale, None if blend is None else blend.key)
+            found = self._keys[(scale, strength)] = (key, blend, why)
+        key, blend, why = found
+        for text in why:  # said once per run, when first a picture runs it
+            self._notes.setdefault(text)
+        if key not in self._loaded:
+            if blend is None:
+                up = load(self.model, scale, weights=self.weights, **self.options)
+            elif blend.b is None:  # a member (where clamped too): its file as it is
+                up = load(blend.a.name, scale, **self.options)
+            else:  # a mix, at the strength that runs (on the grid, within the chain)
+                up = load(self.model, scale, denoise=blend.strength, **self.options)
+            self.builds += 1
             self._loaded[key] = up
-        return up
+        return self._loaded[key], blend
+
+    @staticmethod
+    def _why(scale: int, blend: dn.Blend) -> list[str]:
+        """Why ``blend`` runs another strength than it was asked, in one line each (none
+        when it runs as asked)."""
+        if not blend.differs:
+            return []
+        asked = float(blend.asked)
+        r, why = dn.rounded(asked), []
+        if r != asked:
+            why.append(
+                f"--denoise {asked:g} runs as {r:.2f}: strengths are used to the nearest "
+                f"{dn.STEP:g}"
+            )
+        if r != blend.strength:
+            beyond = dn.family(split_name(blend.a.name)[0], scale).beyond(r)
+            if beyond is not None:
+                why.append(beyond)
+        return why
 
     def _strength(self, picture: imageio.Picture) -> tuple[float | None, Estimate | None]:
-        """The strength ``picture`` gets, and the estimate it came from (None when none was
-        made): see :meth:`choose`."""
+        """The strength asked for ``picture``, and the estimate it came from (None when
+        none was made): see :meth:`choose`."""
         if self.denoise != "auto":
             return float(self.denoise), None
-        if self.model != "auto" or self.weights is not None:
+        if not self.estimates:
             return None, None
         if not picture.lossy:
             return 0.0, None
         if picture.format == "VIDEO":  # no per-frame estimate: the real variant, as before
             return dn.REAL, None
-        from .estimate import estimate
+        from .estimate import centre, estimate
 
-        est = estimate(dn.rgb8(picture.pixels), picture.quantization)
+        est = estimate(dn.rgb8(centre(picture.pixels)), picture.quantization)
         return dn.rounded(dn.strength(est)), est
 
     def choose(self, picture: imageio.Picture) -> Choice:
         """What ``picture`` gets (:class:`Choice`). Under ``-m auto --denoise auto``: a
-        lossless picture the clean model (strength 0, nothing estimated); a lossy one the
-        strength :func:`srup.denoise.strength` gives its estimate, rounded to
-        :data:`srup.denoise.STEP`; a video frame the real variant (0.5)."""
+        lossless picture (a frame of a lossless codec's video too) the clean model
+        (strength 0, nothing estimated); a lossy one the strength
+        :func:`srup.denoise.strength` gives its estimate, rounded to
+        :data:`srup.denoise.STEP`; a lossy video's frame the real variant (0.5). The
+        Choice's ``denoise`` is the strength that runs, ``asked`` the one asked for when
+        that differs."""
         w, h = picture.size
         scale = self._scale_for(w, h)
         if scale is None:
             return Choice(None)
         strength, est = self._strength(picture)
-        up = self._upscaler(scale, strength)
+        up, blend = self._upscaler(scale, strength)
+        ran = strength if blend is None else blend.strength
+        asked = blend.asked if blend is not None and blend.differs else None
         note = None
         if est is not None:
             said = est.describe()
             if est.jpeg_quality is None:
                 kind = f"lossy {picture.format}" if picture.format else "lossy"
-                said = f"{kind} (no quantization tables){', ' + said if said else ''}"
-            note = f"{said} → denoise {strength:.2f} ({up.name})"
-        return Choice(up, strength, est, note)
+                what = "no quantization tables"
+                if picture.quantization:
+                    what = "quantization tables invalid (a step of 0): quality unknown"
+                said = f"{kind} ({what}){', ' + said if said else ''}"
+            chosen = f"denoise {ran:.2f}"
+            if asked is not None:
+                chosen = f"denoise {asked:.2f}, runs {ran:.2f}"
+            note = f"{said} → {chosen} ({up.name})"
+        return Choice(up, ran, est, note, asked)
 
     def pick(self, picture: imageio.Picture) -> Upscaler | None:
         """The upscaler ``picture`` gets; None when it does not grow (a plain resize)."""

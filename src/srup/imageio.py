@@ -60,6 +60,7 @@ __all__ = [
     "Picture",
     "Probe",
     "atomic_write",
+    "check_size",
     "format_for",
     "from_pil",
     "image_files",
@@ -117,9 +118,11 @@ class Picture:
     what describes the content, known to read back. ``dpi``: dots per inch (x, y) as the
     file states them, None when it does not. ``notes``: what a user should know about how
     the file was read (animation, conversions, EXIF left out, library warnings).
-    ``quantization``: a JPEG's quantization tables as Pillow reads them (``{table index:
-    64 ints}``, natural row-major order in Pillow 13; :func:`srup.estimate.jpeg_quality`
-    reads zigzag order too), what ``--denoise auto`` estimates the file's quality from
+    ``quantization``: a JPEG's quantization tables (``{index: 64 ints}``, natural
+    row-major order in Pillow 13; :func:`srup.estimate.jpeg_quality` reads zigzag order
+    too), keyed by use: 0 the table of the first component (the luma), 1 the next table a
+    component uses (the chroma), whatever ids the file gives them, tables no component
+    uses left out; what ``--denoise auto`` estimates the file's quality from
     (:mod:`srup.denoise`); None for every other file."""
 
     pixels: np.ndarray
@@ -147,13 +150,15 @@ class Probe:
     """What a picture file's header says, without decoding pixels: ``width`` and
     ``height`` in pixels as stored (before EXIF orientation, which may swap them), and the
     ``channels`` (1–4) and ``bytes_per_sample`` (1 or 2) of the :class:`Picture` that
-    :func:`read` makes of it; ``format``: Pillow's name (PNG, JPEG, TIFF, ...)."""
+    :func:`read` makes of it; ``format``: Pillow's name (PNG, JPEG, TIFF, ...); ``lossy``:
+    as :attr:`Picture.lossy`."""
 
     width: int
     height: int
     channels: int
     bytes_per_sample: int
     format: str | None
+    lossy: bool = False  # the file is lossy-compressed, as Picture.lossy (is_lossy)
 
 
 def format_for(path: Path) -> str:
@@ -230,26 +235,74 @@ def image_files(folder: Path, recursive: bool = False) -> list[Path]:
     return [p for p in scan(folder, recursive)[0] if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
-_LOSSY_FORMATS = {"JPEG", "MPO"}
+# Formats whose pixels went through lossy compression, whatever else the file says:
+# - JPEG and phones' MPO;
+# - AVIF and HEIF (AV1 and HEVC intra frames): both can be lossless, but only deep in the
+#   coded stream (AV1's base_q_idx 0 with the identity matrix; HEVC's transquant bypass),
+#   which srup does not parse, and lossless ones are rare: taken as lossy;
+# - JPEG 2000: the wavelet a codestream names (COD marker: 9/7 irreversible, 5/3
+#   reversible) does not say either: OpenJPEG and Pillow write lossy files with the
+#   reversible 5/3 too, by cutting its layers short (Pillow's quality_layers), which no
+#   header records; so every JPEG 2000 is taken as lossy.
+# --denoise auto gives them Policy.lossy_without_tables (srup.denoise), and says why.
+_LOSSY_FORMATS = {"JPEG", "MPO", "AVIF", "HEIF", "JPEG2000"}
+_RIFF_CHUNKS_READ = 1 << 16  # a WebP's chunks walked at most (each one seek)
+
+
+def _webp_lossy(f: IO[bytes]) -> bool:
+    """Whether the WebP open in ``f`` (at its start) holds a lossy (VP8) image: its RIFF
+    chunks walked by their sizes, with seeks (an ICC or XMP chunk of any size is skipped,
+    not read), into the frames (ANMF) of an animation, whose image is the first VP8 or
+    VP8L chunk inside each. Lossy when any frame is VP8; False when none is found."""
+    header = f.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+        return False
+    end = 8 + int.from_bytes(header[4:8], "little")  # the RIFF size counts from byte 8
+    pos = 12
+    for _ in range(_RIFF_CHUNKS_READ):
+        if pos + 8 > end:
+            break
+        f.seek(pos)
+        head = f.read(8)
+        if len(head) < 8:
+            break
+        fourcc, size = head[:4], int.from_bytes(head[4:8], "little")
+        if fourcc == b"VP8 ":
+            return True
+        if fourcc == b"ANMF":
+            # A frame: 16 bytes of position, size, duration and flags, then its own chunks
+            # (ALPH, VP8 / VP8L) within the frame's size.
+            inner, stop = pos + 8 + 16, min(pos + 8 + size, end)
+            while inner + 8 <= stop:
+                f.seek(inner)
+                sub = f.read(8)
+                if len(sub) < 8:
+                    break
+                kind, length = sub[:4], int.from_bytes(sub[4:8], "little")
+                if kind == b"VP8 ":
+                    return True
+                if kind == b"VP8L":
+                    break
+                inner += 8 + length + (length & 1)
+        pos += 8 + size + (size & 1)
+    return False
 
 
 def is_lossy(path: Path, fmt: str | None, compression: str | None = None) -> bool:
     """Whether a file's pixels went through lossy compression: JPEG (and phones' MPO),
-    JPEG-compressed TIFF, and WebP whose image chunk is VP8 (lossy) rather than VP8L."""
+    JPEG-compressed TIFF, AVIF, HEIF and JPEG 2000 (see ``_LOSSY_FORMATS``: none of them
+    says in its headers that it is lossless), and WebP whose image chunk (or any frame's, in
+    an animation) is VP8 (lossy) rather than VP8L, found by walking its RIFF chunks
+    whatever their sizes. A file that cannot be read again counts as not lossy."""
     if fmt in _LOSSY_FORMATS or (fmt == "TIFF" and compression == "jpeg"):
         return True
     if fmt != "WEBP":
         return False
-    with open(path, "rb") as f:
-        data = f.read(1 << 16)
-    # RIFF container: 12-byte header, then chunks of (fourcc, little-endian size, data).
-    pos = 12
-    while pos + 8 <= len(data):
-        fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
-        if fourcc in (b"VP8 ", b"VP8L"):
-            return fourcc == b"VP8 "
-        pos += 8 + size + (size & 1)
-    return False
+    try:
+        with open(path, "rb") as f:
+            return _webp_lossy(f)
+    except OSError:
+        return False
 
 
 # ------------------------------------------------------------------------------ reading
@@ -430,15 +483,28 @@ def _carried_exif(found: Image.Exif | None, notes: list[str]) -> bytes | None:
 
 
 def _quantization(img: Image.Image) -> dict[int, tuple[int, ...]] | None:
-    """A JPEG's quantization tables (Pillow's ``quantization``: table index → 64 ints),
-    read while the file is open; None for other formats or tables that are not that."""
+    """A JPEG's quantization tables, keyed by use: 0 the table the frame header (SOF)
+    assigns its first component (the luma of a YCbCr or grey JPEG), 1 the next other table
+    a component uses, and so on; tables no component uses are left out. Pillow's
+    ``quantization`` is keyed by the tables' ids instead, and ``layer`` holds each
+    component's (id, h, v, table id); where ``layer`` is missing or names a table the file
+    does not define, Pillow's ids are kept. Read while the file is open; None for other
+    formats or tables that are not 64 integers."""
     tables = getattr(img, "quantization", None)
     if not isinstance(tables, dict) or not tables:
         return None
     try:
-        return {int(k): tuple(int(v) for v in table) for k, table in tables.items()}
+        by_id = {int(k): tuple(int(v) for v in table) for k, table in tables.items()}
     except (TypeError, ValueError):
         return None
+    try:
+        used = [int(component[3]) for component in getattr(img, "layer", None) or ()]
+    except (TypeError, ValueError, IndexError):
+        used = []
+    order = list(dict.fromkeys(used))
+    if not order or any(t not in by_id for t in order):
+        return by_id
+    return {i: by_id[t] for i, t in enumerate(order)}
 
 
 def _decode(f: IO[bytes], path: Path, max_pixels: int) -> Picture:
@@ -532,11 +598,13 @@ def probe(path: str | os.PathLike[str]) -> Probe:
                 (w, h), fmt = img.size, img.format
                 layout = deep.colour_layout(img, head)
                 channels, sample = (len(layout), 2) if layout else modes.shape_of(img)
+                compression = img.info.get("compression")
+            lossy = is_lossy(path, fmt, compression)
         except (BadImageError, MemoryError):
             raise
         except Exception as e:
             raise _failure(path, e, said, _head(f)) from None
-    return Probe(w, h, channels, sample, fmt)
+    return Probe(w, h, channels, sample, fmt, lossy)
 
 
 def from_pil(img: Image.Image, orient: bool = False) -> Picture:
@@ -587,6 +655,20 @@ def to_pil(picture: Picture) -> Image.Image:
 # ------------------------------------------------------------------------------ writing
 
 
+def check_size(path: str | os.PathLike[str], fmt: str, size: tuple[int, int]) -> None:
+    """:class:`~srup.errors.OutputError` when a picture of ``size`` (width, height) cannot
+    be written as ``fmt`` to ``path``: over the largest side its encoder takes (JPEG
+    65,500, WebP 16,383 pixels). :func:`write` checks it; :mod:`srup.batch` checks the
+    output size with it before any upscaling."""
+    side = _MAX_SIDE.get(fmt)
+    w, h = size
+    if side is not None and max(w, h) > side:
+        raise OutputError(
+            f"{path}: {w}×{h} is too large for {fmt}, which holds at most {side:,} pixels a "
+            "side; write PNG or TIFF instead"
+        )
+
+
 def write(
     picture: Picture,
     path: str | os.PathLike[str],
@@ -606,13 +688,7 @@ def write(
     side is refused before anything is written)."""
     path = Path(path)
     fmt = fmt or format_for(path)
-    side = _MAX_SIDE.get(fmt)
-    if side is not None and max(picture.size) > side:
-        w, h = picture.size
-        raise OutputError(
-            f"{path}: {w}×{h} is too large for {fmt}, which holds at most {side:,} pixels a "
-            "side; write PNG or TIFF instead"
-        )
+    check_size(path, fmt, picture.size)
     with _library_notes() as said:
         pixels, notes = modes.fit(picture.pixels, fmt, background)
         if picture.icc and pixels.shape[2] >= 3 and picture.icc[16:20] == b"GRAY":

@@ -9,6 +9,7 @@ import errno
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -122,8 +123,21 @@ def write_json_line(obj: dict[str, Any]) -> None:
         buffer.flush()
 
 
-def _one_line(text: str) -> str:
-    return " ".join(safe_text(text).split())
+# Control characters left after whitespace is collapsed (C0, DEL, C1: ESC starts a
+# terminal's escape sequences): shown as \xNN, never sent to the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of a terminal's text: :func:`safe_text`, every run of
+    whitespace (newlines, tabs, carriage returns, Unicode line separators) one space, and
+    any other control character (ESC, BEL, NUL) as a visible ``\\xNN`` escape. What every
+    error and note line says, file names included."""
+    flat = " ".join(safe_text(text).split())
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", flat)
+
+
+_one_line = one_line
 
 
 class BatchDisplay:
@@ -198,7 +212,7 @@ class BatchDisplay:
         if self.progress is None:
             yield None
             return
-        task = self.progress.add_task(escape(safe_text(path.name)), total=None, visible=False)
+        task = self.progress.add_task(escape(_one_line(path.name)), total=None, visible=False)
         video = path.suffix.lower() in VIDEO_SUFFIXES
         started = time.perf_counter()
 
@@ -208,7 +222,7 @@ class BatchDisplay:
                 self.progress.update(task, completed=done, total=total, visible=total > 1)
                 return
             fps = done / max(time.perf_counter() - started, 1e-9)
-            name = f"{escape(safe_text(path.name))} {fps:.1f} fps"
+            name = f"{escape(_one_line(path.name))} {fps:.1f} fps"
             self.progress.update(
                 task, completed=done, total=total or None, visible=True, description=name
             )
@@ -244,6 +258,8 @@ class BatchDisplay:
                 "status": res.status,
                 "model": res.model,
                 "denoise": res.denoise,
+                # What was asked, beside what ran, only where they differ.
+                **({} if res.denoise_asked is None else {"denoise_asked": res.denoise_asked}),
                 "estimate": res.estimate,
                 **self.context,
                 "size": list(res.size) if res.size else None,
@@ -265,12 +281,11 @@ class BatchDisplay:
                 self._traceback(res.exception)
         elif res.status == "partial" and self.quiet:  # what is missing, even with -q
             what = "; ".join(_one_line(n) for n in res.notes) or "partial"
-            con.print(f"[yellow]partial:[/] {escape(safe_text(res.input))}: {escape(what)}")
+            con.print(f"[yellow]partial:[/] {escape(_one_line(res.input))}: {escape(what)}")
         elif not self.quiet:
+            name = escape(_one_line(res.input))  # a name with a newline: still one line
             for note in res.notes:
-                con.print(
-                    f"[yellow]note:[/] {escape(safe_text(res.input))}: {escape(_one_line(note))}"
-                )
+                con.print(f"[yellow]note:[/] {name}: {escape(_one_line(note))}")
         if res.scores is not None and not self.as_json:
             self.scores(res.scores)
 

@@ -183,6 +183,9 @@ class VideoResult:
     notes: list[str] = field(default_factory=list)
     skipped: int = 0
     partial: bool = False
+    # The input's codec is lossy (srup.video_codecs.LOSSLESS_CODECS: not): what its frames,
+    # as Pictures, say to --denoise auto.
+    lossy: bool = True
 
     @property
     def fps(self) -> float:
@@ -240,7 +243,9 @@ def upscale_video(
     process_at: Callable[[Sizing], Process] | None = None,
 ) -> VideoResult:
     """Upscale every frame of ``src`` (or the chosen part) into ``dst``; ``process`` maps a
-    frame (a lossy :class:`~srup.imageio.Picture`) to its upscaled picture and model name.
+    frame (a :class:`~srup.imageio.Picture` of format ``VIDEO``, lossy unless the clip's
+    codec is lossless: :data:`srup.video_codecs.LOSSLESS_CODECS`) to its upscaled picture
+    and model name.
 
     ``overwrite``: replace an existing ``dst`` (or frame PNGs); otherwise create or fail
     (:class:`srup.files.OutputExistsError`); ``skip_existing``: with ``frames_to``, frames
@@ -263,6 +268,7 @@ def upscale_video(
         if options.frames:
             total = min(total, options.frames) if total else options.frames
         result.size = (vin.codec_context.width, vin.codec_context.height)
+        result.lossy = not video_codecs.lossless_codec(vin.codec_context.name)
         outside = _outside(inp, options)  # why an excerpt would choose no frame
         reader = _Reader(av, inp, vin, options, result)
         if options.frames_to is not None:
@@ -587,7 +593,7 @@ def _upscale_frame(
     process: Process, rgb: np.ndarray, result: VideoResult, progress, total
 ) -> np.ndarray:
     """One decoded frame through ``process``, counted and reported to ``progress``."""
-    picture = imageio.Picture(np.ascontiguousarray(rgb), format="VIDEO", lossy=True)
+    picture = imageio.Picture(np.ascontiguousarray(rgb), format="VIDEO", lossy=result.lossy)
     out, result.model = process(picture)
     result.frames += 1
     if result.frames == 1:  # what the process says of a frame (a substitute network) holds for all

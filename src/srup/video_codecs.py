@@ -35,14 +35,32 @@ from .errors import UsageError
 
 __all__ = [
     "ENCODERS",
+    "LOSSLESS_CODECS",
     "Choice",
     "alignment",
     "choose",
     "container_format",
     "encoder_name",
     "fit_size",
+    "lossless_codec",
     "working_codecs",
 ]
+
+# Decoders (FFmpeg's names, as PyAV's ``codec_context.name`` gives them) whose streams are
+# lossless by definition: a clip in one of them is a lossless picture per frame, which
+# ``--denoise auto`` gives the clean model (srup.engine). H.264 and HEVC can be lossless
+# too (qp 0, transquant bypass), but only their coded frames say so: taken as lossy, as
+# every other codec.
+LOSSLESS_CODECS = frozenset(
+    {"ffv1", "ffvhuff", "huffyuv", "utvideo", "png", "apng", "qtrle", "rawvideo", "magicyuv"}
+    | {"v210", "v308", "v408", "v410", "r210", "r10k", "ayuv", "yuv4", "zlib", "lagarith"}
+)
+
+
+def lossless_codec(name: str | None) -> bool:
+    """Whether a stream of decoder ``name`` (FFmpeg's) is lossless (:data:`LOSSLESS_CODECS`)."""
+    return (name or "").lower() in LOSSLESS_CODECS
+
 
 # Short names srup documents, and the encoder each means where the name is ambiguous
 # (FFmpeg's own default for "av1" could be a hardware one in another build).
