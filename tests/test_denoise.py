@@ -332,6 +332,7 @@ def test_json_records_carry_the_estimate_and_the_strength(runner, tmp_path):
             "blur",
             "blockiness",
             "earlier_quality",
+            "flat",
         }
         assert rec["estimate"]["jpeg_quality"] == q and rec["estimate"]["jpeg_exact"] is True
         assert rec["model"] == dn.auto_family(3).blend(rec["denoise"]).name
@@ -675,3 +676,27 @@ def test_one_line_leaves_no_control_character(text):
     assert "\n" not in line and "\r" not in line
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in line)
     assert len(line.splitlines()) <= 1
+
+
+def test_a_document_like_jpeg_moves_toward_the_capture_end_and_a_photo_does_not():
+    from srup.estimate import Estimate
+
+    photo_like = Estimate(75.0, True, 1.0, 4.0, 1.1, None, 0.3)
+    board_like = Estimate(75.0, True, 1.0, 4.0, 1.1, None, 0.7)
+    between = Estimate(75.0, True, 1.0, 4.0, 1.1, None, 0.52)
+    assert dn.strength(photo_like) == pytest.approx(0.5)
+    assert dn.strength(board_like) == pytest.approx(1.0)
+    assert 0.5 < dn.strength(between) < 1.0
+    # A lossless-like JPEG (quality 100) stays at 0 however flat it is.
+    assert dn.strength(Estimate(100.0, True, 0.1, 2.0, 1.0, None, 0.9)) == 0.0
+
+
+def test_flat_fraction_tells_a_board_from_a_photo():
+    from srup.boards import render_board
+    from srup.estimate import flat_fraction, luma
+
+    board, _ = render_board(np.random.default_rng(5), (320, 240), style="marker")
+    texture = photo()
+    assert flat_fraction(luma(board)) > 0.5 > flat_fraction(luma(texture))
+    assert flat_fraction(np.zeros((2, 2))) is None
+    assert flat_fraction(np.full((16, 16), 77.0)) == 1.0

@@ -11,7 +11,11 @@ import torch
 import srup
 from srup.descriptor import describe
 from srup.errors import DeviceError, UnknownModelError
-from srup.weights import shipped, split_name
+from srup.weights import (
+    read_metadata,
+    shipped,
+    split_name,
+)
 
 SHIPPED = sorted(shipped())
 
@@ -23,7 +27,11 @@ def test_every_shipped_weight_set_is_described_from_its_header(name, scale):
     rgb = "rgb" in split_name(name)[1]
     assert (d.input_space, d.channels) == (("RGB", 3) if rgb else ("Y", 1))
     assert "fp32" in d.precisions
-    assert d.degradation == ("real" if split_name(name)[1] == "real" else "clean")
+    assert d.degradation == read_metadata(shipped()[(name, scale)]).get("degradation", "clean")
+    variant = split_name(name)[1]
+    if variant in ("real", "capture"):  # the variant names the kind of degradation
+        assert d.degradation != "clean"
+        assert d.degradation.startswith("capture") == (variant == "capture")
     up = srup.load(name, scale, device="cpu", precision="fp32")
     assert up.descriptor == d and up.overlap == d.receptive_radius
 

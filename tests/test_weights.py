@@ -28,8 +28,10 @@ def test_shipped_headers_record_how_the_weights_were_made(key):
     # it reads: fsrcnn-real, espcn-rgb.
     tags = set(variant.split("-")) - {""}
     assert meta.get("input_space", "Y") == ("RGB" if "rgb" in tags else "Y")
-    assert meta.get("degradation", "clean") == ("real" if "real" in tags else "clean")
-    if "real" in tags:
+    degradation = meta.get("degradation", "clean")
+    assert (degradation != "clean") == bool(tags & {"real", "capture"})
+    assert degradation.startswith("capture") == ("capture" in tags)
+    if tags & {"real", "capture"}:
         assert float(meta["set5_phone_psnr"]) > 0 and float(meta["set5_jpeg75_psnr"]) > 0
 
 

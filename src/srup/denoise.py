@@ -124,6 +124,14 @@ class Policy:
     blur_floor: float = 8.0
     blur_gain: float = 0.05
     blur_most: float = 0.15
+    # A document-like picture (Estimate.flat, the flat fraction: boards and pages 0.5–0.85,
+    # Set14's photos 0.04–0.40, its slide 0.40) is what the capture variants were trained
+    # for (40 % rendered boards under handheld blur, noise and JPEG): the strength moves
+    # toward 1 by the fraction these points give (none at 0.45, all of the way at 0.6).
+    # Calibrated on benchmarks/capture.py at ×3 (fsrcnn-capture: CER 28.7 % against
+    # fsrcnn-real's 31.4 %) against Set14 JPEG 75, where fsrcnn-capture gives up 0.49 dB to
+    # fsrcnn-real and no photo reaches 0.45.
+    document: tuple[tuple[float, float], ...] = ((0.45, 0.0), (0.6, 1.0))
 
 
 POLICY = Policy()
@@ -174,7 +182,8 @@ def strength(est: Estimate, policy: Policy | None = None) -> float:
     ``lossless_quality``, 0), or from an earlier save's (``est.earlier_quality``) when that
     gives more, at least what ``est.blockiness`` sets (``blockiness``), plus ``noise_gain``
     per level of ``est.noise_sigma`` above ``noise_floor`` (at most ``noise_most``), plus
-    ``blur_gain`` per pixel of ``est.blur`` above ``blur_floor`` (at most ``blur_most``);
+    ``blur_gain`` per pixel of ``est.blur`` above ``blur_floor`` (at most ``blur_most``),
+    then toward 1 by the fraction ``document`` gives for ``est.flat`` (a board or a page);
     each only when measured. Noise and blur do not raise a lossless-like file (quality 100
     with no earlier save or blockiness found): 0, as a PNG."""
     p = policy or POLICY
@@ -195,6 +204,9 @@ def strength(est: Estimate, policy: Policy | None = None) -> float:
         s += min(p.noise_most, p.noise_gain * max(0.0, float(est.noise_sigma) - p.noise_floor))
     if est.blur is not None:
         s += min(p.blur_most, p.blur_gain * max(0.0, float(est.blur) - p.blur_floor))
+    flat = getattr(est, "flat", None)
+    if flat is not None and float(flat) >= p.document[0][0]:
+        s += (1.0 - min(1.0, s)) * _through(p.document, float(flat))
     return min(1.0, max(0.0, s))
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "earlier_quality",
     "edge_width",
     "estimate",
+    "flat_fraction",
     "ijg_tables",
     "jpeg_quality",
     "luma",
@@ -653,7 +654,9 @@ class Estimate:
     ``blockiness``: :func:`blockiness` (about 1 when no coarse JPEG save shows), ``None``
     if not measured. ``earlier_quality``: :func:`earlier_quality` when it is at least 5
     below ``jpeg_quality`` (or there is no ``jpeg_quality``): the quality of an earlier,
-    coarser save the file's last one hides; ``None`` when none shows. The last two have
+    coarser save the file's last one hides; ``None`` when none shows. ``flat``: the
+    fraction of the picture that is flat (:func:`flat_fraction`): about 0.5–0.85 for a
+    photographed board or page, 0.05–0.5 for a photo of the world. The last three have
     defaults, so ``Estimate(q, exact, sigma, blur)`` still makes one.
     """
 
@@ -663,10 +666,11 @@ class Estimate:
     blur: float | None
     blockiness: float | None = None
     earlier_quality: float | None = None
+    flat: float | None = None
 
     def to_json(self) -> dict:
         """``{"jpeg_quality", "jpeg_exact", "noise_sigma", "blur", "blockiness",
-        "earlier_quality"}``; floats rounded to 2 decimals, ``None`` kept (JSON null)."""
+        "earlier_quality", "flat"}``; floats rounded to 2 decimals, ``None`` kept (JSON null)."""
 
         def r(v: float | None) -> float | None:
             return None if v is None else round(float(v), 2)
@@ -678,6 +682,7 @@ class Estimate:
             "blur": r(self.blur),
             "blockiness": r(self.blockiness),
             "earlier_quality": r(self.earlier_quality),
+            "flat": r(self.flat),
         }
 
     def describe(self) -> str:
@@ -699,7 +704,31 @@ class Estimate:
             parts.append(f"edges {self.blur:.1f} px")
         if self.blockiness is not None:
             parts.append(f"blockiness {self.blockiness:.2f}")
+        if self.flat is not None:
+            parts.append(f"flat {100 * self.flat:.0f} %")
         return ", ".join(parts) or "nothing measured"
+
+
+FLAT_SLOPE = 1.5  # levels per pixel: below it, a pixel is flat (see flat_fraction)
+
+
+def flat_fraction(y: np.ndarray) -> float | None:
+    """The fraction of ``y`` ((H, W) luma, 8-bit levels, uint8 or float) that is flat: after
+    a Gaussian blur of σ = 1 pixel (which takes most sensor noise and JPEG ringing away),
+    the Sobel gradient magnitude (3×3, divided by 8: levels per pixel) is below
+    :data:`FLAT_SLOPE`. A board or a page is mostly plain background between strokes
+    (0.5–0.85 for benchmarks/capture.py's photos, chalk's grain at the low end), a photo of
+    the world mostly texture (Set14: 0.04–0.40 at ×3 LR size, Set5 0.27–0.39). ``None``
+    under 3×3."""
+    import cv2
+
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 2 or y.shape[0] < 3 or y.shape[1] < 3:
+        return None
+    soft = cv2.GaussianBlur(y, (0, 0), 1.0)
+    gx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
+    return float((gx * gx + gy * gy < (8 * FLAT_SLOPE) ** 2).mean())
 
 
 def estimate(rgb: np.ndarray, quantization: Mapping[int, Sequence[int]] | None = None) -> Estimate:
@@ -720,9 +749,10 @@ def estimate(rgb: np.ndarray, quantization: Mapping[int, Sequence[int]] | None =
         rgb = rgb.astype(np.float32) / np.float32(257)
     found = jpeg_quality(quantization)
     quality, exact = (None, False) if found is None else found
-    sigma = blur = blocks = earlier = None
+    sigma = blur = blocks = earlier = flat = None
     if rgb.shape[0] >= 3 and rgb.shape[1] >= 3:
         y = luma(rgb)
+        flat = flat_fraction(y)
         inside = _inside(rgb)
         sigma = _noise_sigma(y, _unclipped(rgb, inside))
         blur = edge_width(y, sigma)
@@ -733,4 +763,4 @@ def estimate(rgb: np.ndarray, quantization: Mapping[int, Sequence[int]] | None =
         earlier = min(readings) if readings else None
         if earlier is not None and quality is not None and earlier > quality - _EARLIER_MARGIN:
             earlier = None  # the file's own save, or one no coarser
-    return Estimate(quality, exact, sigma, blur, blocks, earlier)
+    return Estimate(quality, exact, sigma, blur, blocks, earlier, flat)
