@@ -121,7 +121,9 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument(
-        "--models", default="fsrcnn,fsrcnn-real,espcn,espcn-real,espcn7,espcn7-real"
+        "--models",
+        default="fsrcnn,fsrcnn-real,espcn,espcn-real,espcn7,espcn7-real",
+        help="Comma-separated: NAME, NAME@DENOISE (e.g. fsrcnn@0.75) or a .safetensors file.",
     )
     parser.add_argument("--figure", type=Path, help="Write a side-by-side picture of one board.")
     args = parser.parse_args()
@@ -131,8 +133,13 @@ def main() -> None:
     photo = parse(PHOTO)
     ups = {}
     for name in args.models.split(","):
+        # NAME, NAME@DENOISE (srup.load's denoise: 0 clean … 1 capture) or a weights file.
+        model, _, strength = name.partition("@")
+        kwargs = {"denoise": float(strength)} if strength else {}
+        if model.endswith(".safetensors"):
+            kwargs["weights"], model = model, "auto"
         try:
-            ups[name] = srup.load(name, s, device="cpu", precision="fp32")
+            ups[name] = srup.load(model, s, device="cpu", precision="fp32", **kwargs)
         except srup.SrupError as e:
             print(f"skipping {name}: {e}", file=sys.stderr)
     methods = {"bicubic": lambda lr: srup.imresize(lr, s)}

@@ -681,12 +681,16 @@ def test_one_line_leaves_no_control_character(text):
 def test_a_document_like_jpeg_moves_toward_the_capture_end_and_a_photo_does_not():
     from srup.estimate import Estimate
 
-    photo_like = Estimate(75.0, True, 1.0, 4.0, 1.1, None, 0.3)
-    board_like = Estimate(75.0, True, 1.0, 4.0, 1.1, None, 0.7)
-    between = Estimate(75.0, True, 1.0, 4.0, 1.1, None, 0.52)
-    assert dn.strength(photo_like) == pytest.approx(0.5)
+    photo_like = Estimate(65.0, True, 1.0, 4.0, 1.1, None, 0.3)
+    board_like = Estimate(65.0, True, 1.0, 4.0, 1.1, None, 0.7)
+    between = Estimate(65.0, True, 1.0, 4.0, 1.1, None, 0.52)
+    assert dn.strength(photo_like) == pytest.approx(0.75)
     assert dn.strength(board_like) == pytest.approx(1.0)
-    assert 0.5 < dn.strength(between) < 1.0
+    assert 0.75 < dn.strength(between) < 1.0
+    # At quality 75 or above a board is left to the quality curve (the mild boards of the
+    # legibility benchmark read best with the real model).
+    assert dn.strength(Estimate(75.0, True, 1.0, 4.0, 1.1, None, 0.7)) == pytest.approx(0.5)
+    assert dn.strength(Estimate(90.0, True, 1.0, 4.0, 1.1, None, 0.7)) < 0.5
     # A lossless-like JPEG (quality 100) stays at 0 however flat it is.
     assert dn.strength(Estimate(100.0, True, 0.1, 2.0, 1.0, None, 0.9)) == 0.0
 

@@ -125,12 +125,16 @@ class Policy:
     blur_gain: float = 0.05
     blur_most: float = 0.15
     # A document-like picture (Estimate.flat, the flat fraction: boards and pages 0.5–0.85,
-    # Set14's photos 0.04–0.40, its slide 0.40) is what the capture variants were trained
-    # for (40 % rendered boards under handheld blur, noise and JPEG): the strength moves
-    # toward 1 by the fraction these points give (none at 0.45, all of the way at 0.6).
-    # Calibrated on benchmarks/capture.py at ×3 (fsrcnn-capture: CER 28.7 % against
-    # fsrcnn-real's 31.4 %) against Set14 JPEG 75, where fsrcnn-capture gives up 0.49 dB to
-    # fsrcnn-real and no photo reaches 0.45.
+    # Set14's photos 0.04–0.40, its slide 0.40) that the quality curve already puts past the
+    # real model (a JPEG below quality 75) moves the rest of the way toward 1 by the
+    # fraction these points give (none at 0.45, all of it at 0.6): the capture variants were
+    # trained for such photos (40 % rendered boards under handheld blur, noise and JPEG).
+    # Calibrated at ×3 on benchmarks/capture.py (CER: fsrcnn-capture 28.7 %, fsrcnn-real
+    # 31.4 %, bicubic 31.3 %) against the README's legibility boards (JPEG 75, blur σ 0.7),
+    # where every strength above 0.5 read worse at 20 px (0.6: 27.4 %, 0.75: 28.6 %,
+    # capture: 30.3 %, against fsrcnn-real's 26.5 %), so a board at quality 75 or above is
+    # left to the quality curve; on Set14 JPEG 75 fsrcnn-capture gives up 0.49 dB to
+    # fsrcnn-real, and no photo there reaches 0.45.
     document: tuple[tuple[float, float], ...] = ((0.45, 0.0), (0.6, 1.0))
 
 
@@ -183,9 +187,10 @@ def strength(est: Estimate, policy: Policy | None = None) -> float:
     gives more, at least what ``est.blockiness`` sets (``blockiness``), plus ``noise_gain``
     per level of ``est.noise_sigma`` above ``noise_floor`` (at most ``noise_most``), plus
     ``blur_gain`` per pixel of ``est.blur`` above ``blur_floor`` (at most ``blur_most``),
-    then toward 1 by the fraction ``document`` gives for ``est.flat`` (a board or a page);
-    each only when measured. Noise and blur do not raise a lossless-like file (quality 100
-    with no earlier save or blockiness found): 0, as a PNG."""
+    then, for a strength already past the real model's, toward 1 by the fraction
+    ``document`` gives for ``est.flat`` (a board or a page); each only when measured.
+    Noise and blur do not raise a lossless-like file (quality 100 with no earlier save or
+    blockiness found): 0, as a PNG."""
     p = policy or POLICY
     q = None if est.jpeg_quality is None else float(est.jpeg_quality)
     lossless = q is not None and q >= p.lossless_quality
@@ -205,7 +210,7 @@ def strength(est: Estimate, policy: Policy | None = None) -> float:
     if est.blur is not None:
         s += min(p.blur_most, p.blur_gain * max(0.0, float(est.blur) - p.blur_floor))
     flat = getattr(est, "flat", None)
-    if flat is not None and float(flat) >= p.document[0][0]:
+    if flat is not None and float(flat) >= p.document[0][0] and s > REAL:
         s += (1.0 - min(1.0, s)) * _through(p.document, float(flat))
     return min(1.0, max(0.0, s))
 

@@ -398,11 +398,14 @@ def models_table(rows: list[dict[str, Any]]) -> None:
     stdout.print(table)
     stdout.print(
         "[dim]clean: trained on MATLAB-bicubic LR (the papers' protocol); real: on LR "
-        "blurred, noisy and JPEG-compressed like a phone photo; RGB in: the network reads "
+        "blurred, noisy and JPEG-compressed like a phone photo; capture: on handheld "
+        "captures of boards (motion blur, defocus, chroma noise, JPEG 40-90), fine-tuned "
+        "from real; RGB in: the network reads "
         "and writes R, G, B (the others read Y and leave colour to bicubic). auto takes the "
         "lossless row's model for lossless files; for JPEG and lossy WebP it walks the lossy "
         "row's architecture from clean (--denoise 0) to real (0.5) to capture (1), "
-        "interpolating their weights, by each file's estimated quality, noise and blur.[/]"
+        "interpolating their weights, by each file's estimated quality, noise, blur and "
+        "how document-like it is.[/]"
     )
 
 
