@@ -7,8 +7,9 @@ Weights trained with a degradation other than clean become a variant (``fsrcnn-r
 ``fsrcnn-capture`` for the ``capture`` preset), as do weights that read RGB
 (``espcn-rgb``); the degraded ones are also measured on JPEG-75 LR, on the phone photo
 (srup.degrade's ``phone``), which is what ``auto`` uses to choose among real variants, and
-on one handheld capture (the phone photo with motion blur and chroma noise, JPEG 65). ``--final`` takes the last step's weights from the run's checkpoint instead
-of the best validated ones.
+on one handheld capture (the phone photo with motion blur and chroma noise, JPEG 65).
+``--final`` takes the last step's weights from the run's checkpoint instead of the best
+validated ones.
 
 Set14 is measured after training and never used to choose anything: with --only-better a
 file replaces the shipped one only if its Set5 PSNR is higher, and Set14 is measured only

@@ -361,7 +361,9 @@ def test_estimate_of_a_jpeg_file():
         "blur",
         "blockiness",
         "earlier_quality",
+        "flat",
     }
+    assert 0 <= as_json["flat"] <= 1
     assert json.loads(json.dumps(as_json)) == as_json
     text = found.describe()
     assert text.startswith("JPEG quality 72 (standard tables), noise σ ")
@@ -377,6 +379,7 @@ def test_estimate_describes_what_it_has():
         "blur": None,
         "blockiness": None,
         "earlier_quality": None,
+        "flat": None,
     }
     custom = Estimate(65.24, False, 2.06, 2.5)
     assert custom.describe() == "JPEG quality ≈65 (custom tables), noise σ 2.1, edges 2.5 px"

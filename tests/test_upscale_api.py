@@ -16,7 +16,7 @@ from srup.errors import (
     UnknownModelError,
 )
 from srup.models import registry
-from srup.weights import shipped
+from srup.weights import shipped, split_name
 
 from .conftest import photo
 
@@ -33,6 +33,14 @@ def test_every_model_and_scale_the_cli_offers_has_shipped_weights():
 def test_shipped_models_beat_bicubic_on_a_natural_image(name, scale):
     hr = data.astronaut()[::2, ::2][: 120 - 120 % scale, : 120 - 120 % scale]
     lr = srup.imresize(hr, 1 / scale)
+    if split_name(name)[1] == "capture":
+        # The capture variants are made for handheld captures, not the papers' clean LR
+        # (where they give up about 1 dB to the clean models): they must beat bicubic there.
+        from srup.degrade import parse
+
+        lr = parse("phone,mlen=3:3,csigma=3:3,jpeg=65:65").apply(
+            hr, scale, np.random.default_rng(0)
+        )
     up = srup.load(name, scale, device="cpu", precision="fp32")
     sr = up.upscale_array(lr)
     bicubic = srup.imresize(lr, scale)
