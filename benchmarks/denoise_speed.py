@@ -13,23 +13,16 @@ file, measured in the same run. The target (issue 25): within 1.5×.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from readme import arguments, publish
+from startup import seconds
 
 from srup.boards import render_board
-
-
-def seconds(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main() -> None:

@@ -258,34 +258,34 @@ def _webp_lossy(f: IO[bytes]) -> bool:
     if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WEBP":
         return False
     end = 8 + int.from_bytes(header[4:8], "little")  # the RIFF size counts from byte 8
-    pos = 12
-    for _ in range(_RIFF_CHUNKS_READ):
-        if pos + 8 > end:
-            break
-        f.seek(pos)
-        head = f.read(8)
-        if len(head) < 8:
-            break
-        fourcc, size = head[:4], int.from_bytes(head[4:8], "little")
+    for fourcc, pos, size in _riff_chunks(f, 12, end):
         if fourcc == b"VP8 ":
             return True
         if fourcc == b"ANMF":
             # A frame: 16 bytes of position, size, duration and flags, then its own chunks
             # (ALPH, VP8 / VP8L) within the frame's size.
-            inner, stop = pos + 8 + 16, min(pos + 8 + size, end)
-            while inner + 8 <= stop:
-                f.seek(inner)
-                sub = f.read(8)
-                if len(sub) < 8:
-                    break
-                kind, length = sub[:4], int.from_bytes(sub[4:8], "little")
+            for kind, _, _ in _riff_chunks(f, pos + 8 + 16, min(pos + 8 + size, end)):
                 if kind == b"VP8 ":
                     return True
                 if kind == b"VP8L":
                     break
-                inner += 8 + length + (length & 1)
-        pos += 8 + size + (size & 1)
     return False
+
+
+def _riff_chunks(f, pos: int, stop: int):
+    """``(fourcc, offset, size)`` of each RIFF chunk from ``pos`` up to ``stop``, read by
+    seeking from header to header (at most ``_RIFF_CHUNKS_READ``; a chunk's data is padded to
+    an even length)."""
+    for _ in range(_RIFF_CHUNKS_READ):
+        if pos + 8 > stop:
+            return
+        f.seek(pos)
+        head = f.read(8)
+        if len(head) < 8:
+            return
+        size = int.from_bytes(head[4:8], "little")
+        yield head[:4], pos, size
+        pos += 8 + size + (size & 1)
 
 
 def is_lossy(path: Path, fmt: str | None, compression: str | None = None) -> bool:
