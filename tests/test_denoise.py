@@ -699,7 +699,7 @@ def test_flat_fraction_tells_a_board_from_a_photo():
     from srup.boards import render_board
     from srup.estimate import flat_fraction, luma
 
-    board, _ = render_board(np.random.default_rng(5), (320, 240), style="marker")
+    board, _ = render_board(np.random.default_rng(5), (320, 240), style="marker", fonts=())
     texture = photo()
     assert flat_fraction(luma(board)) > 0.5 > flat_fraction(luma(texture))
     assert flat_fraction(np.zeros((2, 2))) is None

@@ -107,7 +107,9 @@ def _noisy(img: np.ndarray, sigma: float, seed: int = 1) -> np.ndarray:
 
 
 def _board(style: str, seed: int = 0, size: tuple[int, int] = (480, 360)) -> np.ndarray:
-    return render_board(np.random.default_rng(seed), size, style=style)[0]
+    # Pillow's own font only, so the boards are the same with or without matplotlib's
+    # fonts installed (srup.boards draws from whichever it finds).
+    return render_board(np.random.default_rng(seed), size, style=style, fonts=())[0]
 
 
 # --- JPEG quality -----------------------------------------------------------------------
@@ -280,7 +282,7 @@ def test_noise_on_text_boards(style, sigma):
     assert _close(found, sigma, 0.05, 0.2)
 
 
-@pytest.mark.parametrize(("style", "seed"), [("marker", 0), ("marker", 4), ("marker", 6)])
+@pytest.mark.parametrize(("style", "seed"), [("marker", 1), ("marker", 4), ("marker", 10)])
 @pytest.mark.parametrize("sigma", [2.0, 5.0, 10.0])
 def test_noise_on_boards_clipped_to_white(style, seed, sigma):
     # Most of the board is 255: noise there is half cut off, and left out. (Seeds whose

@@ -161,7 +161,13 @@ def catalog() -> list[dict[str, Any]]:
             continue  # a file whose architecture srup does not have
         scales = sorted(s for (n, s) in files if n == name)
         metas = {s: read_metadata(files[(name, s)]) for s in scales}
-        trained_for = {m.get("degradation", "clean") for m in metas.values()}
+        # The kind of input each was made for, named as the variant names it: a stage's own
+        # degradation spec (espcn7-real ×2's last stage was JPEG only) is in its header.
+        trained_for = (
+            {variant or "clean"}
+            if variant in ("", "real", "capture")
+            else {m.get("degradation", "clean") for m in metas.values()}
+        )
         space = next((m.get("input_space", "Y") for m in metas.values()), "Y")
         macs_key = _macs_key(space)
         rows.append(
