@@ -704,3 +704,28 @@ def test_flat_fraction_tells_a_board_from_a_photo():
     assert flat_fraction(luma(board)) > 0.5 > flat_fraction(luma(texture))
     assert flat_fraction(np.zeros((2, 2))) is None
     assert flat_fraction(np.full((16, 16), 77.0)) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("model", "suffix", "hinted"),
+    [
+        ("fsrcnn", ".jpg", True),  # a clean model with real-photo variants, on JPEG input
+        ("fsrcnn", ".png", False),  # lossless input: the clean model is the right one
+        ("srcnn", ".jpg", False),  # no variants to point at
+        ("fsrcnn-real", ".jpg", False),  # already a variant
+    ],
+)
+def test_a_clean_model_named_for_jpeg_input_says_once_how_to_use_its_variants(
+    runner, tmp_path, model, suffix, hinted
+):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        options = {"quality": 70} if suffix == ".jpg" else {}
+        Image.fromarray(photo(48, 40, seed=i)).save(src / f"p{i}{suffix}", **options)
+    res = run(runner, src, "-s", 3, "-m", model, "-o", f"{tmp_path / 'out'}/")
+    assert res.exit_code == 0, res.output
+    hints = [line for line in res.output.splitlines() if "runs as named on JPEG input" in line]
+    assert len(hints) == (1 if hinted else 0), res.output
+    if hinted:
+        assert "--denoise 0.5 uses fsrcnn-real" in hints[0]

@@ -246,6 +246,26 @@ def _name_tag(sizing) -> int | str:
     return f"w{sizing.width}" if sizing.width else f"h{sizing.height}"
 
 
+def _hint_variants_for_jpeg(display, model: str, scale: int | None, jobs) -> None:
+    """A clean model named for JPEG input runs as named (the clean model sharpens JPEG's
+    ringing with the strokes): say once, when its family has a real-photo variant at the
+    scale, how to use it."""
+    from .denoise import family
+    from .weights import split_name
+
+    arch, variant = split_name(model)
+    if variant or scale is None:
+        return
+    if not any(job.src.suffix.lower() in (".jpg", ".jpeg") for job in jobs):
+        return
+    members = family(arch, scale).members
+    if len(members) > 1:
+        display.note(
+            f"{model} runs as named on JPEG input (its clean weights); --denoise 0.5 uses "
+            f"{members[1].name}, 1 the end of its chain, and -m auto chooses per file"
+        )
+
+
 def _size_text(sizing) -> str:
     if sizing.scale is not None:
         return f"×{sizing.scale:g}"
@@ -666,6 +686,8 @@ def upscale(
             display.note("--denoise auto: a --weights file is one weight set; it runs as it is")
         elif model != "auto":
             display.note(f"--denoise auto chooses per file with -m auto only: {model} as named")
+    elif denoise == "auto" and model != "auto" and weights is None:
+        _hint_variants_for_jpeg(display, model, sizing.integer_scale, jobs)
     for text in up.new_notes():  # a strength that runs as another: said once per run
         display.note(text)
     results = batch.run_jobs(
