@@ -5,7 +5,7 @@ upscaled, read back by Tesseract OCR, scored as character error rate (CER) and Y
     python benchmarks/capture.py [--model NAME[,key=value...]] [--weights FILE[,...]]
         [--load key=value] [--denoise X] [--save DIR] [--jobs 2] [--update-readme]
 
-Each photo (srup.boards: capture_scene, draw_capture, capture_photo) is a 1920×1440 scene
+Each photo (srup.data.boards: capture_scene, draw_capture, capture_photo) is a 1920×1440 scene
 (HR) seen by a 640×480 camera at ×3: a chalkboard, whiteboard or printed page with known
 text, printed (STIX serif, OpenCV's Hershey stroke serifs) or handwriting-like (Hershey
 stroke fonts and STIX italic, each character jittered in size, angle, height and spacing,
@@ -20,8 +20,8 @@ Methods: bicubic (srup.imresize: MATLAB's bicubic on the decoded JPEG), then eac
 ``--model`` (a shipped name, or ``auto``) and ``--weights`` file, each optionally followed
 by ``,key=value``: ``denoise`` (auto or 0–1) and options for ``srup.load`` (``--load
 key=value`` and ``--denoise X`` give one to every model); without any, fsrcnn-real,
-espcn7-real and auto. Each runs as ``srup upscale photo.jpg`` runs it: srup.engine.Engine
-on the file as srup.imageio.read reads it, quantization tables and all, so ``auto`` with
+espcn7-real and auto. Each runs as ``srup upscale photo.jpg`` runs it: srup.runtime.auto.Engine
+on the file as srup.media.pictures.read reads it, quantization tables and all, so ``auto`` with
 the default ``denoise=auto`` picks its strength per photo (the JSON records what ran).
 Every output and the HR scene itself (the ceiling: about 1 % CER) are read by ``tesseract
 --psm 6`` with its default (global Otsu) binarization, over the same crop: the box around
@@ -29,7 +29,7 @@ the text (the wall, frame and empty board are left out; Sauvola's adaptive thres
 the uneven light better but turns chalkboard texture into letters). CER = edit distance ÷
 reference length per photo, whitespace collapsed. A method is better (worse) than bicubic
 on a photo when its CER is more than 1 point lower (higher). Y-PSNR: BT.601 Y, ``scale``
-pixels shaved (srup.metrics.psnr), whole frame. The seed is fixed: a rerun gives the same
+pixels shaved (srup.imaging.metrics.psnr), whole frame. The seed is fixed: a rerun gives the same
 photos bit for bit (with the same Pillow, FreeType and OpenCV). The 24 photos take about 2
 minutes of CPU time for four methods (``--jobs`` tesseracts run side by side while the
 next photo is drawn).
@@ -57,7 +57,7 @@ from PIL import Image
 from readme import arguments, publish
 
 import srup
-from srup.boards import (
+from srup.data.boards import (
     STYLES,
     Capture,
     capture_photo,
@@ -66,10 +66,10 @@ from srup.boards import (
     font_files,
     line_width,
 )
-from srup.engine import Engine
-from srup.imageio import Picture, read
-from srup.metrics import psnr
-from srup.sizing import Sizing
+from srup.imaging.metrics import psnr
+from srup.imaging.sizing import Sizing
+from srup.media.pictures import Picture, read
+from srup.runtime.auto import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20260125
@@ -229,8 +229,8 @@ def literal(text: str):
 
 def methods(args: argparse.Namespace) -> list[Method]:
     """bicubic, then each model or weights file as ``srup upscale photo.jpg`` runs it: an
-    Engine (srup.engine) at ×SCALE, which with ``auto`` and ``denoise=auto`` chooses the
-    strength per file from what the JPEG says (srup.estimate)."""
+    Engine (srup.runtime.auto) at ×SCALE, which with ``auto`` and ``denoise=auto`` chooses the
+    strength per file from what the JPEG says (srup.imaging.estimate)."""
 
     def bicubic(picture: Picture) -> tuple[np.ndarray, str]:
         return srup.imresize(picture.pixels, SCALE), "bicubic"

@@ -22,7 +22,7 @@ from PIL import Image
 from readme import arguments, publish
 from startup import seconds
 
-from srup.boards import render_board
+from srup.data.boards import render_board
 
 
 def main() -> None:

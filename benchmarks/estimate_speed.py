@@ -1,4 +1,4 @@
-"""How long srup.estimate takes on a 640×480 JPEG of a board (the per-file cost that
+"""How long srup.imaging.estimate takes on a 640×480 JPEG of a board (the per-file cost that
 ``--denoise auto`` adds): best of N for the luma noise σ, the edge width and the whole
 estimate, in milliseconds.
 
@@ -14,8 +14,8 @@ import time
 import numpy as np
 from PIL import Image
 
-from srup.boards import render_board
-from srup.estimate import edge_width, estimate, luma, noise_sigma
+from srup.data.boards import render_board
+from srup.imaging.estimate import edge_width, estimate, luma, noise_sigma
 
 
 def best_ms(fn, runs: int) -> float:

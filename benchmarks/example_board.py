@@ -2,8 +2,8 @@
 
     python benchmarks/example_board.py [examples/board.jpg]
 
-A board rendered by srup.boards (marker on white, known lines), blurred (σ 0.7), shrunk ×3
-by MATLAB bicubic and given sensor noise (σ 3) by srup.degrade, then saved as a JPEG at
+A board rendered by srup.data.boards (marker on white, known lines), blurred (σ 0.7), shrunk ×3
+by MATLAB bicubic and given sensor noise (σ 3) by srup.data.degrade, then saved as a JPEG at
 quality 75, as a phone would. `srup upscale examples/board.jpg -s 3` gets it back.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from srup.boards import font_files, render_board
-from srup.degrade import parse
+from srup.data.boards import font_files, render_board
+from srup.data.degrade import parse
 
 LINES = ["Homework for Thursday:", "Exercises 4.2 to 4.7, page 131", "y = 3x^2 - 2x + 5"]
 

@@ -1,4 +1,4 @@
-"""The README's pictures: the shipped example (a downscaled skimage sample) and a
+"""The pictures of the README and docs/: the shipped example (a downscaled skimage sample) and a
 before/after crop (nearest | bicubic | srup) made from it.
 
     python benchmarks/figure.py
@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from skimage import data
 
 import srup
-from srup.compare import _font
+from srup.evaluation.compare import _font
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ For a factor f, the LR is MATLAB's bicubic shrink of the HR to round(size / f); 
 brought back to the HR size by plain bicubic, and by the shipped clean model at the smallest
 scale ≥ f (×2 for f < 2) followed by an antialiased MATLAB bicubic resize. PSNR on Y with
 ceil(f) pixels shaved, mean over Set5 and Set14. srup runs the network only where it wins
-(srup.sizing.MIN_NETWORK_FACTOR).
+(srup.imaging.sizing.MIN_NETWORK_FACTOR).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 from readme import arguments, publish
 
 import srup
-from srup import benchmark as bm
-from srup.resize import imresize, resize_pixels
+from srup.evaluation import protocol as bm
+from srup.imaging.resize import imresize, resize_pixels
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FACTORS = (1.25, 1.5, 2.5, 3.5)

@@ -429,7 +429,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, help="Keep the files and outputs in this folder.")
-    parser.add_argument("--update-readme", action="store_true", help="Put the line in README.md.")
+    parser.add_argument("--update-readme", action="store_true", help="Put the line in docs/cli.md.")
     parser.add_argument("--markdown", type=Path, help="Also write the summary to this file.")
     args = parser.parse_args()
     outcomes = fuzz(args.count, args.batch, args.seed, args.keep)

@@ -233,7 +233,7 @@ def peak_memory(
 
 
 def train_rate(data: Path, device: str, sampler: str, steps: int, workers: int) -> float:
-    from srup.train import TrainConfig, train
+    from srup.training.loop import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(

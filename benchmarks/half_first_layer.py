@@ -24,10 +24,10 @@ import torch
 from passes import Traffic
 from readme import arguments, publish
 
-from srup import benchmark
-from srup.descriptor import describe
+from srup.evaluation import protocol as benchmark
+from srup.models.descriptor import describe
 from srup.models.layers import keep_first_layer_fp32
-from srup.upscale import Upscaler
+from srup.runtime.upscaler import Upscaler
 
 SET5 = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set5"
 CPU = torch.device("cpu")

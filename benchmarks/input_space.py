@@ -21,9 +21,9 @@ import numpy as np
 from readme import arguments, publish
 
 import srup
-from srup import benchmark
-from srup.descriptor import describe
-from srup.metrics import psnr
+from srup.evaluation import protocol as benchmark
+from srup.imaging.metrics import psnr
+from srup.models.descriptor import describe
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -77,7 +77,7 @@ def main() -> None:
 
 
 def srup_scale(path: Path) -> str:
-    from srup.weights import read_metadata
+    from srup.models.weights import read_metadata
 
     scale = read_metadata(path).get("scale")
     if not scale:

@@ -26,16 +26,16 @@ from PIL import Image
 from readme import arguments, publish
 
 import srup
-from srup.boards import STYLES, font_files, render_board
-from srup.degrade import parse
+from srup.data.boards import STYLES, font_files, render_board
+from srup.data.degrade import parse
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTO = "clean,sigma=0.7,nsigma=3,gray=0,jpeg=75"  # blur, noise, JPEG 75 (srup.degrade)
+PHOTO = "clean,sigma=0.7,nsigma=3,gray=0,jpeg=75"  # blur, noise, JPEG 75 (srup.data.degrade)
 SIZES = (12, 14, 16, 20, 24)
 BOARDS_PER_STYLE = 3
 SEED = 20261122
 
-# Sentences no training board holds (srup.boards draws from its own word list).
+# Sentences no training board holds (srup.data.boards draws from its own word list).
 SENTENCES = [
     "Quiz on Friday covers chapters four to six",
     "Bring a calculator and a sharp pencil",

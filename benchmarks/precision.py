@@ -17,8 +17,8 @@ import torch
 from readme import arguments, publish
 
 import srup
-from srup.benchmark import discover, evaluate, pairs
-from srup.weights import shipped
+from srup.evaluation.protocol import discover, evaluate, pairs
+from srup.models.weights import shipped
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set5"
 

@@ -1,9 +1,10 @@
-"""The README's quality table: `srup benchmark` on Set5 and Set14, every shipped model.
+"""The quality table of docs/quality.md: `srup benchmark` on Set5 and Set14, every shipped model.
 
     python benchmarks/quality.py [--update-readme]
 
 Writes benchmarks/results/quality.json (the `srup benchmark --json` format) and prints a
-Markdown table; --update-readme replaces the table between the README's quality markers.
+Markdown table; --update-readme replaces the table between its quality markers
+(docs/quality.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from readme import arguments, publish
 
-from srup.report import BenchmarkRun
+from srup.evaluation.run import BenchmarkRun
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -1,4 +1,4 @@
-"""The README's real-photo table: clean and real-photo models on clean, JPEG-75 and phone LR.
+"""docs/quality.md's real-photo table: clean and real-photo models on clean, JPEG-75, phone LR.
 
     python benchmarks/real_quality.py [--update-readme] [--datasets Set14,Set5]
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from readme import arguments, publish
 
-from srup.report import BenchmarkRun
-from srup.weights import shipped
+from srup.evaluation.run import BenchmarkRun
+from srup.models.weights import shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -29,8 +29,8 @@ import torch
 from readme import arguments, publish
 
 import srup
-from srup.export import export_onnx
-from srup.weights import shipped
+from srup.models.weights import shipped
+from srup.runtime.onnx import export_onnx
 
 
 def median_time(fn, repeat: int) -> float:

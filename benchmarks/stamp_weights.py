@@ -6,7 +6,7 @@ Y-PSNR by the benchmark protocol and write them into the safetensors header.
 Weights trained with a degradation other than clean become a variant (``fsrcnn-real``;
 ``fsrcnn-capture`` for the ``capture`` preset), as do weights that read RGB
 (``espcn-rgb``); the degraded ones are also measured on JPEG-75 LR, on the phone photo
-(srup.degrade's ``phone``), which is what ``auto`` uses to choose among real variants, and
+(srup.data.degrade's ``phone``), which is what ``auto`` uses to choose among real variants, and
 on one handheld capture (the phone photo with motion blur and chroma noise, JPEG 65).
 ``--final`` takes the last step's weights from the run's checkpoint instead of the best
 validated ones.
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 import srup
-import srup.weights
-from srup import benchmark as bm
-from srup.weights import load_state, save_state
+import srup.models.weights
+from srup.evaluation import protocol as bm
+from srup.models.weights import load_state, save_state
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -84,7 +84,7 @@ def main() -> int:
                 meta[f"set5_{key}_psnr"] = f"{measure(src, scale, 'Set5', deg):.3f}"
         dst = args.to / f"{meta['model']}{variant}_x{scale}.safetensors"
         if args.only_better and dst.is_file():
-            shipped = float(srup.weights.read_metadata(dst).get("set5_psnr") or "-inf")
+            shipped = float(srup.models.weights.read_metadata(dst).get("set5_psnr") or "-inf")
             if float(meta["set5_psnr"]) <= shipped:
                 print(f"{src.name}: Set5 {meta['set5_psnr']} dB, not above {shipped:.3f}; kept")
                 continue

@@ -6,13 +6,13 @@ At batch 32 an ESPCN step is a few milliseconds of arithmetic for a GPU, so the 
 steps per second are set by the host: how many operators it dispatches per step (each one
 a kernel launch on a GPU), and how often it waits for the GPU (every blocking copy from
 host memory to the device drains the GPU's queue first, so the host cannot run ahead).
-This script runs a training step as `srup.train` builds it, with the device sampler
+This script runs a training step as `srup.training.loop` builds it, with the device sampler
 (`--sampler device`, the GPU default), on the CPU and counts, per step, at torch's
 dispatcher:
 
 - operator calls that move data, by `passes.py`'s counter (views, allocations and calls
   that return their input left out), for the batch, the forward and backward, and the
-  optimiser (built as `srup.train.optimizer` builds it for CUDA);
+  optimiser (built as `srup.training.loop.optimizer` builds it for CUDA);
 - copies from host memory to the device, on the `meta` device, where a copy from the CPU
   is visible as one, and how many of them go through `srup.devices.upload`, which on CUDA
   copies from page-locked memory without blocking.
@@ -29,9 +29,10 @@ import torch.nn.functional as F
 from passes import Traffic
 from readme import arguments, publish
 
-from srup import devices, train
+from srup import devices
 from srup.models import registry
-from srup.patches import DevicePatchSampler
+from srup.training import loop as train
+from srup.training.samplers import DevicePatchSampler
 
 PARTS = ("batch", "forward + backward", "optimiser")
 

@@ -2,7 +2,7 @@
 
     python benchmarks/train_speed.py [--model fsrcnn] [--scale 3] [--steps 150]
 
-Runs `srup.train.train` for the same number of steps with the clean degradation, the real
+Runs `srup.training.loop.train` for the same number of steps with the clean degradation, the real
 one, and the real one with a quarter of the patches from rendered boards, each with the
 batches made in the training thread (`--workers 0`) and one batch ahead in a thread
 (`--workers 1`), one after the other in one process, so the ratios are comparable. Needs
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from readme import arguments, publish
 
-from srup.train import TrainConfig, train
+from srup.training.loop import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASES = [("clean", 0.0), ("real", 0.0), ("real", 0.25)]

@@ -11,9 +11,9 @@ OpenCV's VideoCapture → upscale_array → VideoWriter loop (mp4v, no audio), i
 Memory: peak RSS of `srup upscale` on a 10 s and a 60 s clip (flat means the pipeline's
 queues bound it).
 
-Overhead (--overhead, its own README table): on the same decoded frames, frames per second
-of the network alone (the Engine's process on RGB arrays already in memory, as the pipeline
-hands them over) against the whole `upscale_video` (demux, decode, colour conversion,
+Overhead (--overhead, its own table in docs/performance.md): on the same decoded frames, frames
+per second of the network alone (the Engine's process on RGB arrays already in memory, as
+the pipeline hands them over) against the whole `upscale_video` (demux, decode, colour conversion,
 network, conversion back, encode, mux, audio copied), and of the pipeline with a
 do-nothing network (nearest-neighbour enlargement: decode and encode alone). The ratio is
 what the video machinery costs over the network; the encoder's threads and preset are
@@ -38,9 +38,9 @@ from test_video import make_clip, probe  # noqa: E402  (the tests' clip maker)
 
 def srup_fps(clip: Path, out: Path, model: str, scale: int, codec: str | None = None) -> float:
     """The pipeline of `srup upscale` in this process, as the OpenCV loop runs in it."""
-    from srup.engine import Engine
-    from srup.sizing import Sizing
-    from srup.video import VideoOptions, upscale_video
+    from srup.imaging.sizing import Sizing
+    from srup.media.video import VideoOptions, upscale_video
+    from srup.runtime.auto import Engine
 
     start = time.perf_counter()
     engine = Engine(Sizing(scale), model, device="cpu", precision="fp32")
@@ -120,10 +120,11 @@ def overhead(args) -> list[str]:
     import av
     import torch
 
-    from srup import imageio, video_colour
-    from srup.engine import Engine
-    from srup.sizing import Sizing
-    from srup.video import upscale_video
+    from srup.imaging.sizing import Sizing
+    from srup.media import pictures as imageio
+    from srup.media import video_colour
+    from srup.media.video import upscale_video
+    from srup.runtime.auto import Engine
 
     w, h = (int(v) for v in args.size.split("x"))
     frames = int(25 * args.seconds)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+
+from srup.models.weights import load_state
 
 REPO = Path(__file__).resolve().parents[1]
 # SRUP_SHARED_DATA points elsewhere: a GPU machine that gets a copy of some of the sets.
@@ -130,7 +133,7 @@ def cmyk_to_srgb(cmyk: np.ndarray) -> np.ndarray:
 
 def train_config(hr_folder, out, **kw):
     """A TrainConfig for a few fast CPU steps of ESPCN ×2 on ``hr_folder``; ``kw`` overrides."""
-    from srup.train import TrainConfig
+    from srup.training.loop import TrainConfig
 
     base = dict(
         model="espcn",
@@ -167,3 +170,42 @@ def train_args(data, out, steps: int, *extra: str) -> list[str]:
         "8",
         *extra,
     ]
+
+
+def same_tensors(a_path, b_path) -> bool:
+    a, _ = load_state(a_path)
+    b, _ = load_state(b_path)
+    return a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def make_clip(path: Path, frames: int = 12, size=(64, 48), fps: int = 12, audio: bool = True):
+    """An H.264 clip of a moving square on a gradient, with an AAC tone when ``audio``."""
+    import av
+
+    w, h = size
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.options = {"crf": "18"}
+        a = out.add_stream("aac", rate=16000, layout="mono") if audio else None
+        yy, xx = np.mgrid[0:h, 0:w]
+        for i in range(frames):
+            img = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 90)], 2)
+            img[10:26, 4 + 3 * i : 20 + 3 * i] = (250, 240, 30)
+            frame = av.VideoFrame.from_ndarray(img.astype(np.uint8), format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        if a is not None:
+            samples = int(16000 * frames / fps)
+            t = np.arange(samples) / 16000
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+            for start in range(0, samples, 1024):
+                af = av.AudioFrame.from_ndarray(
+                    tone[:, start : start + 1024], format="fltp", layout="mono"
+                )
+                af.sample_rate, af.pts = 16000, start
+                out.mux(a.encode(af))
+            out.mux(a.encode(None))
+    return path

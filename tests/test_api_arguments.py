@@ -28,8 +28,7 @@ from srup.errors import (
     SrupError,
     UnknownModelError,
 )
-
-from .conftest import photo
+from tests.conftest import photo
 
 
 def test_the_argument_errors_are_value_and_type_errors_with_exit_code_2():
@@ -171,7 +170,7 @@ def test_imresize_refuses_bad_arguments_with_srup_errors(args, kwargs, error):
 
 def test_imresize_refuses_a_tiny_scale_before_allocating(monkeypatch):
     # The kernel of imresize(x, 1e-9) would be 4e9 taps wide: nothing may be allocated.
-    import srup.resize as resize
+    import srup.imaging.resize as resize
 
     def no_allocation(*a, **k):
         raise AssertionError("contributions computed for a scale that is refused")
@@ -358,7 +357,7 @@ def test_checks_return_plain_values():
 
 
 def test_imresize_bounds_the_float64_elements_it_allocates_not_only_the_pixels(monkeypatch):
-    import srup.resize as resize
+    import srup.imaging.resize as resize
 
     def no_allocation(*a, **k):
         raise AssertionError("contributions computed for a size that is refused")

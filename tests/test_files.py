@@ -19,8 +19,7 @@ from srup import files
 from srup.cli import cli
 from srup.errors import EXIT_OK, EXIT_PARTIAL, OutputError
 from srup.files import OutputExistsError, is_temporary
-
-from .conftest import photo
+from tests.conftest import photo
 
 NAME_MAX = 255
 
@@ -197,7 +196,8 @@ def test_two_concurrent_runs_into_one_folder_never_replace_each_others_outputs(t
 
 def test_skip_existing_takes_an_output_another_run_finished_meanwhile(tmp_path, monkeypatch):
     import srup
-    from srup import batch, imageio
+    from srup import batch
+    from srup.media import pictures as imageio
 
     src = tmp_path / "a.png"
     Image.fromarray(photo(12, 10)).save(src)

@@ -22,6 +22,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from srup import _moved
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -38,24 +40,26 @@ __all__ = [
 ]
 
 _HOME = {
-    "load": "upscale",
-    "Upscaler": "upscale",
-    "imresize": "resize",
-    "psnr": "metrics",
-    "ssim": "metrics",
-    "mse": "metrics",
+    "load": "runtime.upscaler",
+    "Upscaler": "runtime.upscaler",
+    "imresize": "imaging.resize",
+    "psnr": "imaging.metrics",
+    "ssim": "imaging.metrics",
+    "mse": "imaging.metrics",
     "SrupError": "errors",
-    "describe": "descriptor",
-    "export_onnx": "export",
+    "describe": "models.descriptor",
+    "export_onnx": "runtime.onnx",
 }
 
+_moved.install()
+
 if TYPE_CHECKING:
-    from .descriptor import describe
-    from .errors import SrupError
-    from .export import export_onnx
-    from .metrics import mse, psnr, ssim
-    from .resize import imresize
-    from .upscale import Upscaler, load
+    from srup.errors import SrupError
+    from srup.imaging.metrics import mse, psnr, ssim
+    from srup.imaging.resize import imresize
+    from srup.models.descriptor import describe
+    from srup.runtime.onnx import export_onnx
+    from srup.runtime.upscaler import Upscaler, load
 
 
 def __getattr__(name: str) -> Any:

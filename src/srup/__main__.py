@@ -1,3 +1,3 @@
-from .cli import main
+from srup.cli import main
 
 main()

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidArgument, InvalidArgumentType
+from srup.errors import InvalidArgument, InvalidArgumentType
 
 if TYPE_CHECKING:
     import numpy as np

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import imageio, notes
-from .engine import Engine
-from .errors import (
+from srup import notes
+from srup.choices import SUFFIX_FOR, VIDEO_SUFFIXES
+from srup.errors import (
     BadImageError,
     BadWeightsError,
     DeviceError,
@@ -39,13 +39,14 @@ from .errors import (
     SrupError,
     UsageError,
 )
-from .files import OutputExistsError
-from .formats import SUFFIX_FOR, VIDEO_SUFFIXES
-from .host import TILE_BUDGET_BYTES
-from .sizing import Sizing, network_scale
-from .units import bytes_text, over_limit, over_max_pixels
-from .upscale import Upscaler
-from .video import VideoOptions, container_suffix, is_video, picture_format, upscale_video
+from srup.files import OutputExistsError
+from srup.imaging.sizing import Sizing, network_scale
+from srup.media import pictures as imageio
+from srup.media.video import VideoOptions, container_suffix, is_video, picture_format, upscale_video
+from srup.runtime.auto import Engine
+from srup.runtime.tilers.host import TILE_BUDGET_BYTES
+from srup.runtime.upscaler import Upscaler
+from srup.units import bytes_text, over_limit, over_max_pixels
 
 Runner = Upscaler | Engine
 VIDEO = "VIDEO"  # a job's format when its input is a video
@@ -95,7 +96,7 @@ class Result:
     the strength asked for (given, or chosen by --denoise auto) when it is not the one that
     ran (used to the nearest 0.05, or beyond the family's last member shipped: the run's
     notes say why), else None; ``estimate``: what ``--denoise auto`` estimated of the file
-    (:meth:`srup.estimate.Estimate.to_json`; None when nothing was estimated: lossless
+    (:meth:`srup.imaging.estimate.Estimate.to_json`; None when nothing was estimated: lossless
     files, videos, other models); ``exception``: what was raised, for ``--debug`` (never
     printed otherwise)."""
 
@@ -143,7 +144,7 @@ def _video_name_note(src: Path, suffix: str) -> str:
 
 
 def _content_format(src: Path) -> str | None:
-    """The picture format ``src``'s first bytes say (:func:`srup.video.picture_format`)."""
+    """The picture format ``src``'s first bytes say (:func:`srup.media.video.picture_format`)."""
     try:
         with open(src, "rb") as f:
             return picture_format(f.read(16)) if src.is_file() else None
@@ -485,7 +486,7 @@ WORKING_BYTES = TILE_BUDGET_BYTES + 64 * 2**20
 
 # Float64 working planes, in bytes per sample (a pixel's channel), measured as peak RSS on
 # the CPU (tests/test_batch_memory.py checks the estimate against a measurement):
-# - a resize to a size no network makes (--width 5900 from ×4; srup.resize works in float64,
+# - a resize to a size no network makes (--width 5900 from ×4; srup.imaging.resize works in float64,
 #   and alpha pictures resample premultiplied planes): RGB 100, RGBA 161 bytes per output
 #   pixel when network and final sizes are close, i.e. about 17 and 20 bytes per sample of
 #   each of the two sizes; counted as 24 per sample of the network size plus the final size.
@@ -495,14 +496,14 @@ WORKING_BYTES = TILE_BUDGET_BYTES + 64 * 2**20
 # larger counts, not the sum.
 RESIZE_BYTES_PER_SAMPLE = 24
 FLATTEN_BYTES_PER_SAMPLE = 32
-# Formats without alpha: an alpha picture written to them is flattened (srup.imageio.write).
+# Formats without alpha: an alpha picture written to them is flattened (srup.media.pictures.write).
 FLATTENED_FORMATS = frozenset({"JPEG", "BMP"})
 
 
 # What --denoise auto's estimate of a lossy picture needs beside the decoded input, per
-# pixel it measures (at most srup.estimate.MAX_PIXELS, its centre): the estimate's own peak
-# (srup.estimate.BYTES_PER_PIXEL, measured) and the 8-bit RGB copy it reads (grey or 16-bit
-# pictures). Counted on top of the rest: the allocator keeps what it frees (srup.allocator).
+# pixel it measures (at most srup.imaging.estimate.MAX_PIXELS, its centre): the estimate's own peak
+# (srup.imaging.estimate.BYTES_PER_PIXEL, measured) and the 8-bit RGB copy it reads (grey or 16-bit
+# pictures). Counted on top of the rest: the allocator keeps what it frees (srup.runtime.allocator).
 ESTIMATE_COPY_BYTES_PER_PIXEL = 8
 
 
@@ -551,7 +552,7 @@ def estimate_memory(
     samples of ``sample`` bytes each, upscaled by ``up``; ``flatten``: its alpha is
     flattened onto a background when written (an output format without alpha); ``lossy``:
     the file is lossy, so an engine choosing its strength (``--denoise auto`` with ``-m
-    auto``) estimates it first (:mod:`srup.estimate`, on at most its centre 2 MP)."""
+    auto``) estimates it first (:mod:`srup.imaging.estimate`, on at most its centre 2 MP)."""
     final, factor = _final_size(up, width, height)
     s = _network_scale(up, factor)
     network = (width * s, height * s) if s else (width, height)
@@ -565,7 +566,7 @@ def estimate_memory(
     if flatten and channels in (2, 4):
         planes = max(planes, FLATTEN_BYTES_PER_SAMPLE * final[0] * final[1] * channels)
     if lossy and getattr(up, "estimates", False):
-        from .estimate import BYTES_PER_PIXEL, MAX_PIXELS
+        from srup.imaging.estimate import BYTES_PER_PIXEL, MAX_PIXELS
 
         measured = min(width * height, MAX_PIXELS)
         total += (BYTES_PER_PIXEL + ESTIMATE_COPY_BYTES_PER_PIXEL) * measured
@@ -774,7 +775,7 @@ def _finish(res: Result, job: Job, out: imageio.Picture, o: _Options) -> Result:
 def _score(res: Result, job: Job, o: _Options) -> None:
     if o.reference is None or o.reference_scale is None:
         return
-    from .compare import reference_scores
+    from srup.evaluation.compare import reference_scores
 
     with _boundary(res, job, "reference"):
         rows = reference_scores(job.dst, job.src, o.reference, o.reference_scale)
@@ -783,7 +784,7 @@ def _score(res: Result, job: Job, o: _Options) -> None:
 
 
 def _video(up: Runner, res: Result, job: Job, o: _Options, progress) -> Result:
-    """One video, through srup.video; its frames go to ``options.frames_to/NAME`` instead
+    """One video, through srup.media.video; its frames go to ``options.frames_to/NAME`` instead
     when that is set."""
     res.status = "running"
     options = o.video
@@ -827,7 +828,7 @@ def _video(up: Runner, res: Result, job: Job, o: _Options, progress) -> Result:
 
 
 def _choosing(up: Engine, chosen: list) -> Callable:
-    """``up``'s process, which also keeps in ``chosen`` the :class:`srup.engine.Choice` of
+    """``up``'s process, which also keeps in ``chosen`` the :class:`srup.runtime.auto.Choice` of
     the first frame it is given (every frame of a clip gets the same: no per-frame
     estimate), for the clip's record."""
 
@@ -842,7 +843,7 @@ def _choosing(up: Engine, chosen: list) -> Callable:
 
 def _process_at(up: Engine, chosen: list | None = None) -> Callable[[Sizing], Callable]:
     """``sizing →`` ``up``'s process with that Sizing instead of its own, the same models
-    (a video whose encoder needs even sizes, a turned clip: srup.video); ``chosen`` as
+    (a video whose encoder needs even sizes, a turned clip: srup.media.video); ``chosen`` as
     :func:`_choosing`."""
 
     def at(sizing: Sizing) -> Callable:
@@ -872,7 +873,8 @@ def run_job(
     ``background``: RGB 0–255 that alpha is flattened onto when the output format has none;
     ``max_memory``: bytes a picture may need (:func:`estimate_memory`), checked from its
     header before it is decoded (None: no check); ``reference`` and ``reference_scale``:
-    score the output against this HR picture or folder (:func:`srup.compare.reference_scores`).
+    score the output against this HR picture or folder
+    (:func:`srup.evaluation.compare.reference_scores`).
     """
     o = _Options(
         overwrite=overwrite,

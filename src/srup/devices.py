@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .errors import DeviceError
+from srup.errors import DeviceError
 
 if TYPE_CHECKING:
     import numpy as np

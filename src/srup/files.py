@@ -38,7 +38,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from .errors import OutputError
+from srup.errors import OutputError
 
 __all__ = [
     "TEMP_PREFIX",

@@ -38,7 +38,7 @@ class ThreadNotes:
     but report per thread: ``install`` runs when the first thread starts collecting and
     ``uninstall`` when the last one stops; meanwhile :meth:`current` is the calling
     thread's list of notes (None when it collects nothing). Used by :func:`collect` and by
-    :func:`srup.libtiff.messages`."""
+    :func:`srup.media.libtiff.messages`."""
 
     def __init__(self, install: Callable[[], None], uninstall: Callable[[], None]) -> None:
         self._install, self._uninstall = install, uninstall

@@ -1,5 +1,5 @@
 """Super-resolution architectures; see :mod:`srup.models.registry`."""
 
-from .registry import ModelSpec, get, names, specs
+from srup.models.registry import ModelSpec, get, names, specs
 
 __all__ = ["ModelSpec", "get", "names", "specs"]

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..devices import device_constant
-from ..resize import upsample_phase_kernel
+from srup.devices import device_constant
+from srup.imaging.resize import upsample_phase_kernel
 
 
 def symmetric_pad(
@@ -152,7 +152,8 @@ class BicubicResidual(nn.Module):
     linear and keeps constants, so upscaling R, G and B by bicubic and adding the luma's
     detail to each (scaled by 255/219, the way a change of Y alone moves R, G and B) is the
     same function as converting to YCbCr, upscaling Y by the network and Cb/Cr by bicubic,
-    and converting back, at a third of the passes over the output (:mod:`srup.pipeline`).
+    and converting back, at a third of the passes over the output
+    (:mod:`srup.runtime.color_pipeline`).
     """
 
     def __init__(self, scale: int, channels: int = 1) -> None:

@@ -1,20 +1,20 @@
 """The model registry: one frozen :class:`ModelSpec` per architecture, one file per model.
 
-Each module in ``srup.models`` (other than this one and ``layers``) defines ``SPEC``; the
-registry imports them explicitly on first use, so importing srup fills no global state and a
-duplicate name is an error rather than a silent overwrite.
+Each module in ``srup.models.arch`` defines ``SPEC``; :data:`ARCHITECTURES` lists those
+modules explicitly (a new architecture is one file there and one line here). The registry
+imports them on first use, so importing srup fills no global state, and a duplicate name is
+an error rather than a silent overwrite.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..errors import UnknownModelError
+from srup.errors import UnknownModelError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -98,16 +98,14 @@ def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
     return Count.macs / (size * scale) ** 2
 
 
-def _discover() -> dict[str, ModelSpec]:
-    from .. import models as package
+# The architecture modules under srup.models.arch, each defining SPEC.
+ARCHITECTURES: tuple[str, ...] = ("srcnn", "fsrcnn", "espcn", "espcn7")
 
+
+def _discover() -> dict[str, ModelSpec]:
     found: dict[str, ModelSpec] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if info.name in {"registry", "layers"}:
-            continue
-        spec = getattr(importlib.import_module(f"{package.__name__}.{info.name}"), "SPEC", None)
-        if not isinstance(spec, ModelSpec):
-            continue
+    for module in ARCHITECTURES:
+        spec = importlib.import_module(f"srup.models.arch.{module}").SPEC
         if spec.name in found:
             raise RuntimeError(f"two models are named {spec.name!r}")
         found[spec.name] = spec

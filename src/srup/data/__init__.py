@@ -1,0 +1,1 @@
+"""Data for training and evaluation: degradations as data and rendered boards of text."""

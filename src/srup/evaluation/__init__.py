@@ -1,0 +1,1 @@
+"""The SR evaluation protocol, ``srup benchmark``, and figures that compare methods."""

@@ -1,0 +1,2 @@
+"""Pixel maths without files: colour (BT.601 as MATLAB), resize (MATLAB imresize), metrics,
+output sizes and what a picture says about itself."""

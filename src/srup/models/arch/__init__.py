@@ -1,0 +1,1 @@
+"""The architectures, one file each; :mod:`srup.models.registry` lists them."""

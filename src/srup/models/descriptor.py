@@ -1,0 +1,233 @@
+"""What a weight set is, apart from how it runs (after spandrel's ``ModelDescriptor``).
+
+A :class:`ModelDescriptor` names one set of weights (``fsrcnn-real`` at ×3, or a file the
+user trained) and says everything a runner needs to know about it: the architecture, the
+scale, what it reads (BT.601 Y, or RGB), the precisions it runs in, how far it sees,
+the degradation it was trained for, and how to build each of its forms (``train``,
+``infer``, ``export``: :mod:`srup.models.layers`). The runners (the host tiler, the
+device-resident tiler, ONNX export) take it from there and own the numerics; nothing about a
+device lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from srup import arguments
+from srup.errors import BadWeightsError, InvalidArgument, UnknownModelError
+from srup.models import registry
+from srup.models.catalog import default_model, model_names
+from srup.models.weights import (
+    load_into,
+    load_state,
+    path_for,
+    read_weights_header,
+    shipped,
+    split_name,
+)
+from srup.models.denoise import Blend, choose
+from srup.models.denoise import parse as parse_denoise
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["ModelDescriptor", "describe"]
+
+
+@dataclass(frozen=True)
+class ModelDescriptor:
+    """One weight set. Build it with :func:`describe`."""
+
+    name: str  # as `srup models` lists it: fsrcnn, fsrcnn-real, or the architecture's name
+    spec: registry.ModelSpec
+    scale: int
+    path: Path
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # --denoise (srup.models.denoise): the strength this weight set stands for, None when none was
+    # asked; ``mix``: the files whose weights are interpolated and their coefficients
+    # (empty: ``path`` alone).
+    denoise: float | None = None
+    mix: tuple[tuple[Path, float], ...] = ()
+
+    @property
+    def input_space(self) -> str:
+        """What the network reads: ``Y`` (BT.601 luma; chroma and alpha go by bicubic) or
+        ``RGB`` (weights trained with ``srup train --input rgb``), from the header."""
+        return self.metadata.get("input_space", "Y")
+
+    @property
+    def channels(self) -> int:
+        """Channels of the network's input and output."""
+        return 3 if self.input_space == "RGB" else 1
+
+    @property
+    def macs_per_pixel(self) -> float:
+        """Multiply-accumulates per output pixel (the network and its bicubic path)."""
+        return self.spec.macs_per_pixel(self.scale, self.input_space)
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions its learned layers run in (fp32 always; fp16 and bf16 where the
+        quality bound of benchmarks/precision.py holds)."""
+        return self.spec.precisions
+
+    @property
+    def receptive_radius(self) -> int:
+        """How far, in input pixels, an input pixel reaches into the output: the overlap
+        every tiler gives its tiles (at least the bicubic path's 2)."""
+        return self.spec.overlap(self.scale)
+
+    @property
+    def degradation(self) -> str:
+        """The input it was trained for, as ``srup train --degradation`` spells it."""
+        return self.metadata.get("degradation", "clean")
+
+    def build(self, form: str = "train", dtype: torch.dtype | None = None) -> nn.Module:
+        """The network with these weights, on the CPU, in ``form``: ``train`` (plain,
+        differentiable), ``infer`` (rewritten for speed under a tiler, for ``dtype``, float32
+        by default) or ``export`` (float32, NCHW, ops an exporter can trace)."""
+        import torch
+
+        from srup.models.forms import for_inference
+        from srup.models.layers import FORMS, set_form
+
+        arguments.choice("form", form, FORMS)
+        if self.mix:
+            from srup.models.denoise import load_mix
+
+            state = load_mix(self.mix)
+        else:
+            state, _meta = load_state(self.path)
+        net = self.spec.create(self.scale, self.input_space)
+        load_into(net, state, self.path)
+        if form == "infer":
+            return for_inference(net, dtype or torch.float32)
+        set_form(net, form)
+        return net.eval() if form == "export" else net
+
+
+def describe(
+    model: str = "auto",
+    scale: int = 3,
+    weights: str | os.PathLike[str] | None = None,
+    lossy: bool = False,
+    denoise: str | float = "auto",
+) -> ModelDescriptor:
+    """The weight set :func:`srup.load` would run: a shipped ``model`` (``auto``: the best
+    fast shipped model for ``scale``, its real-photo variant when ``lossy``), or the file
+    ``weights``, whose header names its architecture and scale.
+
+    ``denoise``: ``"auto"`` (the above), or a strength from 0 to 1 on the family of
+    ``model`` (``auto`` or a clean model's name such as ``fsrcnn``): 0 the clean model,
+    0.5 the real-photo variant, 1 the capture variant, the weights of the two around it
+    interpolated in between (:mod:`srup.models.denoise`); strengths are used to the nearest 0.05,
+    and beyond the family's last (or first) member shipped, that member runs; ``name``
+    then says what was built (``fsrcnn-clean+real@0.30``) and ``denoise`` the strength
+    that runs.
+
+    Raises :class:`~srup.errors.InvalidArgumentType` for arguments of the wrong type (a
+    ``scale`` that is not an integer, a ``model`` that is not a string);
+    :class:`~srup.errors.UnknownModelError` for a name or scale srup does not offer, saying
+    what it does (every name ``model`` accepts: ``auto``, the shipped models and their
+    variants); :class:`~srup.errors.BadWeightsError` for a weights file that is not srup's
+    or whose header does not parse; :class:`~srup.errors.InvalidArgument` for a strength
+    out of range, or with ``weights``, ``lossy=True`` or a variant's name (``fsrcnn-real``),
+    where it has no family to walk, and for a strength above 0 on a model with neither
+    real nor capture weights at ``scale`` (``espcn7`` at ×2)."""
+    model = arguments.text("model", model)
+    scale = arguments.integer("scale", scale)
+    lossy = arguments.boolean("lossy", lossy)
+    strength = parse_denoise(denoise)
+    if strength != "auto":
+        if weights is not None:
+            raise InvalidArgument(
+                "denoise: a --weights file is one weight set, with nothing to interpolate; "
+                "leave denoise at auto, or use -m auto / a shipped clean model"
+            )
+        if lossy:
+            raise InvalidArgument("give lossy=True or a denoise strength, not both")
+        return _blended(model, scale, float(strength))
+    if weights is not None:
+        weights = arguments.path("weights", weights)
+        header = read_weights_header(weights)
+        meta = header.metadata
+        named = header.model or ""
+        if named and named not in registry.names():
+            raise BadWeightsError(
+                f"{weights}: the header names model {named!r}, which is not an architecture "
+                f"srup has ({', '.join(registry.names())})"
+            )
+        if model == "auto":
+            model = named
+            if not model:
+                raise UnknownModelError(f"{weights}: the header names no model; pass --model")
+        elif named and split_name(model)[0] != named:
+            raise UnknownModelError(
+                f"{weights}: these weights are for {named}, not {model}; drop --model or "
+                f"pass --model {named}"
+            )
+        if header.scale is not None and header.scale != scale:
+            raise UnknownModelError(
+                f"{weights}: these weights are for ×{header.scale}, not ×{scale}"
+            )
+        path = Path(weights)
+    else:
+        if model == "auto":
+            model = default_model(scale, lossy)
+        arch, _variant = split_name(model)
+        if arch not in registry.names() or model not in model_names():
+            raise UnknownModelError(
+                f"unknown model {model!r}; available: {', '.join(model_names())}"
+            )
+        path = path_for(model, scale)
+        if not path.is_file():
+            have = sorted(s for (n, s) in shipped() if n == model)
+            raise UnknownModelError(
+                f"no shipped {model} weights for ×{scale}; available scales for {model}: "
+                f"{', '.join(map(str, have)) or 'none'}"
+            )
+        meta = read_weights_header(path).metadata
+    spec = registry.get(split_name(model)[0])
+    if scale not in spec.scales:
+        raise UnknownModelError(
+            f"{model} does not support ×{scale}; scales: {', '.join(map(str, spec.scales))}"
+        )
+    space = meta.get("input_space", "Y")
+    if space not in spec.input_spaces:
+        raise UnknownModelError(f"{path}: {spec.name} cannot read {space}")
+    return ModelDescriptor(name=model, spec=spec, scale=scale, path=path, metadata=meta)
+
+
+def _blended(model: str, scale: int, strength: float, strict: bool = True) -> ModelDescriptor:
+    """The weight set at ``strength`` on ``model``'s family (:func:`srup.models.denoise.choose`,
+    ``strict`` as there): its ``denoise`` is the strength that runs (to the nearest 0.05,
+    or a member's point beyond the chain's ends); the metadata keeps the one asked for
+    (``denoise_asked``) when it differs."""
+    blend = choose(model, scale, strength, strict)
+    return from_blend(blend, scale)
+
+
+def from_blend(blend: Blend, scale: int) -> ModelDescriptor:
+    """The weight set of ``blend`` (:class:`srup.models.denoise.Blend`) at ``scale``."""
+    described = describe(blend.a.name, scale)
+    meta = dict(described.metadata)
+    meta["denoise"] = f"{blend.strength:g}"
+    if blend.differs:
+        meta["denoise_asked"] = f"{blend.asked:g}"
+    if blend.b is not None:
+        # What was mixed, for whoever reads the metadata: the two files and their shares.
+        meta["interpolated"] = f"{1 - blend.t:.4g}×{blend.a.name} + {blend.t:.4g}×{blend.b.name}"
+    return ModelDescriptor(
+        name=blend.name,
+        spec=described.spec,
+        scale=scale,
+        path=described.path,
+        metadata=meta,
+        denoise=blend.strength,
+        mix=blend.mix,
+    )

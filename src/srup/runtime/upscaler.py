@@ -1,0 +1,262 @@
+"""The Upscaler: a weight set (:mod:`srup.models.descriptor`), a device and precision, and the
+runner that upscales with them, PIL or NumPy in and out.
+
+Per tile, the colour pipeline (:mod:`srup.runtime.color_pipeline`) runs the network on Y and
+bicubic on the rest, and the rounded result is written into the output buffer, so memory holds the
+input, the output and one tile's work, whatever the image size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from srup import arguments
+from srup.devices import out_of_memory, precision_name
+from srup.errors import DeviceError, DeviceMemoryError
+from srup.imaging.resize import has_alpha, resize_pixels
+from srup.media import pictures as imageio
+from srup.models import registry
+from srup.models.catalog import FAST_MACS_1080P, default_model
+from srup.models.descriptor import ModelDescriptor, describe
+from srup.models.layers import keep_first_layer_fp32
+from srup.runtime.color_pipeline import ColorPipeline, working_bytes_per_out_px
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+    from torch import nn
+
+__all__ = ["FAST_MACS_1080P", "Upscaler", "default_model", "load", "scaled_dpi"]
+
+Progress = Callable[[int, int], None]
+
+
+def scaled_dpi(
+    dpi: tuple[float, float] | None, before: tuple[int, int], after: tuple[int, int]
+) -> tuple[float, float] | None:
+    """``dpi`` (dots per inch, x and y) of a picture resampled from ``before`` to ``after``
+    pixels (width, height): each axis times its own growth, so the print size stays the
+    same (a 300 dpi scan at ×2 is 600 dpi). None stays None."""
+    if dpi is None:
+        return None
+    return dpi[0] * after[0] / before[0], dpi[1] * after[1] / before[1]
+
+
+class Upscaler:
+    """Upscales pictures with one network at one scale.
+
+    Build it with :func:`srup.load`. ``tile`` is the input tile side in pixels (0: whole
+    image); tiles overlap by the network's receptive radius, so the result does not depend
+    on it. The work goes to a runner, which owns the numerics settings: the host tiler
+    (:mod:`srup.runtime.tilers.host`) on the CPU, the device-resident tiler
+    (:mod:`srup.runtime.tilers.device`) on GPUs.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        spec: registry.ModelSpec,
+        scale: int,
+        device: torch.device,
+        dtype: torch.dtype,
+        tile: int | None = None,
+        metadata: dict[str, str] | None = None,
+        resident: bool | None = None,
+    ) -> None:
+        import torch
+
+        from srup.runtime.tilers.device import ResidentTiler
+        from srup.runtime.tilers.host import HostTiler
+
+        # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
+        # pixel the same way whatever the tile shape: tiled output equals untiled output.
+        self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
+        if dtype == torch.bfloat16:
+            keep_first_layer_fp32(self.net)
+        self.spec = spec
+        self.scale = scale
+        self.device = device
+        self.dtype = dtype
+        self.metadata = dict(metadata or {})
+        self.descriptor: ModelDescriptor | None = None
+        self.overlap = spec.overlap(scale)
+        self.pipeline = ColorPipeline(self.net, scale).to(device)
+        per_px = working_bytes_per_out_px(self.net, scale, device, dtype)
+        # On a GPU the picture stays on the device from upload to the copy back; on the CPU
+        # the host tiler is faster (its tiles fit the caches) and gives the same pixels.
+        on_device = device.type != "cpu" if resident is None else resident
+        args = (self.pipeline, scale, self.overlap, device, dtype, per_px)
+        self.resident = ResidentTiler(*args) if on_device else None
+        self.host = None if on_device else HostTiler(*args)
+        auto = None if self.host is None else self.host.auto_tile()
+        self.tile: int | None = auto if tile is None else tile
+
+    @property
+    def name(self) -> str:
+        """The model's name as ``srup models`` lists it (``fsrcnn``, ``fsrcnn-real``)."""
+        return self.descriptor.name if self.descriptor is not None else self.spec.name
+
+    def process(
+        self, picture: imageio.Picture, progress: Progress | None = None
+    ) -> tuple[imageio.Picture, str]:
+        """``picture`` upscaled, and the name of the model that did it (as
+        :meth:`srup.runtime.auto.Engine.process`, which picks per picture)."""
+        return self.upscale_picture(picture, progress), self.name
+
+    @property
+    def denoise(self) -> float | None:
+        """The ``--denoise`` strength these weights stand for (0 clean, 0.5 real-photo,
+        1 capture variant; :mod:`srup.models.denoise`), None when none was asked."""
+        return self.descriptor.denoise if self.descriptor is not None else None
+
+    @property
+    def precision(self) -> str:
+        """The precision the network runs in: fp32, fp16 or bf16."""
+        return precision_name(self.dtype)
+
+    def upscale_array(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+        """``(H, W)`` or ``(H, W, C)`` uint8/uint16 levels with C in 1–4 (L, LA, RGB, RGBA;
+        alpha straight, not premultiplied) → ``(H*s, W*s[, C])`` C-contiguous, same dtype.
+
+        Where the alpha is not fully opaque the colour is upscaled premultiplied by it
+        (Porter & Duff 1984) and divided by the upscaled alpha after, in float32 per tile,
+        rounded once: colour stored under α = 0 never reaches a visible pixel, and where
+        the output's alpha is 0 its colour is 0. Alpha is bicubic, clamped to the dtype's
+        range. An opaque picture pays one pass over its alpha for this.
+        :class:`~srup.errors.InvalidArgumentType` (a TypeError) for another type, shape or
+        dtype, :class:`~srup.errors.InvalidArgument` (a ValueError) for an empty array or a
+        ``progress`` that is not callable; :class:`~srup.errors.DeviceMemoryError` when the
+        device runs out of memory."""
+        arr = arguments.array("pixels", pixels, ("uint8", "uint16"), channels=imageio.LAYOUTS)
+        arguments.optional_callable("progress", progress)
+        squeeze = arr.ndim == 2
+        if squeeze:
+            arr = arr[:, :, None]
+        premultiply = has_alpha(arr)
+        try:
+            if self.resident is not None:
+                tile = None if self.tile is None else (self.tile, self.tile)
+                out = self.resident.run(arr, tile, progress, premultiply)
+            else:
+                assert self.host is not None and self.tile is not None
+                out = self.host.run(arr, self.tile, progress, premultiply)
+        except RuntimeError as e:
+            # torch's allocators raise RuntimeError (CUDA's a subclass of it): one kind of
+            # error for every device, which the batch reports as such and goes on.
+            if out_of_memory(e):
+                raise DeviceMemoryError(f"out of memory on {self.device}") from None
+            raise
+        return np.ascontiguousarray(out[:, :, 0]) if squeeze else out
+
+    def upscale_picture(
+        self, picture: imageio.Picture, progress: Progress | None = None
+    ) -> imageio.Picture:
+        """A :class:`~srup.media.pictures.Picture` upscaled (as :meth:`upscale_array`: alpha
+        premultiplied), with its ICC profile and EXIF, and its DPI times the scale.
+        :class:`~srup.errors.InvalidArgumentType` when ``picture`` is not a Picture."""
+        arguments.instance("picture", picture, imageio.Picture, "a srup.media.pictures.Picture")
+        pixels = self.upscale_array(picture.pixels, progress)
+        dpi = scaled_dpi(picture.dpi, picture.size, (pixels.shape[1], pixels.shape[0]))
+        return replace(picture, pixels=pixels, dpi=dpi)
+
+    def upscale(self, img: Image.Image, size: tuple[int, int] | None = None) -> Image.Image:
+        """Upscale a Pillow image. L, LA, RGB, RGBA and 16-bit gray keep their mode;
+        P becomes RGB or RGBA, CMYK and others RGB. ``size`` = (width, height): the network's
+        output resized to exactly that (MATLAB bicubic, antialiased), e.g. a ×3 model for a
+        2.5× enlargement. Alpha is resampled premultiplied in both steps (Porter & Duff
+        1984): colour under fully transparent pixels never shows. As ``srup upscale`` does,
+        the EXIF orientation is applied to the pixels and the rest of the EXIF is carried
+        (in ``info["exif"]``, less the orientation), so the result is upright as saved.
+        16-bit grey with alpha (a 16-bit colour key) comes back as 8-bit LA: Pillow has no
+        mode for it.
+        :class:`~srup.errors.InvalidArgumentType` when ``img`` is not a PIL image or ``size``
+        not two integers; :class:`~srup.errors.InvalidArgument` for a size under 1."""
+        from PIL import Image
+
+        arguments.instance("img", img, Image.Image, "a PIL image")
+        if size is not None:
+            size = arguments.size_pair("size", size)
+        img.load()
+        original = imageio.from_pil(img, orient=True)
+        picture = self.upscale_picture(original)
+        if size is not None:
+            dpi = scaled_dpi(original.dpi, original.size, size)
+            picture = replace(picture, pixels=resize_pixels(picture.pixels, size), dpi=dpi)
+        return imageio.to_pil(picture)
+
+
+def load(
+    model: str = "auto",
+    scale: int = 3,
+    device: str = "auto",
+    weights: str | os.PathLike[str] | None = None,
+    tile: int | str = "auto",
+    precision: str = "auto",
+    lossy: bool = False,
+    resident: bool | None = None,
+    denoise: str | float = "auto",
+) -> Upscaler:
+    """Build an :class:`Upscaler`.
+
+    ``model``: a shipped model (``srup models``: ``fsrcnn``, ``fsrcnn-real``, …) or ``auto``
+    (the best fast shipped model for ``scale``; with ``lossy=True``, its real-photo variant,
+    made for JPEG-compressed, blurred, noisy input).
+    ``weights``: a safetensors file to use instead of the shipped one; its header names the
+    model and scale. ``tile``: input tile side in pixels, 0 for the whole image, at least
+    :data:`srup.choices.MIN_TILE` (32) otherwise, or ``auto`` for a memory budget. ``device``:
+    auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32, fp16 or bf16. ``resident``: keep
+    the picture on the device for the whole upscale (:mod:`srup.runtime.tilers.device`); None: on
+    GPUs, not on the CPU. ``denoise``: ``"auto"`` (the model as ``model`` and ``lossy`` say),
+    or a strength from 0 to 1 on the family of ``model`` (``auto`` or a clean model such as
+    ``fsrcnn``): 0 the clean model, 0.5 its real-photo variant, 1 its capture variant, the
+    weights of the two around it interpolated in between (Deep Network Interpolation, as
+    Real-ESRGAN's ``-dn``: :mod:`srup.models.denoise`); the Upscaler's ``name`` and ``denoise`` say
+    what was built (``fsrcnn-clean+real@0.30``, 0.3). ``srup upscale`` chooses the strength
+    per file (:class:`srup.runtime.auto.Engine`).
+
+    Raises :class:`~srup.errors.InvalidArgumentType` for an argument of the wrong type
+    (``scale=3.0``, ``tile="big"``, ``lossy="yes"``), :class:`~srup.errors.InvalidArgument`
+    for a value out of range (``tile=-5``, ``tile=1``, ``denoise=1.5``, a strength with
+    ``weights`` or a variant such as ``fsrcnn-real``), :class:`~srup.errors.UnknownModelError`
+    for a model or scale srup does not offer, :class:`~srup.errors.BadWeightsError` for a
+    weights file that cannot be used, :class:`~srup.errors.DeviceError` for a device or
+    precision not available here.
+    """
+    from srup import arguments
+    from srup.choices import MIN_TILE
+    from srup.devices import resolve_device, resolve_precision
+    from srup.errors import InvalidArgument
+
+    device = arguments.text("device", device)
+    precision = arguments.text("precision", precision)
+    if resident is not None:
+        resident = arguments.boolean("resident", resident)
+    if isinstance(tile, str):
+        arguments.choice("tile", tile, ("auto",))
+        tile_px = None
+    else:
+        tile_px = arguments.integer("tile", tile, minimum=0)
+        if 0 < tile_px < MIN_TILE:  # the CLI's --tile bound, for the same reason
+            raise InvalidArgument(
+                f"tile must be 0 (whole picture) or at least {MIN_TILE} pixels, "
+                f"got {tile_px}: smaller tiles spend most of their work on their overlap"
+            )
+    described = describe(model, scale, weights, lossy, denoise)
+    dev = resolve_device(device)
+    dtype = resolve_precision(precision, dev)
+    if precision_name(dtype) not in described.precisions:
+        raise DeviceError(
+            f"{described.name} does not run in {precision_name(dtype)}; use one of "
+            f"{', '.join(described.precisions)}"
+        )
+    net = described.build("infer", dtype)
+    up = Upscaler(
+        net, described.spec, scale, dev, dtype, tile_px, dict(described.metadata), resident
+    )
+    up.descriptor = described
+    return up

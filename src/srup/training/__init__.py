@@ -1,0 +1,1 @@
+"""Training: patch samplers and the training loop."""
