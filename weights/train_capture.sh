@@ -2,10 +2,10 @@
 # The handheld-capture variants (issue 25), run from the repository root with ../shared beside
 # it: two queues side by side (fsrcnn, espcn7), one CPU thread each, on the 2-core machine.
 # Usage: weights/train_capture.sh fsrcnn|espcn7
-# --degradation capture (srup.degrade): the real preset's blur, downscale and sensor noise, plus
+# --degradation capture (srup.data.degrade): the real preset's blur, downscale and sensor noise, plus
 # motion blur (1–6 LR px) or defocus (0.5–2.5 px), the phone's sharpening, blotchy chroma
 # noise, JPEG 40–90 and now and then a second compression; 40 % of the patches come from
-# boards of text rendered by srup.boards (their fonts and words, never the benchmark's).
+# boards of text rendered by srup.data.boards (their fonts and words, never the benchmark's).
 # Each run is fine-tuned with an MSE loss from the real variant of its own scale (which was
 # fine-tuned from the clean file: the three share one initialisation, so --denoise can
 # interpolate their weights) and validated on Set5 as one fixed handheld photo: blur σ 0.7,

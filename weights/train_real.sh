@@ -4,8 +4,8 @@
 # Usage: weights/train_real.sh fsrcnn|espcn
 # --degradation real: per patch, blur half the time (σ 0.2–1 HR pixels, some anisotropic), a
 # downscale by MATLAB bicubic (or area or bilinear), Gaussian or Poisson-like noise (σ 1–5
-# levels) half the time, JPEG at quality 50–95 nine times in ten (srup.degrade); a quarter of
-# the patches come from boards of text rendered by srup.boards. Each run is fine-tuned with an
+# levels) half the time, JPEG at quality 50–95 nine times in ten (srup.data.degrade); a quarter of
+# the patches come from boards of text rendered by srup.data.boards. Each run is fine-tuned with an
 # MSE loss from the clean weights of its own scale and validated on Set5 as a phone
 # photographs it (--val-degradation phone: blur σ 0.7, noise σ 3, JPEG 75). Set14 is never
 # seen.
