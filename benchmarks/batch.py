@@ -40,7 +40,7 @@ def main() -> None:
         for r in range(args.rounds):
             for overlap in (False, True):
                 out = Path(tmp) / f"out_{r}_{overlap}"
-                jobs, _ = batch.plan([src], out, args.scale)
+                jobs = batch.plan([src], out, args.scale).jobs
                 start = time.perf_counter()
                 results = list(batch.run_jobs(up, jobs, overlap=overlap))
                 seconds = time.perf_counter() - start

@@ -37,6 +37,7 @@ import torch
 import srup
 from srup.devices import exact_numerics, precision_name, resolve_device, resolve_precision
 from srup.models import registry
+from srup.runtime.tilers.device import ResidentTiler
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PRECISIONS = {"cuda": ("fp16", "fp32"), "mps": ("fp16", "fp32"), "cpu": ("fp32",)}
@@ -116,8 +117,8 @@ def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 def split(up: srup.Upscaler, img: np.ndarray, repeat: int) -> dict[str, float]:
     """Seconds of the whole call and of its three parts, each alone."""
-    tiler = up.resident
-    assert tiler is not None
+    tiler = up.tiler
+    assert isinstance(tiler, ResidentTiler)
     maxv = 255.0
     padded, tiles, pads = tiler.prepare(img)
     shape = (img.shape[0] * up.scale, img.shape[1] * up.scale, 3)
@@ -254,7 +255,7 @@ def train_rate(data: Path, device: str, sampler: str, steps: int, workers: int) 
         # Timed between the run's own log points (each reads the loss, so the device has
         # caught up there): steps alone, without loading the pictures or writing weights.
         marks: list[tuple[int, float]] = []
-        train(cfg, progress=lambda p: marks.append((p["step"], time.perf_counter())))
+        train(cfg, progress=lambda p: marks.append((p.step, time.perf_counter())))
         (first, t0), (last, t1) = marks[0], marks[-1]
         return (last - first) / (t1 - t0)
 

@@ -37,7 +37,7 @@ def upscaler(name: str, scale: int, dtype: torch.dtype, first_fp32: bool, **kw) 
     """An Upscaler whose first layer runs in float32 or in ``dtype``, whatever srup's
     policy for ``dtype`` is."""
     d = describe(name, scale)
-    up = Upscaler(d.build("infer", dtype=dtype), d.spec, scale, CPU, dtype, **kw)
+    up = Upscaler(d, CPU, dtype, **kw)
     if first_fp32:
         keep_first_layer_fp32(up.net)  # in place: the pipeline holds the same network
     else:

@@ -32,6 +32,7 @@ from readme import arguments, publish
 from srup import devices
 from srup.models import registry
 from srup.training import loop as train
+from srup.training.config import LOSSES
 from srup.training.samplers import DevicePatchSampler
 
 PARTS = ("batch", "forward + backward", "optimiser")
@@ -75,7 +76,7 @@ def run_step(sampler, net, opt, step: int, calls: Calls | None = None):
     part(PARTS[0])
     lr_batch, hr_batch = sampler(np.random.default_rng([0, 0, step]))
     part(PARTS[1])
-    loss = getattr(F, train.LOSSES["l1"])(net(lr_batch), hr_batch)
+    loss = getattr(F, LOSSES["l1"])(net(lr_batch), hr_batch)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     part(PARTS[2])

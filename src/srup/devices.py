@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from srup.errors import DeviceError
+from srup.errors import DeviceError, DeviceMemoryError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +21,7 @@ __all__ = [
     "device_constant",
     "exact_numerics",
     "out_of_memory",
+    "out_of_memory_as_error",
     "precision_name",
     "release_cached_memory",
     "resolve_device",
@@ -96,6 +97,21 @@ def out_of_memory(error: BaseException) -> bool:
     )
 
 
+@contextmanager
+def out_of_memory_as_error(device: torch.device) -> Iterator[None]:
+    """Inside, a failed allocation of torch's (a RuntimeError: CUDA's OutOfMemoryError, the
+    CPU allocator's, MPS's, page-locked memory's) comes out as one
+    :class:`~srup.errors.DeviceMemoryError` naming ``device``: the one place the runtime
+    translates them, so that a batch reports it for its file and goes on. Other errors, and
+    NumPy's own MemoryError, go through as they are."""
+    try:
+        yield
+    except RuntimeError as e:
+        if not out_of_memory(e):
+            raise
+        raise DeviceMemoryError(f"out of memory on {device}") from None
+
+
 def release_cached_memory(device: torch.device) -> None:
     """Give the allocator's cached blocks on ``device`` back, so that a retry after running
     out of memory can use them in other sizes."""
@@ -125,14 +141,6 @@ def device_constant(maxsize: int) -> Callable[[Callable[..., torch.Tensor]], Cal
         return cached
 
     return wrap
-
-
-def native_cpu_bf16() -> bool:
-    """Whether this CPU computes bf16 dot products in hardware."""
-    import torch
-
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def tf32_switches() -> list[tuple[object, str, object]]:

@@ -35,6 +35,7 @@ __all__ = [
     "DataError",
     "DeviceError",
     "DeviceMemoryError",
+    "ExportError",
     "InvalidArgument",
     "InvalidArgumentType",
     "OutputError",
@@ -42,6 +43,7 @@ __all__ = [
     "StdoutClosedError",
     "StdoutError",
     "UnknownModelError",
+    "UnsupportedPrecision",
     "UsageError",
 ]
 
@@ -81,9 +83,11 @@ class DeviceError(SrupError):
     exit_code = EXIT_USAGE
 
 
-class DeviceMemoryError(MemoryError):
-    """A device's allocator ran out of memory; the message names the device. A MemoryError,
-    as NumPy's is, so that a batch reports it for its file and goes on."""
+class DeviceMemoryError(SrupError, MemoryError):
+    """A device's allocator ran out of memory; the message names the device. Raised once, at
+    the runtime's boundary (:meth:`srup.runtime.upscaler.Upscaler.upscale_array`), from
+    whatever torch raised. A MemoryError too, as NumPy's is, so that a batch reports it for
+    its file and goes on; exit code 1 where it ends a run."""
 
 
 class UsageError(SrupError):
@@ -91,6 +95,12 @@ class UsageError(SrupError):
     several inputs into one file): exit code 2, as Click's own usage errors."""
 
     exit_code = EXIT_USAGE
+
+
+class UnsupportedPrecision(UsageError):
+    """A weight set asked to run in a precision it does not run in (a limit of the model,
+    not of the device: :meth:`srup.models.descriptor.ModelDescriptor.require_precision`);
+    exit code 2."""
 
 
 class InvalidArgument(SrupError, ValueError):
@@ -108,6 +118,11 @@ class InvalidArgumentType(InvalidArgument, TypeError):
 
 class OutputError(SrupError):
     """An output cannot be written."""
+
+
+class ExportError(SrupError):
+    """An ONNX export cannot be made: the exporter failed, or its packages (onnx,
+    onnxscript) are not installed."""
 
 
 class DataError(SrupError):

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from srup import batch
+from srup.batch import video as batch_video
 from srup.cli import cli
 from srup.errors import (
     EXIT_FATAL,
@@ -45,6 +46,7 @@ KINDS = {
     "SrupError": (BadImageError("b.png: its header is damaged"), "header is damaged"),
 }
 STAGES = ["probe", "read", "upscale", "write", "write-in-thread", "reference"]
+HERE = Path(__file__).stem  # what a warning from this file is said to come from
 FAULTY = (9, 7)  # the faulty picture's size: the upscale stage knows pictures, not paths
 
 
@@ -173,7 +175,7 @@ def test_any_exception_while_upscaling_a_video_fails_only_that_video(
     def upscale_video(*_a, **_k):
         raise error
 
-    monkeypatch.setattr(batch, "upscale_video", upscale_video)
+    monkeypatch.setattr(batch_video, "upscale_video", upscale_video)
     res = runner.invoke(cli, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "o"), "--json"])
     assert res.exit_code == EXIT_PARTIAL, res.output
     got = records(res.stdout)
@@ -248,8 +250,8 @@ def test_library_warnings_become_notes_of_their_own_file(runner, tmp_path, monke
     got = records(res.stdout)
     for name in ("a.png", "b.png", "c.png"):  # each file its own notes, every time
         assert got[name]["notes"] == [
-            "test_batch_boundary warned: Corrupt EXIF data",
-            "test_batch_boundary warned: encoder warning -2",
+            f"{HERE} warned: Corrupt EXIF data",
+            f"{HERE} warned: encoder warning -2",
         ], got[name]
     assert "Warning" not in res.stderr
     assert res.stderr.count("warned: Corrupt EXIF data") == 3  # as notes, one per file

@@ -242,7 +242,7 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint(hr_folder, tmp_p
 
 def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(hr_folder, tmp_path, monkeypatch):
     from srup.models.weights import read_metadata
-    from srup.training.loop import TrainConfig, train
+    from srup.training.loop import TrainConfig, TrainProgress, train
     from tests.conftest import train_config
 
     out = tmp_path / "w.safetensors"
@@ -252,8 +252,8 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(hr_folder, tmp_
         return train_config(hr_folder, out, max_steps=10, **kw)
 
     def stop_at(n: int):
-        def progress(info: dict) -> None:
-            if info["step"] == n:
+        def progress(info: TrainProgress) -> None:
+            if info.step == n:
                 raise KeyboardInterrupt
 
         return progress

@@ -7,6 +7,7 @@ import pytest
 
 from srup import imresize
 from srup.data.boards import STYLES, render_board, render_boards
+from srup.data.datasets import discover
 from srup.data.degrade import PRESETS, parse
 from srup.errors import SrupError
 from srup.evaluation import protocol as benchmark
@@ -90,7 +91,7 @@ def test_jpeg_only_changes_the_lr_and_keeps_matlab_bicubic_below_it():
 
 
 def test_benchmark_pairs_degrade_the_same_way_every_run(hr_folder):
-    ds = benchmark.discover(hr_folder)
+    ds = discover(hr_folder)
     clean = benchmark.pairs(ds, 2)
     one = benchmark.pairs(ds, 2, degradation="clean,jpeg=60")
     two = benchmark.pairs(ds, 2, degradation="clean,jpeg=60")

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from srup.cli import cli
+from srup.data.datasets import Sample, discover
 from srup.evaluation import protocol as bm
 from srup.evaluation.run import BenchmarkRun
 from tests.conftest import SHARED, needs_shared, photo
@@ -69,9 +70,9 @@ def test_lr_layout_is_used_when_present(tmp_path, hr_folder):
     (root / "LR_bicubic" / "X2").mkdir(parents=True)
     for f in hr_folder.iterdir():
         (root / "HR" / f.name).write_bytes(f.read_bytes())
-        lr, _ = bm.load_pair(bm.Sample(f.stem, f), 2)
+        lr, _ = bm.load_pair(Sample(f.stem, f), 2)
         Image.fromarray(lr).save(root / "LR_bicubic" / "X2" / f"{f.stem}x2.png")
-    ds = bm.discover(root)
+    ds = discover(root)
     assert all(2 in s.lr for s in ds.samples)
 
 
@@ -196,3 +197,18 @@ def test_export_under_a_file_is_one_line_output_error(runner, tmp_path):
     )
     assert res.exit_code == 1 and "is a file, not a folder" in res.output, res.output
     assert "internal error" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_benchmark_json_of_a_flat_picture_says_null_for_an_infinite_psnr(tmp_path):
+    """A flat HR picture comes back exactly (PSNR = ∞): strict JSON has no infinity, so the
+    score is null and a note says why, instead of the run failing while it writes."""
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    Image.new("RGB", (24, 24), (90, 120, 200)).save(folder / "flat.png")
+    result = BenchmarkRun([folder], [2], models="bicubic", device="cpu").execute()
+    (row,) = result.results
+    assert math.isinf(row["psnr"])
+    result.write_json(tmp_path / "r.json")
+    data = strict_json((tmp_path / "r.json").read_text())
+    assert data["results"][0]["psnr"] is None
+    assert any("infinite" in n for n in data["meta"]["notes"])

@@ -20,6 +20,7 @@ from PIL import Image
 import srup
 from srup.choices import EXTENSIONS
 from srup.media import pictures as imageio
+from srup.media.modes import LAYOUTS
 from tests.conftest import cmyk_profile, cmyk_to_srgb, photo
 
 W, H = 13, 10
@@ -313,7 +314,7 @@ def test_every_mode_reads_faithfully_and_round_trips_through_every_format(tmp_pa
         want, want_notes = expected_after(src.pixels, fmt)
         lossy_out = suffix in {"jpg", "webp"} or (suffix == "tif" and src.compression == "jpeg")
         assert back.pixels.dtype == want.dtype, (suffix, back.pixels.dtype)
-        assert back.layout == imageio.LAYOUTS[want.shape[2]], (suffix, back.layout)
+        assert back.layout == LAYOUTS[want.shape[2]], (suffix, back.layout)
         # Lossy WebP (4:2:0 chroma) errs by about 10 levels on average on a picture this
         # small and colourful; JPEG (4:4:4 at quality 95) by under 6.
         slack = {"jpg": 6, "webp": 12}.get(suffix, 6 if lossy_out else 0)
@@ -365,7 +366,7 @@ def test_new_modes_go_through_the_upscaler_to_every_format(tmp_path, upscaler, k
         back = imageio.read(tmp_path / f"out.{suffix}")
         want, want_notes = expected_after(out.pixels, EXTENSIONS[f".{suffix}"])
         assert back.size == (2 * W, 2 * H)
-        assert (back.layout, back.pixels.dtype) == (imageio.LAYOUTS[want.shape[2]], want.dtype)
+        assert (back.layout, back.pixels.dtype) == (LAYOUTS[want.shape[2]], want.dtype)
         for expected_note in want_notes:
             assert any(expected_note in n for n in notes), (suffix, notes)
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from srup.errors import BadImageError, UsageError
+from srup.files import atomic_write
 from srup.media import pictures as imageio
 from tests.conftest import photo
 
@@ -119,7 +120,7 @@ def test_failed_write_leaves_no_file_behind(tmp_path):
         pass
 
     target = tmp_path / "out.png"
-    with pytest.raises(Boom), imageio.atomic_write(target) as f:
+    with pytest.raises(Boom), atomic_write(target) as f:
         f.write(b"partial")
         raise Boom
     assert os.listdir(tmp_path) == []

@@ -10,8 +10,7 @@ import torch
 import srup
 from srup.cli import cli
 from srup.models import registry
-from srup.models.descriptor import describe
-from srup.models.forms import for_inference
+from srup.models.descriptor import ModelDescriptor, describe
 from srup.models.weights import read_metadata
 from srup.runtime.color_pipeline import ColorPipeline
 from srup.runtime.upscaler import Upscaler
@@ -62,15 +61,16 @@ def test_pipeline_of_an_rgb_network_is_the_network_on_rgb_and_bicubic_on_alpha(n
 @pytest.mark.parametrize("name", RGB_MODELS)
 def test_rgb_network_tiled_equals_untiled_on_the_cpu_in_fp32_on_both_tilers(name):
     scale = 2
-    net = for_inference(_rgb_net(name, scale))
-    spec = registry.get(name)
+    weights = ModelDescriptor.from_network(
+        _rgb_net(name, scale), registry.get(name), scale, "RGB", runs_as="infer"
+    )
     img = np.concatenate([photo(70, 52, seed=4), photo(70, 52, seed=5)[..., :1]], axis=2)
     cpu, fp32 = torch.device("cpu"), torch.float32
-    whole = Upscaler(net, spec, scale, cpu, fp32, tile=0).upscale_array(img)
+    whole = Upscaler(weights, cpu, fp32, tile=0).upscale_array(img)
     for tile in (32, 45):
-        tiled = Upscaler(net, spec, scale, cpu, fp32, tile=tile).upscale_array(img)
+        tiled = Upscaler(weights, cpu, fp32, tile=tile).upscale_array(img)
         assert np.array_equal(tiled, whole), tile
-    resident = Upscaler(net, spec, scale, cpu, fp32, tile=40, resident=True)
+    resident = Upscaler(weights, cpu, fp32, tile=40, resident=True)
     assert np.array_equal(resident.upscale_array(img), whole)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import srup
 from srup.models import registry
+from srup.runtime.tilers.device import ResidentTiler
 from tests.conftest import SHARED, needs_shared, photo, same_tensors
 from tests.conftest import train_config as config
 
@@ -41,7 +42,7 @@ BOUNDS = {"fp32": (1, 0.001), "fp16": (1, 0.05)}
 def test_cuda_tiled_output_is_within_the_stated_bound_of_untiled_output(name, precision):
     img = photo(203, 131, seed=2)
     up = srup.load(name, 3, device="cuda", precision=precision)
-    assert up.resident is not None  # the device-resident path is the default on CUDA
+    assert isinstance(up.tiler, ResidentTiler)  # the device-resident path is the default on CUDA
     up.tile = 0
     whole = up.upscale_array(img)
     most, share = BOUNDS[precision]
@@ -49,7 +50,7 @@ def test_cuda_tiled_output_is_within_the_stated_bound_of_untiled_output(name, pr
         up.tile = tile
         worst, seen = differ(whole, up.upscale_array(img))
         assert worst <= most and seen <= share, (tile, worst, seen)
-    up.tile = None  # the automatic bands
+    up.tile = "auto"  # the automatic bands
     assert differ(whole, up.upscale_array(img)) == (0, 0.0)  # one band: the same shape
 
 

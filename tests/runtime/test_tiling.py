@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import srup
 from srup.models import registry
 from srup.runtime.tilers import plan as tiling
+from srup.runtime.tilers.device import ResidentTiler
 from tests.conftest import photo
 
 CASES = [(spec.name, s) for spec in registry.specs() for s in spec.scales]
@@ -95,7 +96,7 @@ def test_device_resident_tiler_gives_the_host_tilers_pixels(name, channels):
         img = np.concatenate([img, img[:, :, :1]], axis=2)
     host = srup.load(name, 2, device="cpu", precision="fp32", tile=0).upscale_array(img)
     resident = srup.load(name, 2, device="cpu", precision="fp32", resident=True)
-    assert resident.resident is not None and resident.tile is None
+    assert isinstance(resident.tiler, ResidentTiler) and resident.tile is None
     assert np.array_equal(resident.upscale_array(img), host)  # one band
     for tile in (17, 40):
         resident.tile = tile
@@ -106,7 +107,7 @@ def test_device_resident_bands_split_a_large_output_and_keep_16_bit_levels(monke
     from srup.runtime.tilers import device as res
 
     up = srup.load("fsrcnn", 2, device="cpu", precision="fp32", resident=True)
-    tiler = up.resident
+    tiler = up.tiler
     assert tiler.bands(1000, 1000) == (250, 1000)  # 4 MP out: bands, so copies overlap
     assert tiler.bands(100, 150) == (100, 150)
     pad = 2 * tiler.overlap

@@ -16,6 +16,7 @@ from srup.errors import (
     UnknownModelError,
 )
 from srup.models import registry
+from srup.models.catalog import FAST_MACS_1080P
 from srup.models.weights import shipped, split_name
 from tests.conftest import photo
 
@@ -89,7 +90,7 @@ def test_sixteen_bit_matches_eight_bit_result_up_to_quantisation():
 def test_auto_model_is_a_fast_shipped_model():
     up = srup.load(scale=3, device="cpu", precision="fp32")
     assert up.name in {n for n, s in SHIPPED if s == 3}
-    assert up.spec.macs_per_pixel(3) * 1920 * 1080 <= srup.runtime.upscaler.FAST_MACS_1080P
+    assert up.spec.macs_per_pixel(3) * 1920 * 1080 <= FAST_MACS_1080P
 
 
 def test_unknown_model_and_scale_errors_list_what_exists():
@@ -129,7 +130,7 @@ def test_bf16_keeps_the_first_layer_float32_and_fp16_runs_every_layer_in_fp16(na
 
     d = describe(name, 3)
     for dtype in (torch.bfloat16, torch.float16):
-        up = Upscaler(d.build("infer", dtype=dtype), d.spec, 3, torch.device("cpu"), dtype)
+        up = Upscaler(d, torch.device("cpu"), dtype)
         weights = [m.weight.dtype for m in up.net.modules() if isinstance(m, torch.nn.Conv2d)]
         first = torch.float32 if dtype == torch.bfloat16 else dtype
         assert weights[0] == first and set(weights[1:]) == {dtype}
@@ -185,7 +186,6 @@ def test_auto_precision_on_cpu_is_fp32_whatever_the_bf16_support(monkeypatch, na
     from srup import devices
 
     monkeypatch.delenv("SRUP_PRECISION", raising=False)
-    monkeypatch.setattr(devices, "native_cpu_bf16", lambda: native)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native, raising=False)
     assert devices.resolve_precision("auto", torch.device("cpu")) == torch.float32

@@ -26,7 +26,8 @@ from srup.errors import (
     UnknownModelError,
 )
 from srup.models.weights import load_state, read_metadata, save_state
-from srup.training.loop import changed_options, train
+from srup.training.config import changed_options
+from srup.training.loop import train
 from tests.conftest import photo, train_args
 from tests.conftest import train_config as config
 
@@ -194,7 +195,7 @@ def test_cli_stop_at_reports_the_weights_and_the_checkpoint(hr_folder, tmp_path,
 def test_stop_at_with_validation_writes_the_best_weights_so_far(hr_folder, tmp_path):
     out = tmp_path / "w.safetensors"
     summary = train(config(hr_folder, out, max_steps=40, stop_at=30, val=str(hr_folder)))
-    assert summary["stopped"] and summary["step"] == 30
+    assert summary.stopped and summary.step == 30
     meta = read_metadata(out)
     assert meta["steps"] == "30" and float(meta["val_psnr"]) > 20
     best, _ = load_state(out)
@@ -360,7 +361,7 @@ def test_options_that_do_not_shape_the_result_may_change_on_resume(staged, tmp_p
     summary = train(
         config(relative, out, resume=True, workers=2, checkpoint_minutes=3.0, stop_at=None)
     )
-    assert summary["step"] == 6 and summary["notes"] == []
+    assert summary.step == 6 and summary.notes == []
 
 
 def test_changed_options_compares_resolved_paths_and_ignores_staging(tmp_path):
@@ -394,7 +395,7 @@ def test_sigterm_saves_a_checkpoint_then_hands_the_signal_on(hr_folder, tmp_path
 
     def terminate_at_the_first_log(info):
         if not seen:
-            seen.append(info["step"])
+            seen.append(info.step)
             os.kill(os.getpid(), signal.SIGTERM)
 
     old = signal.signal(signal.SIGTERM, previous)
@@ -446,10 +447,10 @@ def test_cli_sigterm_during_training_exits_143_with_a_checkpoint_to_resume(hr_fo
 
 
 def test_a_failure_during_validation_saves_the_steps_done(hr_folder, tmp_path, monkeypatch):
-    from srup.training import loop as train_module
+    from srup.training import validation
 
     out = tmp_path / "w.safetensors"
-    real, calls = train_module._validate, []
+    real, calls = validation.validate, []
 
     def failing(*a, **k):
         calls.append(1)
@@ -457,15 +458,13 @@ def test_a_failure_during_validation_saves_the_steps_done(hr_folder, tmp_path, m
             raise RuntimeError("validation broke")
         return real(*a, **k)
 
-    monkeypatch.setattr(train_module, "_validate", failing)
+    monkeypatch.setattr(validation, "validate", failing)
     with pytest.raises(RuntimeError, match="validation broke"):
         train(config(hr_folder, out, max_steps=40, val=str(hr_folder)))
     step = json.loads(load_state(ckpt(out))[1]["srup_checkpoint"])["step"]
     assert step > 2
-    monkeypatch.setattr(train_module, "_validate", real)
-    assert (
-        train(config(hr_folder, out, max_steps=40, val=str(hr_folder), resume=True))["step"] == 40
-    )
+    monkeypatch.setattr(validation, "validate", real)
+    assert train(config(hr_folder, out, max_steps=40, val=str(hr_folder), resume=True)).step == 40
 
 
 def test_validation_on_pictures_under_the_ssim_window_scores_psnr(tmp_path):
@@ -478,7 +477,7 @@ def test_validation_on_pictures_under_the_ssim_window_scores_psnr(tmp_path):
         Image.fromarray(photo(size, size, seed=i)).save(val / f"v{i}.png")
     out = tmp_path / "w.safetensors"
     summary = train(config(data, out, val=str(val)))
-    assert np.isfinite(summary["val_psnr"]) and float(read_metadata(out)["val_psnr"]) > 10
+    assert np.isfinite(summary.val_psnr) and float(read_metadata(out)["val_psnr"]) > 10
 
 
 @pytest.mark.parametrize("size", [1, 4, 5])

@@ -12,8 +12,8 @@ from PIL import Image
 from srup.cli import cli
 from srup.errors import DataError, SrupError
 from srup.models.weights import load_state, read_metadata
-from srup.training.loop import PatchSampler, choose_sampler, load_images, train
-from srup.training.samplers import DevicePatchSampler
+from srup.training.loop import choose_sampler, load_images, train
+from srup.training.samplers import DevicePatchSampler, PatchSampler, TextBoards
 from tests.conftest import photo, same_tensors, train_args
 from tests.conftest import train_config as config
 
@@ -119,7 +119,7 @@ def test_auto_sampler_is_the_device_for_clean_data_on_a_gpu_only():
 def test_short_run_writes_weights_with_a_header(hr_folder, tmp_path):
     out = tmp_path / "w.safetensors"
     summary = train(config(hr_folder, out, val=str(hr_folder)))
-    assert summary["step"] == 6
+    assert summary.step == 6
     meta = read_metadata(out)
     assert meta["model"] == "espcn" and meta["scale"] == "2" and meta["steps"] == "6"
     assert float(meta["val_psnr"]) > 20
@@ -147,7 +147,7 @@ def test_resume_continues_bit_for_bit(hr_folder, tmp_path, extra):
     split = tmp_path / "split.safetensors"
 
     def interrupt_at_4(info):
-        if info["step"] == 4:
+        if info.step == 4:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -175,7 +175,7 @@ def test_stop_at_leaves_off_with_weights_and_a_checkpoint_that_resumes_bit_for_b
     straight, staged = tmp_path / "straight.safetensors", tmp_path / "staged.safetensors"
     train(config(hr_folder, straight, max_steps=8))
     summary = train(config(hr_folder, staged, max_steps=8, stop_at=3))
-    assert summary["stopped"] and summary["step"] == 3 and summary["output"] == staged
+    assert summary.stopped and summary.step == 3 and summary.output == staged
     # The weights so far (no validation: the current ones), usable at once.
     meta = read_metadata(staged)
     assert meta["steps"] == "3" and meta["total_steps"] == "8"
@@ -193,7 +193,7 @@ def test_real_degradation_patches_follow_the_seed_and_differ_from_clean(hr_folde
 
     images = load_images([hr_folder])
     boards = render_boards(2, seed=0, size=(96, 80))
-    real = PatchSampler(images, 2, 8, 6, degradation="real", boards=boards, text_fraction=0.5)
+    real = PatchSampler(images, 2, 8, 6, degradation="real", text=TextBoards(boards, 0.5))
     clean = PatchSampler(images, 2, 8, 6)
     lr, hr = real(np.random.default_rng(4))
     again, hr_again = real(np.random.default_rng(4))
@@ -350,4 +350,4 @@ def test_running_out_of_memory_saves_a_checkpoint_and_says_how_to_continue(
         train(config(hr_folder, out))
     assert (tmp_path / "m.safetensors.ckpt.safetensors").is_file() and not out.exists()
     monkeypatch.setattr(PatchSampler, "__call__", real)
-    assert train(config(hr_folder, out, resume=True))["step"] == 6
+    assert train(config(hr_folder, out, resume=True)).step == 6

@@ -34,6 +34,7 @@ from srup.errors import StdoutClosedError, StdoutError
 
 if TYPE_CHECKING:
     from srup.batch import Result
+    from srup.training.loop import TrainProgress
 
 
 class _StdoutConsole(Console):
@@ -355,18 +356,18 @@ class TrainDisplay:
         if self.progress is not None:
             self.progress.stop()
 
-    def update(self, info: dict[str, Any]) -> None:
-        val = info.get("val_psnr")
-        text = f"loss {info['loss']:.4f}"
+    def update(self, info: TrainProgress) -> None:
+        val = info.val_psnr
+        text = f"loss {info.loss:.4f}"
         if val is not None:
-            text += f"  val {val:.3f} dB (best {info['best_psnr']:.3f})"
+            text += f"  val {val:.3f} dB (best {info.best_psnr:.3f})"
         if self.progress is not None:
             if self.task is None:
-                self.task = self.progress.add_task("train", total=info["total"], info="")
-            self.progress.update(self.task, completed=info["step"], info=text)
+                self.task = self.progress.add_task("train", total=info.total, info="")
+            self.progress.update(self.task, completed=info.step, info=text)
         elif not self.quiet:
             print(
-                f"step {info['step']}/{info['total']}  {text}  {info['seconds']:.0f} s",
+                f"step {info.step}/{info.total}  {text}  {info.seconds:.0f} s",
                 file=sys.stderr,
                 flush=True,
             )

@@ -1,1 +1,2 @@
-"""Data for training and evaluation: degradations as data and rendered boards of text."""
+"""Data for training and evaluation: data sets on disk, degradations as data and rendered
+boards of text."""

@@ -362,6 +362,7 @@ def _line_text(rng: np.random.Generator, words: tuple[str, ...]) -> str:
     return text
 
 
+# shape: a public keyword API (the benchmarks and tests name each option; all but rng have defaults)
 def render_board(
     rng: np.random.Generator,
     size: tuple[int, int] = (480, 360),
@@ -382,39 +383,55 @@ def render_board(
     spacing, the line sloping and wobbling (1 is a fair hand; see :func:`_write_line`).
     With ``hand`` = 0 and TrueType fonts the draws from ``rng`` are those of earlier
     versions, so training's boards are unchanged."""
-    img, written, _ = _board(rng, size, style, fonts, text_px, words, lines, max_angle, hand)
+    writing = _Writing(fonts, text_px, words, lines, max_angle, hand)
+    img, written, _ = _board(rng, size, style, writing)
     return img, written
 
 
+@dataclass(frozen=True)
+class _Writing:
+    """What a board says and how it is written: :func:`render_board`'s arguments of those
+    names."""
+
+    fonts: tuple[str, ...] | None
+    text_px: tuple[int, int]
+    words: tuple[str, ...]
+    lines: list[str] | None
+    max_angle: float
+    hand: float
+
+
 def _board(
-    rng: np.random.Generator,
-    size: tuple[int, int],
-    style: str | None,
-    fonts: tuple[str, ...] | None,
-    text_px: tuple[int, int],
-    words: tuple[str, ...],
-    lines: list[str] | None,
-    max_angle: float,
-    hand: float,
+    rng: np.random.Generator, size: tuple[int, int], style: str | None, writing: _Writing
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """:func:`render_board`, and where its ink is: float32 ``(H, W)`` coverage in [0, 1]."""
-    from PIL import Image, ImageDraw, ImageFilter
-
     w, h = size
     style = style or str(rng.choice(STYLES))
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
-    fonts = font_files() if fonts is None else fonts
+    fonts = font_files() if writing.fonts is None else writing.fonts
     choices: list[str | None] = list(fonts) or [None]
     bg, inks = _palette(style, rng)
-    angle = float(rng.uniform(-max_angle, max_angle))
+    angle = float(rng.uniform(-writing.max_angle, writing.max_angle))
     # Drawn larger, then rotated and cut to size, so no corner is left empty.
     pad = math.ceil(0.06 * max(w, h))
+    mask_img, ink_img, lines = _write_lines(rng, size, pad, style, choices, inks, writing)
+    mask, ink, written = _ink_layers(rng, mask_img, ink_img, style, angle, pad, size)
+    return _lit_board(rng, size, style, bg, mask, ink), lines, written[..., 0]
+
+
+def _write_lines(rng, size, pad, style, choices, inks, writing: _Writing):
+    """The text of a board, drawn on a canvas ``pad`` pixels wider on each side than
+    ``size``: (its coverage, an "L" picture; its colour, an "RGB" one; the lines written)."""
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    text_px, words, hand = writing.text_px, writing.words, writing.hand
     cw, ch = w + 2 * pad, h + 2 * pad
     mask_img = Image.new("L", (cw, ch), 0)
     ink_img = Image.new("RGB", (cw, ch), (0, 0, 0))
     draw_mask, draw_ink = ImageDraw.Draw(mask_img), ImageDraw.Draw(ink_img)
-    given = list(lines) if lines is not None else None
+    given = list(writing.lines) if writing.lines is not None else None
     lines = []
     y = pad + int(rng.integers(0, max(1, h // 10)))
     font_path = choices[int(rng.integers(len(choices)))]
@@ -444,6 +461,16 @@ def _board(
             draw_ink.text((x, y), text, fill=fill, font=font, stroke_width=width)
         lines.append(text)
         y += int(px * rng.uniform(1.3, 1.9) * (1 + 0.2 * hand))  # a hand wanders: more room
+    return mask_img, ink_img, lines
+
+
+def _ink_layers(rng, mask_img, ink_img, style: str, angle: float, pad: int, size):
+    """The drawn text turned by ``angle`` and cut to ``size``: (its coverage as laid on
+    the board, ``(H, W, 1)`` in [0, 1]; its colour, ``(H, W, 3)``; its coverage as written)."""
+    from PIL import Image, ImageFilter
+
+    w, h = size
+    cw, ch = w + 2 * pad, h + 2 * pad
     if style == "chalk":
         # Chalk skips on the board's grain and leaves a soft edge.
         mask_img = mask_img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8)))
@@ -458,7 +485,13 @@ def _board(
     if style == "chalk":
         grain = np.clip(0.75 + 0.35 * rng.standard_normal((h, w, 1)).astype(np.float32), 0, 1)
         mask = mask * grain
-    # Background: colour, a smooth texture (smudges, paper), and uneven light.
+    return mask, ink, written
+
+
+def _lit_board(rng, size, style: str, bg: np.ndarray, mask: np.ndarray, ink: np.ndarray):
+    """The ink over the board's background (colour ``bg``, a smooth texture: smudges,
+    paper), under uneven light: ``(H, W, 3)`` uint8."""
+    w, h = size
     tex = _texture(rng, h, w, cell=int(rng.integers(8, 40)))[..., None]
     strength = {"chalk": 10.0, "marker": 5.0, "print": 4.0}[style]
     board = bg + strength * tex
@@ -471,7 +504,7 @@ def _board(
     cx, cy = rng.uniform(0, w), rng.uniform(0, h)
     glare = rng.uniform(0, 0.25) * np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (0.3 * w * w)))
     img = img * light[..., None] + 255 * glare[..., None] * (style != "chalk")
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8), lines, written[..., 0]
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
 def _paste(mask_img, ink_img, ink: np.ndarray, xy: tuple[int, int], fill) -> None:
@@ -621,9 +654,8 @@ def capture_scene(
 
     w, h = size
     fonts = () if font is None else (font,)
-    board, written, ink = _board(
-        rng, size, style, fonts, (px, px), tuple(WORDS), list(lines), 1.0, hand
-    )
+    writing = _Writing(fonts, (px, px), tuple(WORDS), list(lines), 1.0, hand)
+    board, written, ink = _board(rng, size, style, writing)
     corners = keystone(rng, size)
     wall = np.asarray(_WALLS[style][int(rng.integers(3))], np.float32)
     grain = {"chalk": 6.0, "marker": 6.0, "print": 14.0}[style]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from srup.errors import SrupError
+from srup.errors import InvalidArgument
 from srup.imaging.resize import imresize
 
 __all__ = ["PRESETS", "Degradation", "parse"]
@@ -393,14 +393,15 @@ def _number(key: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise SrupError(f"degradation {key}={text!r}: not a number") from None
+        raise InvalidArgument(f"degradation {key}={text!r}: not a number") from None
     if not math.isfinite(value) or value < 0:
-        raise SrupError(f"degradation {key}={text!r}: must be a non-negative number")
+        raise InvalidArgument(f"degradation {key}={text!r}: must be a non-negative number")
     return value
 
 
 def parse(spec: str | Degradation | None) -> Degradation:
-    """A :class:`Degradation` from a spec string (see the module doc); ``None`` → clean."""
+    """A :class:`Degradation` from a spec string (see the module doc); ``None`` → clean.
+    :class:`~srup.errors.InvalidArgument` for a spec that means nothing."""
     if spec is None:
         return PRESETS["clean"]
     if isinstance(spec, Degradation):
@@ -412,7 +413,7 @@ def parse(spec: str | Degradation | None) -> Degradation:
     if "=" in head:
         head, overrides = "clean", parts
     if head not in PRESETS:
-        raise SrupError(
+        raise InvalidArgument(
             f"unknown degradation {head!r}; use one of {', '.join(PRESETS)}, "
             "optionally followed by ,key=value"
         )
@@ -423,31 +424,10 @@ def parse(spec: str | Degradation | None) -> Degradation:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or key not in known:
-            raise SrupError(
+            raise InvalidArgument(
                 f"degradation {item!r}: expected key=value with key one of {', '.join(known)}"
             )
-        current = getattr(deg, key)
-        if isinstance(current, tuple) and len(current) == 3:
-            ws = [_number(key, v) for v in value.split("/")]
-            if len(ws) != 3 or sum(ws) <= 0:
-                raise SrupError(f"degradation {key}={value!r}: give three weights like 6/2/2")
-            deg = replace(deg, **{key: tuple(ws)})
-        elif isinstance(current, tuple):
-            lo_s, _, hi_s = value.partition(":")
-            lo = _number(key, lo_s)
-            hi = _number(key, hi_s) if hi_s else lo
-            if lo > hi:
-                raise SrupError(f"degradation {key}={value!r}: low end above high end")
-            if key == "jpeg" and not (lo >= 1 and hi <= 100):
-                raise SrupError(f"degradation jpeg={value!r}: quality is 1 to 100")
-            if key in ("sigma", "radius") and lo <= 0:
-                raise SrupError(f"degradation sigma={value!r}: σ must be above 0")
-            deg = replace(deg, **{key: (lo, hi)})
-        else:
-            p = _number(key, value)
-            if p > 1:
-                raise SrupError(f"degradation {key}={value!r}: a probability is at most 1")
-            deg = replace(deg, **{key: p})
+        deg = replace(deg, **{key: _value(key, value, getattr(deg, key))})
         given.add(key)
     # Naming a range switches its step on ("clean,jpeg=75" means JPEG 75 every time),
     # unless its probability was given too.
@@ -455,3 +435,28 @@ def parse(spec: str | Degradation | None) -> Degradation:
         if key in given and switch not in given and getattr(deg, switch) == 0:
             deg = replace(deg, **{switch: 1.0})
     return deg
+
+
+def _value(key: str, value: str, current: object) -> object:
+    """The override ``key=value`` of a field now ``current``: three weights (``6/2/2``), a
+    range (``lo:hi``, or one number for both ends) or a probability."""
+    if isinstance(current, tuple) and len(current) == 3:
+        ws = [_number(key, v) for v in value.split("/")]
+        if len(ws) != 3 or sum(ws) <= 0:
+            raise InvalidArgument(f"degradation {key}={value!r}: give three weights like 6/2/2")
+        return tuple(ws)
+    if isinstance(current, tuple):
+        lo_s, _, hi_s = value.partition(":")
+        lo = _number(key, lo_s)
+        hi = _number(key, hi_s) if hi_s else lo
+        if lo > hi:
+            raise InvalidArgument(f"degradation {key}={value!r}: low end above high end")
+        if key == "jpeg" and not (lo >= 1 and hi <= 100):
+            raise InvalidArgument(f"degradation jpeg={value!r}: quality is 1 to 100")
+        if key in ("sigma", "radius") and lo <= 0:
+            raise InvalidArgument(f"degradation sigma={value!r}: σ must be above 0")
+        return (lo, hi)
+    p = _number(key, value)
+    if p > 1:
+        raise InvalidArgument(f"degradation {key}={value!r}: a probability is at most 1")
+    return p

@@ -1,1 +1,2 @@
-"""The SR evaluation protocol, ``srup benchmark``, and figures that compare methods."""
+"""The SR evaluation protocol (pairs and scores), ``srup benchmark``'s run, and figures that
+compare methods. Data sets themselves are :mod:`srup.data.datasets`'."""

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from srup.data.datasets import read_rgb
 from srup.errors import DataError
-from srup.evaluation.protocol import bicubic, read_rgb, score
+from srup.evaluation.protocol import bicubic, score
 from srup.imaging.metrics import prepare
 from srup.media.pictures import image_files
 

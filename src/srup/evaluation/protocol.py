@@ -1,9 +1,9 @@
-"""The evaluation protocol: data set discovery, LR images, scoring.
+"""The SR evaluation protocol: LR/HR pairs and scoring.
 
-A data set is either a folder of HR images (LR made here with :func:`srup.imresize`) or the
-layout ``NAME/HR/*`` + ``NAME/LR_bicubic/X{s}/*x{s}.*`` (the given LR images are used). HR is
-cropped to a multiple of the scale; outputs are uint8; PSNR/SSIM/MSE are on Y with ``s``
-pixels shaved from each border.
+Of a data set (:mod:`srup.data.datasets`: a folder of HR images, or ``NAME/HR`` with given
+LR images), HR is cropped to a multiple of the scale and LR is the given image or made here
+with :func:`srup.imresize`; outputs are uint8; PSNR/SSIM/MSE are on Y with ``s`` pixels
+shaved from each border.
 
 An HR image with nothing left once cropped and shaved (3s pixels a side at least) is a
 :class:`~srup.errors.DataError` naming it, before any scoring; one smaller than SSIM's 11×11
@@ -17,24 +17,21 @@ import math
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
+# Dataset, Sample, discover and read_rgb live in srup.data.datasets; discover is named here
+# too for the code that reaches data sets through the protocol (srup.benchmark, its old name).
+from srup.data.datasets import Dataset, Sample, discover, read_rgb  # noqa: F401
 from srup.data.degrade import Degradation, parse
 from srup.errors import DataError
 from srup.imaging.metrics import SSIM_WINDOW, mse, psnr, ssim
 from srup.imaging.resize import imresize
-from srup.media import pictures as imageio
-from srup.media.pictures import image_files
 
 __all__ = [
-    "Dataset",
-    "Sample",
     "Score",
     "bicubic",
-    "discover",
     "evaluate",
     "load_pair",
     "mean_defined",
@@ -45,20 +42,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Sample:
-    name: str
-    hr: Path
-    lr: dict[int, Path] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    root: Path
-    samples: tuple[Sample, ...]
-
-
-@dataclass(frozen=True)
 class Score:
     name: str
     psnr: float
@@ -66,38 +49,6 @@ class Score:
     mse: float
     seconds: float
     pixels: int
-
-
-def discover(path: str | Path) -> Dataset:
-    """The data set at ``path``; :class:`DataError` when it is missing or has no images."""
-    root = Path(path)
-    if not root.exists():
-        raise DataError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise DataError(f"{root}: not a folder (give a folder of HR images or NAME/ with HR/)")
-    hr_dir = root / "HR" if (root / "HR").is_dir() else root
-    hr_files = image_files(hr_dir)
-    if not hr_files:
-        raise DataError(f"{hr_dir}: no images found ({imageio.suffix_list()})")
-    samples = []
-    for hr in hr_files:
-        lr = {}
-        for s in range(2, 9):
-            folder = root / "LR_bicubic" / f"X{s}"
-            for candidate in (folder / f"{hr.stem}x{s}{hr.suffix}", folder / hr.name):
-                if candidate.is_file():
-                    lr[s] = candidate
-                    break
-        samples.append(Sample(hr.stem, hr, lr))
-    return Dataset(root.name, root, tuple(samples))
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """An image file as uint8 RGB ``(H, W, 3)`` (gray repeated, alpha dropped)."""
-    pixels = imageio.to_8bit(imageio.read(path).pixels)
-    if pixels.shape[2] in (1, 2):
-        pixels = np.repeat(pixels[:, :, :1], 3, axis=2)
-    return np.ascontiguousarray(pixels[:, :, :3])
 
 
 def load_pair(sample: Sample, scale: int) -> tuple[np.ndarray, np.ndarray]:

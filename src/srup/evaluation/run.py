@@ -1,4 +1,4 @@
-"""`srup benchmark`: every data set × scale × model, scored by the protocol in benchmark.py."""
+"""`srup benchmark`: every data set × scale × model, scored by :mod:`srup.evaluation.protocol`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from srup.errors import OutputError, SrupError, UnknownModelError
+from srup.data.datasets import Dataset, discover
+from srup.errors import OutputError, UnknownModelError
 from srup.evaluation import protocol as bm
 from srup.files import OutputExistsError
 from srup.models import registry
@@ -54,10 +55,16 @@ class BenchmarkResult:
 
     def write_json(self, path: Path, overwrite: bool = True) -> None:
         """The results as JSON; a score that is not defined (NaN: SSIM under its window) is
-        ``null``, as JSON has no NaN."""
-        from srup.media.pictures import write_file
+        ``null``, as JSON has no NaN, and so is an infinite PSNR (the output equals the HR
+        picture, e.g. a flat one), which a note then names, as JSON has no infinity."""
+        from srup.files import write_file
 
-        meta = dict(self.meta, notes=self.notes) if self.notes else self.meta
+        notes = list(self.notes)
+        if _infinite(self.per_image) or _infinite(self.results):
+            notes.append(
+                "PSNR is infinite (the output equals the HR picture) where the JSON says null"
+            )
+        meta = dict(self.meta, notes=notes) if notes else self.meta
         record = {"meta": meta, "results": self.results, "per_image": self.per_image}
         blob = json.dumps(_defined(record), indent=2, allow_nan=False).encode()
         _check_report(path, overwrite)
@@ -66,12 +73,12 @@ class BenchmarkResult:
     def write_csv(self, path: Path, overwrite: bool = True) -> None:
         import io
 
-        from srup.media.pictures import write_file
+        from srup.files import write_file
 
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(_defined(self.results, missing=""))
+        writer.writerows(_defined(self.results, missing="", infinite=False))
         _check_report(path, overwrite)
         write_file(path, lambda f: f.write(buf.getvalue().encode()), overwrite=overwrite)
 
@@ -141,7 +148,7 @@ class BenchmarkRun:
         from srup.data.degrade import parse
 
         deg = parse(self.degradation)
-        datasets = [bm.discover(p) for p in self.paths]
+        datasets = [discover(p) for p in self.paths]
         for scale in self.scales:  # a scale with nothing to score fails before any work
             self._methods(scale)
         result = BenchmarkResult(meta=_environment(self, deg.spec(), __version__))
@@ -150,7 +157,7 @@ class BenchmarkRun:
                 self._one(ds, scale, result, log)
         return result
 
-    def _one(self, ds: bm.Dataset, scale: int, result: BenchmarkResult, log) -> None:
+    def _one(self, ds: Dataset, scale: int, result: BenchmarkResult, log) -> None:
         pairs = bm.pairs(ds, scale, degradation=self.degradation)
         outputs: dict[str, dict[str, np.ndarray]] = {name: {} for name, _, _ in pairs}
 
@@ -198,7 +205,7 @@ class BenchmarkRun:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise SrupError(f"{folder}: cannot create ({e.strerror})") from None
+            raise OutputError(f"{folder}: cannot create ({e.strerror})") from None
         for name, lr, hr in pairs:
             picture = side_by_side(lr, hr, outputs[name], scale)
             try:
@@ -269,14 +276,20 @@ def _note_small(result: BenchmarkResult, dataset: str, scale: int, pairs: list) 
         )
 
 
-def _defined(value: Any, missing: Any = None) -> Any:
-    """``value`` with every NaN (a score that is not defined) replaced by ``missing``."""
-    if isinstance(value, float) and math.isnan(value):
+def _infinite(rows: list[dict[str, Any]]) -> bool:
+    """Whether any row holds an infinite score."""
+    return any(isinstance(v, float) and math.isinf(v) for r in rows for v in r.values())
+
+
+def _defined(value: Any, missing: Any = None, infinite: bool = True) -> Any:
+    """``value`` with every NaN (a score that is not defined), and every infinity when
+    ``infinite``, replaced by ``missing``."""
+    if isinstance(value, float) and (math.isnan(value) or (infinite and math.isinf(value))):
         return missing
     if isinstance(value, dict):
-        return {k: _defined(v, missing) for k, v in value.items()}
+        return {k: _defined(v, missing, infinite) for k, v in value.items()}
     if isinstance(value, list):
-        return [_defined(v, missing) for v in value]
+        return [_defined(v, missing, infinite) for v in value]
     return value
 
 

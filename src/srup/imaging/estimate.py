@@ -321,7 +321,7 @@ def noise_sigma(y: np.ndarray) -> float:
     stroke edge among the flat pixels). A JPEG's quantization removes noise: this reports
     the noise that is left. About 5 ms for 640×480 on one core.
 
-    Accuracy (tests/test_estimate.py): within 3 % for σ = 2–10 on smooth pictures and on
+    Accuracy (tests/imaging/test_estimate.py): within 3 % for σ = 2–10 on smooth pictures and on
     rendered text boards, within 0.2 level for σ ≤ 1 (rounding to 8 bits adds its own
     0.29); on boards mostly clipped to white, within 10 % up to σ = 10. Texture finer than
     3 pixels reads as noise; the result is at most :data:`MAX_SIGMA` (127.5, half the
@@ -367,7 +367,7 @@ def edge_width(y: np.ndarray, noise: float = 0.0) -> float | None:
     main edges, not texture, grain or JPEG's blotches. Width = contrast / slope, capped
     at 15. A step drawn sharp (anti-aliased) reads about 2; a Gaussian blur of σ_b ≥ 1
     about √(2π)·σ_b ≈ 2.5 σ_b (rendered boards: 2.1 → 3.3, 5.5, 7.8 for σ_b = 1, 2, 3);
-    defocus and motion blur grow it too (tests/test_estimate.py), robust to noise and JPEG.
+    defocus and motion blur grow it too (tests/imaging/test_estimate.py), robust to noise and JPEG.
     A median over edges of all directions: a motion blur along an axis longer than about
     10 px on text runs the strokes across it into one another, and the edges left are
     those along the motion, still sharp, so the width stops growing there. Pixels whose
@@ -458,7 +458,7 @@ def blockiness(y: np.ndarray) -> float | None:
     compressed (1.0–1.25 on Set14, with a small bias from taking the strongest phase) or
     saved once at quality 90–100; on Set14 photos JPEG 75 reads 1.07–1.4, 50 reads
     1.2–1.8, 30 reads 1.4–2.2, 10 reads 2.1–5.6, and a save at 95 after any of them keeps
-    its reading (tests/test_estimate.py); on rendered boards, mostly flat, less (JPEG 10:
+    its reading (tests/imaging/test_estimate.py); on rendered boards, mostly flat, less (JPEG 10:
     about 1.6). Content that itself repeats every 8 pixels reads high. None for a picture
     under 16 pixels on both axes, or flat. About 2 ms for 640×480."""
     y = np.asarray(y)
@@ -592,7 +592,7 @@ def earlier_quality(
     and the steps of whichever gives the coarser reading are read as a quality as
     :func:`jpeg_quality` fits a table (at least three frequencies needed). Exact for
     libjpeg's tables: on Set14, saves at 10, 30, 50, 75 and 90 read 6–9, 27–30, 48–52, 75
-    and 90, with or without a save at 95 or 100 after them (tests/test_estimate.py). A
+    and 90, with or without a save at 95 or 100 after them (tests/imaging/test_estimate.py). A
     save at 95 or finer leaves steps too small to tell from rounding: None. Boards
     clipped to white have few usable blocks and often read None. About 15 ms for 640×480.
     """
@@ -622,7 +622,7 @@ def earlier_quality(
 # estimate's time and memory stay bounded (a 2 MP crop is ~0.3 s on a 2-core CPU).
 MAX_PIXELS = 2_000_000
 # Peak memory of :func:`estimate` beyond its input, in bytes per pixel measured (of the
-# centre it reads, at most MAX_PIXELS): tests/test_batch_memory.py checks a measurement
+# centre it reads, at most MAX_PIXELS): tests/batch/test_memory.py checks a measurement
 # against it.
 BYTES_PER_PIXEL = 48
 

@@ -170,60 +170,83 @@ def from_pil(
     Raises :class:`BadImageError` for float samples that are NaN or infinite."""
     notes: list[str] = []
     icc = img.info.get("icc_profile") or None
-    mode = img.mode
     key = img.info.get("transparency")
     scale = 1.0
     # A TIFF's own description of its samples, which Pillow's mode does not always follow.
-    photometric = _tiff_tag(img, 262, None)
     bits, sample_format = _tiff_tag(img, 258, None), _tiff_tag(img, 339, None)
-    signed8 = mode == "L" and bits == 8 and sample_format == 2
-    if mode in SIXTEEN_BIT or mode in {"I", "F"} or signed8:
-        arr = np.asarray(img)
-        if mode == "F":
-            arr = _deep_samples(arr, f"{bits if bits in (16, 64) else 32}-bit float", notes)
-        elif mode == "I" or signed8:
-            if signed8:
-                arr = arr.view(np.int8)  # Pillow reads the bytes as unsigned: -100 as 156
-            elif bits == 32 and sample_format in (None, 1):
-                arr = arr.view(np.uint32)  # Pillow reads them as signed: 4e9 as negative
-            sign = ("signed" if sample_format == 2 else "unsigned") if bits else ""
-            arr = _deep_samples(arr, f"{bits or 32}-bit integer", notes, sign)
-        if mode in {"I", "F"} or signed8:
-            key = None  # a key on 32-bit samples: no file format srup reads stores one
-        arr = arr.astype(np.uint16, copy=False)[:, :, None]
-        if photometric == 0:  # MinIsWhite: 0 is white (Pillow inverts only 1 and 8 bits)
-            arr = 65535 - arr
-            key = None
+    signed8 = img.mode == "L" and bits == 8 and sample_format == 2
+    if img.mode in SIXTEEN_BIT or img.mode in {"I", "F"} or signed8:
+        arr, key_holds = _deep_pixels(img, signed8, notes)
+        key = key if key_holds else None
     else:
-        if mode == "CMYK":
-            if bits == 16:
-                notes.append("16-bit CMYK samples read at 8 bits: Pillow reads CMYK at 8")
-            img, icc = _cmyk_to_rgb(img, icc, notes)
-        elif mode in {"P", "PA"}:
-            img = img.convert("RGBA" if mode == "PA" or key is not None else "RGB")
-            key = None
-        elif mode == "1":
-            img = img.convert("L")  # Pillow's key for "1" is already 0 or 255
-        elif mode == "La":
-            img = img.convert("LA")
-        elif mode == "RGBa":
-            img = img.convert("RGBA")
-        elif mode == "LAB":
-            img = img.convert("RGB")
-            icc = srgb_profile()
-            notes.append("Lab converted to sRGB")
-        elif mode not in {"L", "LA", "RGB", "RGBA"}:
-            img = img.convert("RGBA" if "A" in mode else "RGB")
-        if mode == "L" and low_bits and low_bits < 8:
-            scale = 255.0 / ((1 << low_bits) - 1)
-        arr = np.asarray(img)
-        if arr.ndim == 2:
-            arr = arr[:, :, None]
+        arr, icc, key, scale = _eight_bit_pixels(img, icc, key, low_bits, notes)
     if key is not None and arr.shape[2] in (1, 3):
         keyed = with_key(arr, key, scale)
         if keyed is not None:
             arr = keyed
     return np.ascontiguousarray(arr), icc, notes
+
+
+def _deep_pixels(img: Image.Image, signed8: bool, notes: list[str]) -> tuple[np.ndarray, bool]:
+    """:func:`from_pil`'s ``(H, W, 1)`` uint16 pixels of an image of 16-bit, 32-bit integer
+    or float samples, or a TIFF's signed 8-bit ones (``signed8``), and whether a colour key
+    still applies to them."""
+    mode = img.mode
+    photometric = _tiff_tag(img, 262, None)
+    bits, sample_format = _tiff_tag(img, 258, None), _tiff_tag(img, 339, None)
+    keyed = True
+    arr = np.asarray(img)
+    if mode == "F":
+        arr = _deep_samples(arr, f"{bits if bits in (16, 64) else 32}-bit float", notes)
+    elif mode == "I" or signed8:
+        if signed8:
+            arr = arr.view(np.int8)  # Pillow reads the bytes as unsigned: -100 as 156
+        elif bits == 32 and sample_format in (None, 1):
+            arr = arr.view(np.uint32)  # Pillow reads them as signed: 4e9 as negative
+        sign = ("signed" if sample_format == 2 else "unsigned") if bits else ""
+        arr = _deep_samples(arr, f"{bits or 32}-bit integer", notes, sign)
+    if mode in {"I", "F"} or signed8:
+        keyed = False  # a key on 32-bit samples: no file format srup reads stores one
+    arr = arr.astype(np.uint16, copy=False)[:, :, None]
+    if photometric == 0:  # MinIsWhite: 0 is white (Pillow inverts only 1 and 8 bits)
+        arr = 65535 - arr
+        keyed = False
+    return arr, keyed
+
+
+def _eight_bit_pixels(
+    img: Image.Image, icc: bytes | None, key: object, low_bits: int | None, notes: list[str]
+) -> tuple[np.ndarray, bytes | None, object, float]:
+    """:func:`from_pil` for an image of 8-bit samples (or fewer): ``(pixels, icc, key,
+    scale)``, the pixels ``(H, W, C)`` uint8 in one of the four layouts, the profile they
+    are in, the colour key that still applies and the scale of its samples."""
+    mode = img.mode
+    scale = 1.0
+    if mode == "CMYK":
+        if _tiff_tag(img, 258, None) == 16:
+            notes.append("16-bit CMYK samples read at 8 bits: Pillow reads CMYK at 8")
+        img, icc = _cmyk_to_rgb(img, icc, notes)
+    elif mode in {"P", "PA"}:
+        img = img.convert("RGBA" if mode == "PA" or key is not None else "RGB")
+        key = None
+    elif mode == "1":
+        img = img.convert("L")  # Pillow's key for "1" is already 0 or 255
+    elif mode == "La":
+        img = img.convert("LA")
+    elif mode == "RGBa":
+        img = img.convert("RGBA")
+    elif mode == "LAB":
+        img = img.convert("RGB")
+        icc = srgb_profile()
+        notes.append("Lab converted to sRGB")
+    elif mode not in {"L", "LA", "RGB", "RGBA"}:
+        img = img.convert("RGBA" if "A" in mode else "RGB")
+    if mode == "L" and low_bits and low_bits < 8:
+        scale = 255.0 / ((1 << low_bits) - 1)
+    arr = np.asarray(img)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return arr, icc, key, scale
 
 
 def shape_of(img: Image.Image) -> tuple[int, int]:

@@ -38,10 +38,10 @@ from typing import IO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from srup.choices import EXTENSIONS, FORMAT_NAMES, IMAGE_SUFFIXES, SUFFIX_FOR, VIDEO_SUFFIXES
+from srup.choices import EXTENSIONS, IMAGE_SUFFIXES, SUFFIX_FOR, VIDEO_SUFFIXES
 from srup.errors import BadImageError, OutputError, SrupError, UsageError
-from srup.files import (  # re-exported: srup.media.pictures's names since 0.1
-    atomic_write,
+from srup.files import (
+    atomic_write,  # noqa: F401  (srup.imageio.atomic_write, until 0.3)
     write_file,
 )
 from srup.media import deep, libtiff, modes
@@ -55,14 +55,9 @@ from srup.units import over_max_pixels
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
-    "EXTENSIONS",
-    "FORMAT_NAMES",
     "FRAME_BOUND",
-    "IMAGE_SUFFIXES",
-    "LAYOUTS",
     "Picture",
     "Probe",
-    "atomic_write",
     "check_size",
     "format_for",
     "from_pil",
@@ -72,10 +67,8 @@ __all__ = [
     "probe",
     "read",
     "scan",
-    "to_8bit",
     "to_pil",
     "write",
-    "write_file",
 ]
 
 DEFAULT_MAX_PIXELS = 150_000_000

@@ -40,14 +40,13 @@ import numpy as np
 from srup.choices import VIDEO_SUFFIXES
 from srup.errors import BadImageError, OutputError, SrupError, UsageError
 from srup.files import OutputExistsError, temporary
-from srup.media import pictures as imageio
-from srup.media import video_codecs, video_colour, video_tracks
+from srup.media import pictures, video_codecs, video_colour, video_tracks
 
 if TYPE_CHECKING:
     from srup.imaging.sizing import Sizing
 
 __all__ = [
-    "VIDEO_SUFFIXES",
+    "Resizing",
     "VideoOptions",
     "VideoResult",
     "check_codec",
@@ -68,7 +67,7 @@ _ISO_MEDIA = frozenset({"mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"
 REORDER_FRAMES = 4
 TRAILING_SECONDS = 1  # after the last frame, how far other streams' packets are still read
 
-Process = Callable[[imageio.Picture], tuple[imageio.Picture, str]]
+Process = Callable[[pictures.Picture], tuple[pictures.Picture, str]]
 
 
 # Pictures by their first bytes, and the Pillow format each is: a picture named as a video
@@ -231,6 +230,19 @@ def _open_input(av: Any, src: Path) -> Any:
     return inp
 
 
+@dataclass(frozen=True)
+class Resizing:
+    """How a video's ``process`` sizes its frames: ``sizing``, the
+    :class:`~srup.imaging.sizing.Sizing` it applies, so that a size the encoder cannot take
+    is rounded or refused before any frame is upscaled, and a width or height means the
+    displayed picture of a rotated clip; ``process_at(sizing)``: ``process`` with another
+    Sizing, for those cases (without it, frames are resized after ``process``: one more
+    resample)."""
+
+    sizing: Sizing
+    process_at: Callable[[Sizing], Process] | None = None
+
+
 def upscale_video(
     src: Path,
     dst: Path,
@@ -240,8 +252,7 @@ def upscale_video(
     overwrite: bool = True,
     *,
     skip_existing: bool = False,
-    sizing: Sizing | None = None,
-    process_at: Callable[[Sizing], Process] | None = None,
+    resizing: Resizing | None = None,
 ) -> VideoResult:
     """Upscale every frame of ``src`` (or the chosen part) into ``dst``; ``process`` maps a
     frame (a :class:`~srup.media.pictures.Picture` of format ``VIDEO``, lossy unless the clip's
@@ -250,13 +261,10 @@ def upscale_video(
 
     ``overwrite``: replace an existing ``dst`` (or frame PNGs); otherwise create or fail
     (:class:`srup.files.OutputExistsError`); ``skip_existing``: with ``frames_to``, frames
-    whose PNG exists are kept and not upscaled. ``sizing``: the
-    :class:`~srup.imaging.sizing.Sizing` that ``process`` applies, so that a size the encoder
-    cannot take is rounded or refused before any frame is upscaled, and a width or height
-    means the displayed picture of a rotated clip; ``process_at(sizing)``: ``process`` with
-    another Sizing, for those cases (without it, frames are resized after ``process``: one
-    more resample). Raises :class:`UsageError` for a codec the container
-    cannot hold or a typed size the encoder cannot take (:mod:`srup.media.video_codecs`)."""
+    whose PNG exists are kept and not upscaled. ``resizing``: the Sizing that ``process``
+    applies, and ``process`` at another one (:class:`Resizing`). Raises :class:`UsageError`
+    for a codec the container cannot hold or a typed size the encoder cannot take
+    (:mod:`srup.media.video_codecs`)."""
     av = _av()
     options = options or VideoOptions()
     start_clock = time.perf_counter()
@@ -275,7 +283,7 @@ def upscale_video(
         if options.frames_to is not None:
             _to_frames(reader, process, progress, total, overwrite, skip_existing)
         else:
-            sizes = _Sizes(sizing, process_at)
+            sizes = _Sizes(resizing.sizing, resizing.process_at) if resizing else _Sizes(None, None)
             _to_video(av, reader, dst, process, sizes, progress, total, overwrite)
         reader.check_complete()
     result.seconds = time.perf_counter() - start_clock
@@ -594,7 +602,7 @@ def _upscale_frame(
     process: Process, rgb: np.ndarray, result: VideoResult, progress, total
 ) -> np.ndarray:
     """One decoded frame through ``process``, counted and reported to ``progress``."""
-    picture = imageio.Picture(np.ascontiguousarray(rgb), format="VIDEO", lossy=result.lossy)
+    picture = pictures.Picture(np.ascontiguousarray(rgb), format="VIDEO", lossy=result.lossy)
     out, result.model = process(picture)
     result.frames += 1
     if result.frames == 1:  # what the process says of a frame (a substitute network) holds for all
@@ -638,8 +646,8 @@ def _outside(inp: Any, options: VideoOptions) -> str | None:
 
 
 class _Sizes:
-    """The output size of a video and how ``process`` gets there (see :func:`upscale_video`
-    for ``sizing`` and ``process_at``)."""
+    """The output size of a video and how ``process`` gets there (``sizing`` and
+    ``process_at`` as in :class:`Resizing`)."""
 
     def __init__(self, sizing: Sizing | None, process_at) -> None:
         self.sizing, self.process_at = sizing, process_at
@@ -701,7 +709,7 @@ def _choose_encoder(av, vin, dst: Path, options: VideoOptions) -> video_codecs.C
     time_base = _time_base(vin, fmt)
 
     def trial(av, out, encoder, size, pix):
-        return _open_video_stream(av, out, vin, encoder, size, None, [], time_base, pix)
+        return _open_video_stream(out, vin, encoder, size, None, [], time_base, pix)
 
     cc = vin.codec_context
     return video_codecs.choose(av, fmt, dst.suffix, options.codec, cc.name, trial, cc.pix_fmt)
@@ -750,82 +758,36 @@ def _to_video(av, reader: _Reader, dst, process, sizes: _Sizes, progress, total,
         raise OutputError(f"{dst}: cannot write the video ({e})") from None
 
 
+class _Frames:
+    """The writer's work on each decoded frame: ``process``, counted and reported, then
+    resized to ``resize_to`` (when set)."""
+
+    def __init__(self, process: Process, result: VideoResult, progress, total) -> None:
+        self.process, self.result, self.progress, self.total = process, result, progress, total
+        self.resize_to: tuple[int, int] | None = None
+
+    def __call__(self, item: tuple) -> tuple:
+        pixels = _upscale_frame(self.process, item[1], self.result, self.progress, self.total)
+        pixels = _resized(pixels, self.resize_to)
+        self.result.out_size = (pixels.shape[1], pixels.shape[0])
+        return ("frame", pixels, item[2])
+
+
 def _write_video(av, reader: _Reader, tmp, choice, process, sizes: _Sizes, progress, total):
-    inp, vin, options, result = reader.inp, reader.vin, reader.options, reader.result
+    vin, result = reader.vin, reader.result
     fmt = video_codecs.container_format(av, tmp)
     time_base = _time_base(vin, fmt)
     items = iter(reader)
     clock = _Clock(time_base, reader.timeline)
-    resize_to: tuple[int, int] | None = None
-
     # Every stream must exist before the first packet is written, and the video stream's
     # size is known only once the first frame is upscaled: read ahead to it.
-    ahead: list = []
-    for item in items:
-        ahead.append(item)
-        if item[0] == "frame":
-            break
-    if not ahead or ahead[-1][0] != "frame":  # before the empty output is renamed into place
-        raise _no_frames(inp.name, inp, options)
-    first = ahead[-1]
-    rotation = getattr(first[2], "rotation", 0) or 0
-    target, note = sizes.plan(av, vin, rotation, choice)
-    if note:
-        result.notes.append(note)
-    process, resize_to = sizes.process(process, vin, target)
-
-    def work_frame(item):
-        pixels = _upscale_frame(process, item[1], result, progress, total)
-        pixels = _resized(pixels, resize_to)
-        result.out_size = (pixels.shape[1], pixels.shape[0])
-        return ("frame", pixels, item[2])
-
-    ahead[-1] = work_frame(first)
-    size = (ahead[-1][1].shape[1], ahead[-1][1].shape[0])
-    if target is None:  # a process of unknown sizing: fit what it gave
-        fitted, note = video_codecs.fit_size(
-            size,
-            video_codecs.alignment(av, choice.pix_fmt),
-            (False, False),
-            f"{choice.encoder} {choice.pix_fmt}",
-        )
-        if note:
-            result.notes.append(note)
-            resize_to, size = fitted, fitted
-            ahead[-1] = ("frame", _resized(ahead[-1][1], fitted), first[2])
-            result.out_size = fitted
-
-    container_options = {}
-    if fmt in _ISO_MEDIA and time_base.numerator == 1:
-        container_options["video_track_timescale"] = str(time_base.denominator)
-    if fmt in _CONSTANT_RATE:
-        # An AVI's times are chunk counts from zero: a track that starts before zero (AAC's
-        # priming packet, at -1024 samples) would move every stream later, and the video,
-        # rounded to its one frame rate, would skip a frame after the first.
-        container_options["avoid_negative_ts"] = "disabled"
-    out = av.open(str(tmp), mode="w", format=fmt, container_options=container_options)
+    ahead = _read_ahead(items, reader)
+    rotation = getattr(ahead[-1][2], "rotation", 0) or 0
+    work_frame = _Frames(process, result, progress, total)
+    size = _upscale_first(av, ahead, rotation, choice, sizes, work_frame, reader)
+    out = av.open(str(tmp), mode="w", format=fmt, container_options=_muxer_options(fmt, time_base))
     with out:
-
-        def add_video():
-            return _open_video_stream(
-                av,
-                out,
-                vin,
-                choice.encoder,
-                size,
-                options,
-                result.notes,
-                time_base,
-                choice.forced,
-            )
-
-        vout, copies = video_tracks.add_streams(av, inp, out, vin, add_video, result.notes)
-        if rotation and hasattr(vout, "set_display_rotation"):
-            # The display matrix, as the input's: players turn the picture alike.
-            vout.set_display_rotation(rotation)
-        chapters = reader.timeline.chapters(inp.chapters())
-        if chapters:
-            out.set_chapters(chapters)
+        vout, copies = _add_streams(av, out, reader, choice, size, time_base, rotation)
 
         def produce(q, stop) -> None:
             for item in items:
@@ -852,14 +814,93 @@ def _write_video(av, reader: _Reader, tmp, choice, process, sizes: _Sizes, progr
         _pipeline(produce, consume, work)
         out.mux(vout.encode(None))
     if clock.moved:
-        why = "one frame rate" if fmt in _CONSTANT_RATE else "a timestamp that did not grow"
-        far = clock.farthest
-        by = (
-            f"one tick ({time_base} s)"
-            if far == 1
-            else f"up to {far} ticks ({float(far * time_base):.3f} s)"
+        result.notes.append(_moved_note(clock, fmt, time_base))
+
+
+def _read_ahead(items: Iterator[tuple], reader: _Reader) -> list:
+    """What ``items`` holds up to and with the first frame (other streams' packets before
+    it); :class:`BadImageError` before the empty output is renamed into place when no frame
+    comes."""
+    ahead: list = []
+    for item in items:
+        ahead.append(item)
+        if item[0] == "frame":
+            break
+    if not ahead or ahead[-1][0] != "frame":
+        raise _no_frames(reader.inp.name, reader.inp, reader.options)
+    return ahead
+
+
+def _upscale_first(av, ahead: list, rotation, choice, sizes: _Sizes, work_frame: _Frames, reader):
+    """Plan the output size, set ``work_frame``'s process and resize for it, upscale the
+    first frame (the last of ``ahead``) in place, and return the video stream's size. A
+    process of unknown sizing: the size it gave, fitted to the encoder (with a note)."""
+    vin, result = reader.vin, reader.result
+    first = ahead[-1]
+    target, note = sizes.plan(av, vin, rotation, choice)
+    if note:
+        result.notes.append(note)
+    work_frame.process, work_frame.resize_to = sizes.process(work_frame.process, vin, target)
+    ahead[-1] = work_frame(first)
+    size = (ahead[-1][1].shape[1], ahead[-1][1].shape[0])
+    if target is None:  # a process of unknown sizing: fit what it gave
+        fitted, note = video_codecs.fit_size(
+            size,
+            video_codecs.alignment(av, choice.pix_fmt),
+            (False, False),
+            f"{choice.encoder} {choice.pix_fmt}",
         )
-        result.notes.append(f"{clock.moved} frame(s) moved {by} later: {why} ({fmt} output)")
+        if note:
+            result.notes.append(note)
+            work_frame.resize_to, size = fitted, fitted
+            ahead[-1] = ("frame", _resized(ahead[-1][1], fitted), first[2])
+            result.out_size = fitted
+    return size
+
+
+def _muxer_options(fmt: str, time_base: Fraction) -> dict[str, str]:
+    """The muxer's options for a ``fmt`` output whose video is in ``time_base``."""
+    container_options = {}
+    if fmt in _ISO_MEDIA and time_base.numerator == 1:
+        container_options["video_track_timescale"] = str(time_base.denominator)
+    if fmt in _CONSTANT_RATE:
+        # An AVI's times are chunk counts from zero: a track that starts before zero (AAC's
+        # priming packet, at -1024 samples) would move every stream later, and the video,
+        # rounded to its one frame rate, would skip a frame after the first.
+        container_options["avoid_negative_ts"] = "disabled"
+    return container_options
+
+
+def _add_streams(av, out, reader: _Reader, choice, size, time_base, rotation) -> tuple[Any, dict]:
+    """The output's streams in the input's order (:func:`srup.media.video_tracks.add_streams`),
+    its display rotation and chapters: (the video stream, the copies by input index)."""
+    inp, vin, options, notes = reader.inp, reader.vin, reader.options, reader.result.notes
+
+    def add_video():
+        return _open_video_stream(
+            out, vin, choice.encoder, size, options, notes, time_base, choice.forced
+        )
+
+    vout, copies = video_tracks.add_streams(av, inp, out, vin, add_video, notes)
+    if rotation and hasattr(vout, "set_display_rotation"):
+        # The display matrix, as the input's: players turn the picture alike.
+        vout.set_display_rotation(rotation)
+    chapters = reader.timeline.chapters(inp.chapters())
+    if chapters:
+        out.set_chapters(chapters)
+    return vout, copies
+
+
+def _moved_note(clock: _Clock, fmt: str, time_base: Fraction) -> str:
+    """The note on the frames ``clock`` moved later."""
+    why = "one frame rate" if fmt in _CONSTANT_RATE else "a timestamp that did not grow"
+    far = clock.farthest
+    by = (
+        f"one tick ({time_base} s)"
+        if far == 1
+        else f"up to {far} ticks ({float(far * time_base):.3f} s)"
+    )
+    return f"{clock.moved} frame(s) moved {by} later: {why} ({fmt} output)"
 
 
 def _anamorphic(vin) -> bool:
@@ -869,7 +910,6 @@ def _anamorphic(vin) -> bool:
 
 
 def _open_video_stream(
-    av,
     out,
     vin,
     encoder: str,
@@ -958,7 +998,7 @@ def _to_frames(reader: _Reader, process, progress, total, overwrite, skip_existi
             return
         path, pixels = item
         try:
-            imageio.write(imageio.Picture(pixels), path, overwrite=overwrite)
+            pictures.write(pictures.Picture(pixels), path, overwrite=overwrite)
         except OutputExistsError:  # made meanwhile by another run
             if not skip_existing:
                 raise

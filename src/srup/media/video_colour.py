@@ -270,8 +270,6 @@ def output_format(
     srup's video frames are opaque R'G'B' (:func:`to_rgb`): an input with alpha is written
     in a format without it (``argb`` as ``rgb24``, ``yuva420p`` as ``yuv420p``), with a
     note, never in a format that claims a transparency it does not hold."""
-    import av
-
     if _has_alpha(pix_fmt):
         opaque = [name for name in supported if not _has_alpha(name)]
         best, notes = output_format(_opaque_twin(pix_fmt), opaque or supported, encoder)
@@ -286,42 +284,55 @@ def output_format(
         return want, []
     if pix_fmt in supported and want not in supported:
         return pix_fmt, []
-
-    def shape(name: str) -> tuple[int, int, int, bool, bool]:
-        try:
-            f = av.VideoFormat(name)
-            cw, ch = f.chroma_width(64), f.chroma_height(64)
-            alpha = len(f.components) in (2, 4)
-            return depth(name), 64 // max(cw, 1), 64 // max(ch, 1), f.is_rgb, alpha
-        except (ValueError, TypeError, ZeroDivisionError):
-            return 8, 2, 2, False, False
-
-    bits, sx, sy, rgb, _ = shape(pix_fmt)
+    source = _shape(pix_fmt)
     gray = len(_components(pix_fmt)) == 1
+    best = min(supported, key=lambda name: _cost(name, source, gray))
+    return best, _loss_notes(source, _shape(best), encoder)
 
-    def cost(name: str) -> tuple:
-        b, cx, cy, is_rgb, alpha = shape(name)
-        lost_bits = max(bits - b, 0)
-        lost_chroma = int(cx > sx) + int(cy > sy)
-        is_gray = len(_components(name)) == 1
-        return (
-            lost_bits > 0,
-            lost_chroma > 0 or (is_gray and not gray),
-            lost_bits,
-            lost_chroma,
-            b - bits if b > bits else 0,  # wasted depth
-            (sx // cx if cx < sx else 1) * (sy // cy if cy < sy else 1),  # wasted chroma
-            is_rgb != rgb,
-            is_gray != gray,
-            alpha,
-            not name.startswith(("yuv", "gbr", "gray")),
-            _is_jpeg_range(name),
-            name,
-        )
 
-    best = min(supported, key=cost)
+def _shape(name: str) -> tuple[int, int, int, bool, bool]:
+    """(bits, horizontal and vertical chroma subsampling, RGB, alpha) of pixel format
+    ``name``; an unknown one as 8-bit 4:2:0 Y'CbCr."""
+    import av
+
+    try:
+        f = av.VideoFormat(name)
+        cw, ch = f.chroma_width(64), f.chroma_height(64)
+        alpha = len(f.components) in (2, 4)
+        return depth(name), 64 // max(cw, 1), 64 // max(ch, 1), f.is_rgb, alpha
+    except (ValueError, TypeError, ZeroDivisionError):
+        return 8, 2, 2, False, False
+
+
+def _cost(name: str, source: tuple[int, int, int, bool, bool], gray: bool) -> tuple:
+    """How far pixel format ``name`` is from the ``source``'s (:func:`_shape`; ``gray``:
+    the source has one component): what :func:`output_format` minimises."""
+    bits, sx, sy, rgb, _ = source
+    b, cx, cy, is_rgb, alpha = _shape(name)
+    lost_bits = max(bits - b, 0)
+    lost_chroma = int(cx > sx) + int(cy > sy)
+    is_gray = len(_components(name)) == 1
+    return (
+        lost_bits > 0,
+        lost_chroma > 0 or (is_gray and not gray),
+        lost_bits,
+        lost_chroma,
+        b - bits if b > bits else 0,  # wasted depth
+        (sx // cx if cx < sx else 1) * (sy // cy if cy < sy else 1),  # wasted chroma
+        is_rgb != rgb,
+        is_gray != gray,
+        alpha,
+        not name.startswith(("yuv", "gbr", "gray")),
+        _is_jpeg_range(name),
+        name,
+    )
+
+
+def _loss_notes(source: tuple, best: tuple, encoder: str) -> list[str]:
+    """Notes on the depth and chroma lost writing a ``source`` as ``best`` (:func:`_shape`)."""
+    bits, sx, sy, _, _ = source
+    b, cx, cy, _, _ = best
     notes = []
-    b, cx, cy, _, _ = shape(best)
     if b < bits:
         others = [e for e in _DEEP_ENCODERS if e != encoder and _takes_depth(e, bits)]
         hint = f" ({', '.join(others)} would keep it)" if others else ""
@@ -333,7 +344,7 @@ def output_format(
             f"chroma {_subsampling(sx, sy)} written as {_subsampling(cx, cy)}: "
             f"{encoder} takes no {_subsampling(sx, sy)} format here"
         )
-    return best, notes
+    return notes
 
 
 def _has_alpha(name: str) -> bool:

@@ -134,10 +134,6 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def _defaults(defaults: dict[tuple[int, bool], str], name: str, lossy: bool) -> list[int]:
-    return [s for (s, for_lossy), n in defaults.items() if n == name and for_lossy == lossy]
-
-
 def catalog() -> list[dict[str, Any]]:
     """One dict per shipped model name (``fsrcnn``, ``fsrcnn-real``, …): architecture,
     title, paper, scales, what it was trained for, its point on the ``--denoise`` scale

@@ -111,7 +111,7 @@ class Policy:
     # Blockiness (srup.imaging.estimate.blockiness) at or above the first point sets a floor,
     # piecewise linear through these points and flat beyond: single saves of Set14 photos
     # read up to 1.4 at quality 75 and 1.25 at 95 (so neither is raised), boards JPEG'd at
-    # 10 read about 1.5, photos 2–5 (tests/test_estimate.py).
+    # 10 read about 1.5, photos 2–5 (tests/imaging/test_estimate.py).
     blockiness: tuple[tuple[float, float], ...] = ((1.4, REAL), (2.4, 1.0))
     # Noise σ on Y (8-bit levels, srup.imaging.estimate.noise_sigma) above the floor raises the
     # strength by the gain per level, by at most noise_most.
@@ -130,7 +130,7 @@ class Policy:
     # fraction these points give (none at 0.45, all of it at 0.6): the capture variants were
     # trained for such photos (40 % rendered boards under handheld blur, noise and JPEG).
     # Calibrated at ×3 on benchmarks/capture.py (CER: fsrcnn-capture 28.7 %, fsrcnn-real
-    # 31.4 %, bicubic 31.3 %) against the README's legibility boards (JPEG 75, blur σ 0.7),
+    # 31.4 %, bicubic 31.3 %) against docs/quality.md's legibility boards (JPEG 75, blur σ 0.7),
     # where every strength above 0.5 read worse at 20 px (0.6: 27.4 %, 0.75: 28.6 %,
     # capture: 30.3 %, against fsrcnn-real's 26.5 %), so a board at quality 75 or above is
     # left to the quality curve; on Set14 JPEG 75 fsrcnn-capture gives up 0.49 dB to

@@ -6,7 +6,14 @@ scale, what it reads (BT.601 Y, or RGB), the precisions it runs in, how far it s
 the degradation it was trained for, and how to build each of its forms (``train``,
 ``infer``, ``export``: :mod:`srup.models.layers`). The runners (the host tiler, the
 device-resident tiler, ONNX export) take it from there and own the numerics; nothing about a
-device lives here.
+device lives here. What a runner asks of a weight set is all here: its ``name``, ``scale``,
+``channels``, ``receptive_radius``, ``metadata`` and ``denoise``, whether it runs in a
+precision (:meth:`ModelDescriptor.require_precision`, else
+:class:`~srup.errors.UnsupportedPrecision`) and the network to run
+(:meth:`ModelDescriptor.runnable`); a weight set of another kind is another descriptor.
+
+A network in hand (one being trained, validated as it trains) is a descriptor too
+(:meth:`ModelDescriptor.from_network`), run by the same Upscaler as a file's weights.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from srup import arguments
-from srup.errors import BadWeightsError, InvalidArgument, UnknownModelError
+from srup.devices import precision_name
+from srup.errors import BadWeightsError, InvalidArgument, UnknownModelError, UnsupportedPrecision
 from srup.models import registry
 from srup.models.catalog import default_model, model_names
+from srup.models.denoise import Blend, choose
+from srup.models.denoise import parse as parse_denoise
 from srup.models.weights import (
     load_into,
     load_state,
@@ -29,8 +39,6 @@ from srup.models.weights import (
     shipped,
     split_name,
 )
-from srup.models.denoise import Blend, choose
-from srup.models.denoise import parse as parse_denoise
 
 if TYPE_CHECKING:
     import torch
@@ -41,18 +49,44 @@ __all__ = ["ModelDescriptor", "describe"]
 
 @dataclass(frozen=True)
 class ModelDescriptor:
-    """One weight set. Build it with :func:`describe`."""
+    """One weight set. Build it with :func:`describe` (a shipped model or a weights file)
+    or :meth:`from_network` (a network in hand)."""
 
     name: str  # as `srup models` lists it: fsrcnn, fsrcnn-real, or the architecture's name
     spec: registry.ModelSpec
     scale: int
-    path: Path
+    path: Path | None = None  # the weights file; None for a network in hand
     metadata: Mapping[str, str] = field(default_factory=dict)
     # --denoise (srup.models.denoise): the strength this weight set stands for, None when none was
     # asked; ``mix``: the files whose weights are interpolated and their coefficients
     # (empty: ``path`` alone).
     denoise: float | None = None
     mix: tuple[tuple[Path, float], ...] = ()
+    # A network in hand (:meth:`from_network`), whose weights are used as they are.
+    network: nn.Module | None = field(default=None, compare=False, repr=False)
+    # The form the runners run (:meth:`runnable`): ``infer`` for weights files; ``train``
+    # for a network being trained, scored exactly as it trains.
+    runs_as: str = "infer"
+
+    @classmethod
+    def from_network(
+        cls,
+        net: nn.Module,
+        spec: registry.ModelSpec,
+        scale: int,
+        input_space: str | None = None,
+        runs_as: str = "train",
+    ) -> ModelDescriptor:
+        """The weight set of ``net``, a network of ``spec`` at ``scale``, as it is now (each
+        build copies it). ``input_space``: what it reads, Y or RGB; by default what its
+        channels say (every srup network is a :class:`~srup.models.layers.BicubicResidual`).
+        It runs in its ``train`` form by default, so that a training run's validation
+        scores the very function it trains (the ``infer`` rewrites move a PSNR in its last
+        digits, and the best weights are picked by it)."""
+        if input_space is None:
+            input_space = "RGB" if net.channels == 3 else "Y"
+        meta = {"model": spec.name, "scale": str(scale), "input_space": input_space}
+        return cls(spec.name, spec, scale, metadata=meta, network=net, runs_as=runs_as)
 
     @property
     def input_space(self) -> str:
@@ -87,6 +121,20 @@ class ModelDescriptor:
         """The input it was trained for, as ``srup train --degradation`` spells it."""
         return self.metadata.get("degradation", "clean")
 
+    def require_precision(self, precision: str) -> None:
+        """Nothing when the weight set runs in ``precision`` (fp32, fp16, bf16);
+        :class:`~srup.errors.UnsupportedPrecision`, naming those it runs in, otherwise."""
+        if precision not in self.precisions:
+            raise UnsupportedPrecision(
+                f"{self.name} does not run in {precision}; use one of {', '.join(self.precisions)}"
+            )
+
+    def runnable(self, dtype: torch.dtype) -> nn.Module:
+        """The network a runner runs in ``dtype``, on the CPU: :meth:`build` in the form
+        :attr:`runs_as` says, once :meth:`require_precision` has let ``dtype`` through."""
+        self.require_precision(precision_name(dtype))
+        return self.build(self.runs_as, dtype)
+
     def build(self, form: str = "train", dtype: torch.dtype | None = None) -> nn.Module:
         """The network with these weights, on the CPU, in ``form``: ``train`` (plain,
         differentiable), ``infer`` (rewritten for speed under a tiler, for ``dtype``, float32
@@ -97,6 +145,18 @@ class ModelDescriptor:
         from srup.models.layers import FORMS, set_form
 
         arguments.choice("form", form, FORMS)
+        net = self._weighted()
+        if form == "infer":
+            return for_inference(net, dtype or torch.float32)
+        set_form(net, form)
+        return net.eval() if form == "export" else net
+
+    def _weighted(self) -> nn.Module:
+        """A fresh network in its ``train`` form holding these weights, on the CPU."""
+        if self.network is not None:
+            import copy
+
+            return copy.deepcopy(self.network).cpu()
         if self.mix:
             from srup.models.denoise import load_mix
 
@@ -105,10 +165,7 @@ class ModelDescriptor:
             state, _meta = load_state(self.path)
         net = self.spec.create(self.scale, self.input_space)
         load_into(net, state, self.path)
-        if form == "infer":
-            return for_inference(net, dtype or torch.float32)
-        set_form(net, form)
-        return net.eval() if form == "export" else net
+        return net
 
 
 def describe(
@@ -153,45 +210,9 @@ def describe(
             raise InvalidArgument("give lossy=True or a denoise strength, not both")
         return _blended(model, scale, float(strength))
     if weights is not None:
-        weights = arguments.path("weights", weights)
-        header = read_weights_header(weights)
-        meta = header.metadata
-        named = header.model or ""
-        if named and named not in registry.names():
-            raise BadWeightsError(
-                f"{weights}: the header names model {named!r}, which is not an architecture "
-                f"srup has ({', '.join(registry.names())})"
-            )
-        if model == "auto":
-            model = named
-            if not model:
-                raise UnknownModelError(f"{weights}: the header names no model; pass --model")
-        elif named and split_name(model)[0] != named:
-            raise UnknownModelError(
-                f"{weights}: these weights are for {named}, not {model}; drop --model or "
-                f"pass --model {named}"
-            )
-        if header.scale is not None and header.scale != scale:
-            raise UnknownModelError(
-                f"{weights}: these weights are for ×{header.scale}, not ×{scale}"
-            )
-        path = Path(weights)
+        model, path, meta = _from_file(model, scale, arguments.path("weights", weights))
     else:
-        if model == "auto":
-            model = default_model(scale, lossy)
-        arch, _variant = split_name(model)
-        if arch not in registry.names() or model not in model_names():
-            raise UnknownModelError(
-                f"unknown model {model!r}; available: {', '.join(model_names())}"
-            )
-        path = path_for(model, scale)
-        if not path.is_file():
-            have = sorted(s for (n, s) in shipped() if n == model)
-            raise UnknownModelError(
-                f"no shipped {model} weights for ×{scale}; available scales for {model}: "
-                f"{', '.join(map(str, have)) or 'none'}"
-            )
-        meta = read_weights_header(path).metadata
+        model, path, meta = _shipped(model, scale, lossy)
     spec = registry.get(split_name(model)[0])
     if scale not in spec.scales:
         raise UnknownModelError(
@@ -201,6 +222,49 @@ def describe(
     if space not in spec.input_spaces:
         raise UnknownModelError(f"{path}: {spec.name} cannot read {space}")
     return ModelDescriptor(name=model, spec=spec, scale=scale, path=path, metadata=meta)
+
+
+def _from_file(model: str, scale: int, weights: Path) -> tuple[str, Path, dict[str, str]]:
+    """The model name, path and metadata of the weights file ``weights`` asked for as
+    ``model`` (``auto``: the one its header names) at ``scale``, checked against its
+    header (:func:`describe` says how)."""
+    header = read_weights_header(weights)
+    named = header.model or ""
+    if named and named not in registry.names():
+        raise BadWeightsError(
+            f"{weights}: the header names model {named!r}, which is not an architecture "
+            f"srup has ({', '.join(registry.names())})"
+        )
+    if model == "auto":
+        model = named
+        if not model:
+            raise UnknownModelError(f"{weights}: the header names no model; pass --model")
+    elif named and split_name(model)[0] != named:
+        raise UnknownModelError(
+            f"{weights}: these weights are for {named}, not {model}; drop --model or "
+            f"pass --model {named}"
+        )
+    if header.scale is not None and header.scale != scale:
+        raise UnknownModelError(f"{weights}: these weights are for ×{header.scale}, not ×{scale}")
+    return model, Path(weights), header.metadata
+
+
+def _shipped(model: str, scale: int, lossy: bool) -> tuple[str, Path, dict[str, str]]:
+    """The model name, path and metadata of the shipped ``model`` (``auto``: what it means
+    at ``scale`` for ``lossy`` input) at ``scale``."""
+    if model == "auto":
+        model = default_model(scale, lossy)
+    arch, _variant = split_name(model)
+    if arch not in registry.names() or model not in model_names():
+        raise UnknownModelError(f"unknown model {model!r}; available: {', '.join(model_names())}")
+    path = path_for(model, scale)
+    if not path.is_file():
+        have = sorted(s for (n, s) in shipped() if n == model)
+        raise UnknownModelError(
+            f"no shipped {model} weights for ×{scale}; available scales for {model}: "
+            f"{', '.join(map(str, have)) or 'none'}"
+        )
+    return model, path, read_weights_header(path).metadata
 
 
 def _blended(model: str, scale: int, strength: float, strict: bool = True) -> ModelDescriptor:

@@ -10,9 +10,9 @@ A module computes the same function in each of its three forms, in different way
   pixel shuffle).
 
 Every module whose forward depends on the form has a ``form`` attribute; :func:`set_form`
-sets it once, when the module is built for a purpose (``models.inference.for_inference``,
-``export.export_module``), instead of flags scattered over modules or a look at whether an
-exporter is running.
+sets it once, when the module is built for a purpose
+(:func:`srup.models.forms.for_inference`, :func:`srup.runtime.onnx.export_module`), instead
+of flags scattered over modules or a look at whether an exporter is running.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srup.devices import device_constant
+from srup.errors import InvalidArgument
 from srup.imaging.resize import upsample_phase_kernel
 
 
@@ -69,7 +70,7 @@ FORMS = ("train", "infer", "export")
 def set_form(root: nn.Module, form: str) -> None:
     """Put every module under ``root`` that has a ``form`` into ``form``."""
     if form not in FORMS:
-        raise ValueError(f"unknown form {form!r}; one of {', '.join(FORMS)}")
+        raise InvalidArgument(f"unknown form {form!r}; one of {', '.join(FORMS)}")
     for module in root.modules():
         if hasattr(module, "form"):
             module.form = form

@@ -70,6 +70,8 @@ class ModelSpec:
 
 
 def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
+    """Multiply-accumulates per output pixel of ``module`` (a
+    :class:`~srup.models.layers.BicubicResidual`) on a ``size``² probe."""
     import torch
     import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
@@ -94,7 +96,7 @@ def _count_macs(module: nn.Module, scale: int, size: int = 24) -> float:
             return out
 
     with torch.no_grad(), Count():
-        module(torch.zeros(1, getattr(module, "channels", 1), size, size))
+        module(torch.zeros(1, module.channels, size, size))
     return Count.macs / (size * scale) ** 2
 
 

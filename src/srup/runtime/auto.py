@@ -33,9 +33,10 @@ from srup.errors import InvalidArgument, UnknownModelError
 from srup.imaging.resize import resize_pixels
 from srup.imaging.sizing import Sizing, network_scale
 from srup.media import pictures as imageio
-from srup.models.weights import read_weights_header, shipped, split_name
 from srup.models import denoise as dn
-from srup.runtime.upscaler import Progress, Upscaler, load, scaled_dpi
+from srup.models.weights import read_weights_header, shipped, split_name
+from srup.runtime.tilers.tiler import Progress
+from srup.runtime.upscaler import Upscaler, load, scaled_dpi
 
 if TYPE_CHECKING:
     import torch
@@ -75,7 +76,8 @@ def _substitute_note(name: str, asked: int, ran: int) -> str:
 
 
 class Engine:
-    """Per picture: the model and network scale, then the exact output size.
+    """Per picture: the model and network scale, then the exact output size (a
+    :class:`~srup.runtime.processor.PictureProcessor`, as an Upscaler is).
 
     ``model``: a shipped name or ``auto``; ``weights``: a safetensors file (its scale is
     then the only network scale); ``denoise``: ``"auto"`` (with ``auto``, a strength per

@@ -17,15 +17,13 @@ The same module runs inside both tilers (:meth:`ColorPipeline.levels`) and is wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from srup.imaging.color import OFFSET, RGB_TO_YCC
 from srup.models.layers import BICUBIC_RADIUS, BicubicUpsample
 
-__all__ = ["ColorPipeline", "Runner", "working_bytes_per_out_px"]
+__all__ = ["ColorPipeline", "working_bytes_per_out_px"]
 
 
 class ColorPipeline(nn.Module):
@@ -43,7 +41,7 @@ class ColorPipeline(nn.Module):
         # broadcasts, where these become in-place scaled adds.
         self.luma = [float(v) for v in RGB_TO_YCC[0]]
         self.gain, self.y_offset = float(RGB_TO_YCC[0].sum()), float(OFFSET[0])
-        self.rgb = getattr(net, "channels", 1) == 3  # an RGB network: no YCbCr at all
+        self.rgb = net.channels == 3  # an RGB network: no YCbCr at all
         self.form = "train"  # "export": no writes into slices (see models.layers)
 
     def _y(self, x: torch.Tensor, maxv: float) -> torch.Tensor:
@@ -177,8 +175,9 @@ class ColorPipeline(nn.Module):
 def working_bytes_per_out_px(
     net: nn.Module, scale: int, device: torch.device, dtype: torch.dtype
 ) -> float:
-    """The pipeline's working memory per output pixel with ``net`` in ``dtype``, from which
-    the tilers size their tiles: two live activations of the widest layer, measured on a
+    """The pipeline's working memory per output pixel with ``net`` (a
+    :class:`~srup.models.layers.BicubicResidual`) in ``dtype``, from which the tilers size
+    their tiles: two live activations of the widest layer, measured on a
     probe input, plus ~16 float32 planes of colour work."""
     size = 16
     peak = 0
@@ -188,27 +187,11 @@ def working_bytes_per_out_px(
         peak = max(peak, out.numel())
 
     hooks = [m.register_forward_hook(hook) for m in net.modules() if m is not net]
-    channels = getattr(net, "channels", 1)
     try:
         with torch.inference_mode():
-            net(torch.zeros(1, channels, size, size, device=device))
+            net(torch.zeros(1, net.channels, size, size, device=device))
     finally:
         for h in hooks:
             h.remove()
     per_out_px = peak / (size * scale) ** 2
     return 2 * per_out_px * torch.finfo(dtype).bits / 8 + 64
-
-
-@dataclass(eq=False)  # runners compare and hash by identity
-class Runner:
-    """What every runner of a pipeline is given (:mod:`srup.runtime.tilers.host`,
-    :mod:`srup.runtime.tilers.device`):
-    the pipeline, its scale, the tiles' overlap (the receptive radius), where and in which
-    precision the network runs, and the working memory per output pixel that sizes tiles."""
-
-    pipeline: ColorPipeline
-    scale: int
-    overlap: int
-    device: torch.device
-    dtype: torch.dtype
-    bytes_per_out_px: float

@@ -10,7 +10,6 @@ convention of OpenCV's dnn_superres (Cb/Cr are then upsampled by the caller).
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import logging
 import os
@@ -22,15 +21,14 @@ from torch import nn
 
 from srup import arguments
 from srup.choices import ONNX_FORMS
-from srup.errors import InvalidArgument, InvalidArgumentType, OutputError, SrupError
-from srup.media.pictures import write_file
+from srup.errors import ExportError, InvalidArgument, InvalidArgumentType, OutputError
+from srup.files import write_file
 from srup.models.layers import set_form, symmetric_pad
 from srup.runtime.color_pipeline import ColorPipeline
 from srup.runtime.upscaler import Upscaler
 
-__all__ = ["FORMS", "export_onnx"]
+__all__ = ["export_module", "export_onnx"]
 
-FORMS = ONNX_FORMS
 OPSET = 18
 
 
@@ -56,14 +54,11 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
         raise InvalidArgumentType(
             f"up must be an Upscaler (from srup.load), got {type(up).__name__}"
         )
-    arguments.choice("form", form, FORMS)
-    if form == "y" and getattr(up.net, "channels", 1) != 1:
+    arguments.choice("form", form, ONNX_FORMS)
+    if form == "y" and up.descriptor.channels != 1:
         raise InvalidArgument(f"{up.name} reads RGB, not luma: export it with --form rgb")
-    if up.descriptor is not None:  # the weights' own export form, not the tuned one
-        net = up.descriptor.build("export")
-    else:  # an Upscaler built around a network in hand (training's validation)
-        net = copy.deepcopy(up.net).to(device="cpu", dtype=torch.float32)
-    net = net.to(memory_format=torch.contiguous_format)
+    # The weights' own export form, not the one tuned for a tiler.
+    net = up.descriptor.build("export").to(memory_format=torch.contiguous_format)
     inner: nn.Module = ColorPipeline(net, up.scale) if form == "rgb" else net
     set_form(inner, "export")
     module = _Bordered(inner, up.overlap, up.scale, clamp=form == "rgb").eval()
@@ -78,7 +73,7 @@ def _export_errors():
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         major, minor = (int(p) for p in torch.__version__.split(".")[:2])
         hint = "; it needs torch 2.7 or newer" if (major, minor) < (2, 7) else ""
-        raise SrupError(f"ONNX export failed ({type(e).__name__}: {first}){hint}") from None
+        raise ExportError(f"ONNX export failed ({type(e).__name__}: {first}){hint}") from None
 
 
 def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -> Path:
@@ -90,9 +85,9 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
     Raises :class:`~srup.errors.InvalidArgumentType` when ``up`` is not an
     :class:`~srup.runtime.upscaler.Upscaler` or ``path`` not a path;
     :class:`~srup.errors.InvalidArgument` for a ``path`` not ending in ``.onnx`` or a
-    ``form`` other than rgb and y (and y for a network that reads RGB); ``SrupError``
-    when onnx/onnxscript are missing or the exporter fails; ``OutputError`` when the file
-    cannot be written."""
+    ``form`` other than rgb and y (and y for a network that reads RGB);
+    :class:`~srup.errors.ExportError` when onnx/onnxscript are missing or the exporter fails;
+    :class:`~srup.errors.OutputError` when the file cannot be written."""
     # What the user asked is checked before what is installed: a wrong form or file name
     # is worth knowing before installing anything.
     path = arguments.path("path", path)
@@ -103,10 +98,40 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
         import onnx
         import onnxscript  # noqa: F401  (torch's exporter needs it)
     except ImportError:
-        raise SrupError(
+        raise ExportError(
             "ONNX export needs the onnx and onnxscript packages: pip install 'srup[onnx]'"
         ) from None
 
+    program = _trace(module, form)
+    model = program.model_proto
+    onnx.helper.set_model_props(model, _properties(up, form))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where a folder should be (FileExistsError), permissions
+        raise OutputError(f"{path}: cannot create its folder ({e.strerror or e})") from None
+    blob = model.SerializeToString()
+    write_file(path, lambda f: f.write(blob))
+    return path
+
+
+def _properties(up: Upscaler, form: str) -> dict[str, str]:
+    """The ONNX model's properties: what srup wrote, and what the weights record."""
+    info = {
+        "srup_model": up.name,
+        "srup_scale": str(up.scale),
+        "srup_form": form,
+        "srup_input": "float32 NCHW in [0, 1]; RGB" if form == "rgb" else "BT.601 Y in [0, 1]",
+    }
+    for key in ("set5_psnr", "steps", "data"):
+        if key in up.metadata:
+            info[f"srup_{key}"] = up.metadata[key]
+    return info
+
+
+def _trace(module: nn.Module, form: str) -> torch.onnx.ONNXProgram:
+    """``module`` exported by torch's dynamo exporter, with dynamic batch, height and width,
+    quietly: the exporter reports its steps on stdout and logs about optional packages, and
+    the CLI's output stays for what the user asked."""
     channels = 3 if form == "rgb" else 1
     # A batch of 2 in the example: the exporter takes a dimension of 1 for a constant
     # (0/1 specialisation), and the graph would then refuse any other batch size.
@@ -116,8 +141,6 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
         2: torch.export.Dim("height", min=1),
         3: torch.export.Dim("width", min=1),
     }
-    # The exporter reports its steps on stdout and logs about optional packages: the CLI's
-    # output stays for what the user asked.
     quiet_log = logging.getLogger("torch.onnx")
     level = quiet_log.level
     quiet_log.setLevel(logging.ERROR)
@@ -129,7 +152,7 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
             torch.inference_mode(False),
         ):
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(
+            return torch.onnx.export(
                 module,
                 (example,),
                 dynamo=True,
@@ -140,21 +163,3 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
             )
     finally:
         quiet_log.setLevel(level)
-    model = program.model_proto
-    info = {
-        "srup_model": up.name,
-        "srup_scale": str(up.scale),
-        "srup_form": form,
-        "srup_input": "float32 NCHW in [0, 1]; RGB" if form == "rgb" else "BT.601 Y in [0, 1]",
-    }
-    for key in ("set5_psnr", "steps", "data"):
-        if key in up.metadata:
-            info[f"srup_{key}"] = up.metadata[key]
-    onnx.helper.set_model_props(model, info)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # a file where a folder should be (FileExistsError), permissions
-        raise OutputError(f"{path}: cannot create its folder ({e.strerror or e})") from None
-    blob = model.SerializeToString()
-    write_file(path, lambda f: f.write(blob))
-    return path

@@ -1,39 +1,36 @@
 """The Upscaler: a weight set (:mod:`srup.models.descriptor`), a device and precision, and the
-runner that upscales with them, PIL or NumPy in and out.
+tiler that upscales with them, PIL or NumPy in and out.
 
 Per tile, the colour pipeline (:mod:`srup.runtime.color_pipeline`) runs the network on Y and
 bicubic on the rest, and the rounded result is written into the output buffer, so memory holds the
-input, the output and one tile's work, whatever the image size.
+input, the output and one tile's work, whatever the image size. This is the runtime's
+boundary: a device that runs out of memory comes out of it as one
+:class:`~srup.errors.DeviceMemoryError`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from srup import arguments
-from srup.devices import out_of_memory, precision_name
-from srup.errors import DeviceError, DeviceMemoryError
+from srup.devices import out_of_memory_as_error, precision_name
 from srup.imaging.resize import has_alpha, resize_pixels
 from srup.media import pictures as imageio
-from srup.models import registry
-from srup.models.catalog import FAST_MACS_1080P, default_model
 from srup.models.descriptor import ModelDescriptor, describe
-from srup.models.layers import keep_first_layer_fp32
-from srup.runtime.color_pipeline import ColorPipeline, working_bytes_per_out_px
+from srup.runtime.tilers.tiler import Progress, TileSize
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
-    from torch import nn
 
-__all__ = ["FAST_MACS_1080P", "Upscaler", "default_model", "load", "scaled_dpi"]
+    from srup.models import registry
+    from srup.runtime.tilers.tiler import Tiler
 
-Progress = Callable[[int, int], None]
+__all__ = ["Upscaler", "load", "scaled_dpi"]
 
 
 def scaled_dpi(
@@ -48,58 +45,95 @@ def scaled_dpi(
 
 
 class Upscaler:
-    """Upscales pictures with one network at one scale.
+    """Upscales pictures with one weight set at its scale (a
+    :class:`~srup.runtime.processor.PictureProcessor`).
 
-    Build it with :func:`srup.load`. ``tile`` is the input tile side in pixels (0: whole
-    image); tiles overlap by the network's receptive radius, so the result does not depend
-    on it. The work goes to a runner, which owns the numerics settings: the host tiler
-    (:mod:`srup.runtime.tilers.host`) on the CPU, the device-resident tiler
-    (:mod:`srup.runtime.tilers.device`) on GPUs.
+    Build it with :func:`srup.load`, or from a descriptor: ``Upscaler(describe("fsrcnn", 3),
+    device, dtype)``. ``tile``: the input tile side (:class:`TileSize`, or what
+    :meth:`TileSize.parse` takes; ``auto``: the tiler's own choice); tiles overlap by the
+    network's receptive radius, so the result does not depend on it. The work goes to a
+    :class:`~srup.runtime.tilers.tiler.Tiler`, which owns the numerics settings and the
+    tile policy: the host tiler (:mod:`srup.runtime.tilers.host`) on the CPU, the
+    device-resident tiler (:mod:`srup.runtime.tilers.device`) on GPUs, or as ``resident``
+    says. :class:`~srup.errors.UnsupportedPrecision` when the weight set does not run in
+    ``dtype``.
     """
 
     def __init__(
         self,
-        net: nn.Module,
-        spec: registry.ModelSpec,
-        scale: int,
+        descriptor: ModelDescriptor,
         device: torch.device,
         dtype: torch.dtype,
-        tile: int | None = None,
-        metadata: dict[str, str] | None = None,
+        tile: TileSize | int | str = TileSize.AUTO,
         resident: bool | None = None,
     ) -> None:
         import torch
 
+        from srup.models.layers import keep_first_layer_fp32
+        from srup.runtime.color_pipeline import ColorPipeline, working_bytes_per_out_px
         from srup.runtime.tilers.device import ResidentTiler
         from srup.runtime.tilers.host import HostTiler
 
+        self.descriptor = descriptor
+        self.device = device
+        self.dtype = dtype
+        net = descriptor.runnable(dtype)
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
         self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
         if dtype == torch.bfloat16:
             keep_first_layer_fp32(self.net)
-        self.spec = spec
-        self.scale = scale
-        self.device = device
-        self.dtype = dtype
-        self.metadata = dict(metadata or {})
-        self.descriptor: ModelDescriptor | None = None
-        self.overlap = spec.overlap(scale)
-        self.pipeline = ColorPipeline(self.net, scale).to(device)
-        per_px = working_bytes_per_out_px(self.net, scale, device, dtype)
+        self.pipeline = ColorPipeline(self.net, self.scale).to(device)
+        per_px = working_bytes_per_out_px(self.net, self.scale, device, dtype)
         # On a GPU the picture stays on the device from upload to the copy back; on the CPU
         # the host tiler is faster (its tiles fit the caches) and gives the same pixels.
         on_device = device.type != "cpu" if resident is None else resident
-        args = (self.pipeline, scale, self.overlap, device, dtype, per_px)
-        self.resident = ResidentTiler(*args) if on_device else None
-        self.host = None if on_device else HostTiler(*args)
-        auto = None if self.host is None else self.host.auto_tile()
-        self.tile: int | None = auto if tile is None else tile
+        kind = ResidentTiler if on_device else HostTiler
+        size = TileSize.parse(tile, smallest=0)
+        self.tiler: Tiler = kind(self.pipeline, self.overlap, device, dtype, per_px, size)
 
     @property
     def name(self) -> str:
         """The model's name as ``srup models`` lists it (``fsrcnn``, ``fsrcnn-real``)."""
-        return self.descriptor.name if self.descriptor is not None else self.spec.name
+        return self.descriptor.name
+
+    @property
+    def scale(self) -> int:
+        """The weight set's scale."""
+        return self.descriptor.scale
+
+    @property
+    def overlap(self) -> int:
+        """The tiles' overlap: the weight set's receptive radius."""
+        return self.descriptor.receptive_radius
+
+    @property
+    def spec(self) -> registry.ModelSpec:
+        """The architecture (:class:`~srup.models.registry.ModelSpec`) of the weight set."""
+        return self.descriptor.spec
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The weights' header metadata (a copy)."""
+        return dict(self.descriptor.metadata)
+
+    @property
+    def denoise(self) -> float | None:
+        """The ``--denoise`` strength these weights stand for (0 clean, 0.5 real-photo,
+        1 capture variant; :mod:`srup.models.denoise`), None when none was asked."""
+        return self.descriptor.denoise
+
+    @property
+    def tile(self) -> int | None:
+        """The input tile side the tiler uses (0: the whole picture): the one asked for,
+        the host tiler's budget for ``auto``, or None where the device-resident tiler
+        chooses bands per picture. Set it to re-tile (a side, 0, ``auto`` or a
+        :class:`TileSize`; any side, for tests of the tiling itself)."""
+        return self.tiler.side
+
+    @tile.setter
+    def tile(self, value: TileSize | int | str) -> None:
+        self.tiler.tile = TileSize.parse(value, smallest=0)
 
     def process(
         self, picture: imageio.Picture, progress: Progress | None = None
@@ -107,12 +141,6 @@ class Upscaler:
         """``picture`` upscaled, and the name of the model that did it (as
         :meth:`srup.runtime.auto.Engine.process`, which picks per picture)."""
         return self.upscale_picture(picture, progress), self.name
-
-    @property
-    def denoise(self) -> float | None:
-        """The ``--denoise`` strength these weights stand for (0 clean, 0.5 real-photo,
-        1 capture variant; :mod:`srup.models.denoise`), None when none was asked."""
-        return self.descriptor.denoise if self.descriptor is not None else None
 
     @property
     def precision(self) -> str:
@@ -138,19 +166,10 @@ class Upscaler:
         if squeeze:
             arr = arr[:, :, None]
         premultiply = has_alpha(arr)
-        try:
-            if self.resident is not None:
-                tile = None if self.tile is None else (self.tile, self.tile)
-                out = self.resident.run(arr, tile, progress, premultiply)
-            else:
-                assert self.host is not None and self.tile is not None
-                out = self.host.run(arr, self.tile, progress, premultiply)
-        except RuntimeError as e:
-            # torch's allocators raise RuntimeError (CUDA's a subclass of it): one kind of
-            # error for every device, which the batch reports as such and goes on.
-            if out_of_memory(e):
-                raise DeviceMemoryError(f"out of memory on {self.device}") from None
-            raise
+        # torch's allocators raise RuntimeError (CUDA's a subclass of it): one kind of error
+        # for every device, which the batch reports as such and goes on.
+        with out_of_memory_as_error(self.device):
+            out = self.tiler.run(arr, progress, premultiply)
         return np.ascontiguousarray(out[:, :, 0]) if squeeze else out
 
     def upscale_picture(
@@ -190,12 +209,13 @@ class Upscaler:
         return imageio.to_pil(picture)
 
 
+# shape: the public keyword API of srup.load, kept as users call it (positionally too)
 def load(
     model: str = "auto",
     scale: int = 3,
     device: str = "auto",
     weights: str | os.PathLike[str] | None = None,
-    tile: int | str = "auto",
+    tile: int | str | TileSize = "auto",
     precision: str = "auto",
     lossy: bool = False,
     resident: bool | None = None,
@@ -225,38 +245,17 @@ def load(
     ``weights`` or a variant such as ``fsrcnn-real``), :class:`~srup.errors.UnknownModelError`
     for a model or scale srup does not offer, :class:`~srup.errors.BadWeightsError` for a
     weights file that cannot be used, :class:`~srup.errors.DeviceError` for a device or
-    precision not available here.
+    precision not available here, :class:`~srup.errors.UnsupportedPrecision` for a precision
+    the weight set does not run in.
     """
-    from srup import arguments
-    from srup.choices import MIN_TILE
     from srup.devices import resolve_device, resolve_precision
-    from srup.errors import InvalidArgument
 
     device = arguments.text("device", device)
     precision = arguments.text("precision", precision)
     if resident is not None:
         resident = arguments.boolean("resident", resident)
-    if isinstance(tile, str):
-        arguments.choice("tile", tile, ("auto",))
-        tile_px = None
-    else:
-        tile_px = arguments.integer("tile", tile, minimum=0)
-        if 0 < tile_px < MIN_TILE:  # the CLI's --tile bound, for the same reason
-            raise InvalidArgument(
-                f"tile must be 0 (whole picture) or at least {MIN_TILE} pixels, "
-                f"got {tile_px}: smaller tiles spend most of their work on their overlap"
-            )
+    size = TileSize.parse(tile)
     described = describe(model, scale, weights, lossy, denoise)
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
-    if precision_name(dtype) not in described.precisions:
-        raise DeviceError(
-            f"{described.name} does not run in {precision_name(dtype)}; use one of "
-            f"{', '.join(described.precisions)}"
-        )
-    net = described.build("infer", dtype)
-    up = Upscaler(
-        net, described.spec, scale, dev, dtype, tile_px, dict(described.metadata), resident
-    )
-    up.descriptor = described
-    return up
+    return Upscaler(described, dev, dtype, size, resident)

@@ -18,14 +18,14 @@ import numpy as np
 
 from srup.data import degrade
 from srup.data.degrade import Degradation
-from srup.errors import DataError, SrupError
+from srup.errors import DataError, InvalidArgument
 from srup.imaging.color import OFFSET, RGB_TO_YCC
 from srup.imaging.resize import imresize
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["MARGIN", "DevicePatchSampler", "Draw", "PatchSampler"]
+__all__ = ["MARGIN", "DevicePatchSampler", "Draw", "PatchSampler", "TextBoards"]
 
 MARGIN = 3  # LR pixels cut around each patch so the bicubic kernel sees real neighbours
 
@@ -39,6 +39,23 @@ class Draw:
     x: int
     flip: bool
     turns: int
+
+
+@dataclass(frozen=True)
+class TextBoards:
+    """Rendered boards of text (:func:`srup.data.boards.render_boards`) and the fraction of
+    patches cut from them (``--synthetic-text``): the photos share the rest by area."""
+
+    boards: Sequence[np.ndarray]
+    fraction: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fraction <= 1:
+            raise InvalidArgument(
+                f"--synthetic-text is a fraction from 0 to 1, got {self.fraction}"
+            )
+        if self.fraction > 0 and not self.boards:
+            raise InvalidArgument("--synthetic-text needs rendered boards")
 
 
 def _stack_resize(stack: np.ndarray, size: int) -> np.ndarray:
@@ -60,7 +77,7 @@ def _zoom(patch: np.ndarray, size: int) -> np.ndarray:
 
 class PatchSampler:
     """Random (LR, HR) patches, Y or (``input_space="RGB"``) RGB: random image (weighted by
-    area; rendered boards, if any, drawn with probability ``text_fraction``), random
+    area; rendered boards, if any, drawn with the probability ``text`` gives), random
     downscale of the HR in [0.6, 1], random crop, random flip/90° rotation, LR made from
     uint8 RGB by ``degradation`` (default: MATLAB bicubic, as in the evaluation protocol),
     per patch from the same generator."""
@@ -73,17 +90,13 @@ class PatchSampler:
         batch: int,
         min_zoom: float = 0.6,
         degradation: Degradation | str | None = None,
-        boards: Sequence[np.ndarray] = (),
-        text_fraction: float = 0.0,
+        text: TextBoards | None = None,
         input_space: str = "Y",
     ) -> None:
         if input_space not in ("Y", "RGB"):
-            raise SrupError(f"input space is Y or RGB, got {input_space}")
+            raise InvalidArgument(f"input space is Y or RGB, got {input_space}")
         self.input_space = input_space
-        if not 0 <= text_fraction <= 1:
-            raise SrupError(f"--synthetic-text is a fraction from 0 to 1, got {text_fraction}")
-        if text_fraction > 0 and not boards:
-            raise SrupError("--synthetic-text needs rendered boards")
+        boards, text_fraction = (text.boards, text.fraction) if text else ((), 0.0)
         self.scale, self.patch, self.batch = scale, patch, batch
         self.images = list(images) + list(boards)
         self.hr_size = (patch + 2 * MARGIN) * scale
@@ -167,7 +180,7 @@ class DevicePatchSampler(PatchSampler):
 
         super().__init__(images, *args, **kwargs)
         if not self.degradation.is_clean:
-            raise SrupError(
+            raise InvalidArgument(
                 "the device sampler makes clean (bicubic) LR only; use --sampler host for "
                 f"--degradation {self.degradation.spec()}"
             )

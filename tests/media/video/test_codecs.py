@@ -70,7 +70,7 @@ def test_the_choice_is_asked_of_ffmpeg(tmp_path):
         vin = inp.streams.video[0]
 
         def trial(av_, out, encoder, size, pix):
-            return _open_video_stream(av_, out, vin, encoder, size, None, [], vin.time_base, pix)
+            return _open_video_stream(out, vin, encoder, size, None, [], vin.time_base, pix)
 
         webm = working_codecs(av, "webm", trial)
         mp4 = working_codecs(av, "mp4", trial)
@@ -148,7 +148,7 @@ def test_hevc_into_mp4_is_accepted_every_time(tmp_path):
         vin = inp.streams.video[0]
 
         def trial(av_, out, encoder, size, pix):
-            return _open_video_stream(av_, out, vin, encoder, size, None, [], vin.time_base, pix)
+            return _open_video_stream(out, vin, encoder, size, None, [], vin.time_base, pix)
 
         for _ in range(12):
             assert choose(av, "mp4", ".mp4", "hevc", "h264", trial, "yuv420p").encoder == (

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from srup.devices import exact_numerics, out_of_memory, release_cached_memory, upload
 from srup.models.layers import symmetric_pad
-from srup.runtime.color_pipeline import Runner
 from srup.runtime.tilers import plan as tiling
+from srup.runtime.tilers.tiler import Progress, Tiler
 
 __all__ = ["DEVICE_TILE_BUDGET_BYTES", "ResidentTiler"]
 
@@ -55,12 +54,16 @@ def output_buffer(shape: tuple[int, ...], dtype: torch.dtype, pinned: bool) -> t
     return torch.empty(shape, dtype=dtype)
 
 
-class ResidentTiler(Runner):
+class ResidentTiler(Tiler):
     """Runs ``pipeline`` over a whole picture on ``device``, the network in ``dtype``, with
-    srup's numerics settings (:func:`~srup.devices.exact_numerics`).
+    srup's numerics settings (:func:`~srup.devices.exact_numerics`). Its ``auto`` tile is
+    :meth:`bands`, chosen per picture from the device's free memory (``bytes_per_out_px``
+    gives the band height), and smaller bands where the device runs out of memory."""
 
-    ``bytes_per_out_px``: the pipeline's working memory per output pixel, from which the
-    band height follows."""
+    @property
+    def side(self) -> int | None:
+        """The tile side asked for (0: the whole picture); None for bands per picture."""
+        return self.tile.side
 
     def budget(self) -> int:
         """Bytes a band may use: :data:`DEVICE_TILE_BUDGET_BYTES`, or a quarter of what the
@@ -119,29 +122,23 @@ class ResidentTiler(Runner):
         return self.pipeline.levels(x, maxv, dtype, keep, premultiply), place
 
     def run(
-        self,
-        pixels: np.ndarray,
-        tile: tuple[int, int] | None = None,
-        progress: Callable[[int, int], None] | None = None,
-        premultiply: bool = False,
+        self, pixels: np.ndarray, progress: Progress | None = None, premultiply: bool = False
     ) -> np.ndarray:
-        """``(H, W, C)`` uint8/uint16 → ``(H*s, W*s, C)`` of the same dtype. ``tile``:
-        (height, width) of the input tiles, or None for :meth:`bands`. ``premultiply``:
-        resample the colour premultiplied by the last channel, the alpha
-        (:meth:`~srup.runtime.color_pipeline.ColorPipeline.levels`).
+        """As :meth:`Tiler.run`: square tiles of :attr:`side`, or :meth:`bands`.
 
         With bands of its own choosing, a run that finds the device out of memory (another
         program took what was free when the bands were sized) starts again with bands half
-        as tall, then half as wide, down to 64 pixels; a ``tile`` the caller chose is kept,
-        and the error goes up."""
+        as tall, then half as wide, down to 64 pixels; a tile the caller chose is kept, and
+        the error goes up."""
+        chosen = None if self.side is None else (self.side, self.side)
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
-            shape = tile if tile is not None else self.bands(*pixels.shape[:2])
+            shape = chosen if chosen is not None else self.bands(*pixels.shape[:2])
             while True:
                 try:
                     return self._run(pixels, shape, progress, premultiply)
                 except Exception as e:
                     smaller = halved(shape)
-                    if tile is not None or smaller is None or not out_of_memory(e):
+                    if chosen is not None or smaller is None or not out_of_memory(e):
                         raise
                 # Here, out of the handler, the failed attempt's tensors are free.
                 release_cached_memory(self.device)
@@ -151,7 +148,7 @@ class ResidentTiler(Runner):
         self,
         pixels: np.ndarray,
         tile: tuple[int, int],
-        progress: Callable[[int, int], None] | None,
+        progress: Progress | None,
         premultiply: bool = False,
     ) -> np.ndarray:
         h, w, c = pixels.shape

@@ -9,23 +9,29 @@ On a GPU the device-resident tiler (:mod:`srup.runtime.tilers.device`) is the de
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from srup.devices import exact_numerics
-from srup.runtime.color_pipeline import Runner
 from srup.runtime.tilers import plan as tiling
+from srup.runtime.tilers.tiler import Progress, Tiler
 
 __all__ = ["TILE_BUDGET_BYTES", "HostTiler"]
 
 TILE_BUDGET_BYTES = 256 * 2**20
 
 
-class HostTiler(Runner):
+class HostTiler(Tiler):
     """Runs ``pipeline`` tile by tile over pictures in host memory, on ``device`` in
-    ``dtype`` (the network's precision), with srup's numerics settings."""
+    ``dtype`` (the network's precision), with srup's numerics settings. Its ``auto`` tile
+    is :meth:`auto_tile`, the same for every picture."""
+
+    @property
+    def side(self) -> int:
+        """The tile side in input pixels (0: the whole picture): the one asked for, or
+        :meth:`auto_tile`."""
+        return self.auto_tile() if self.tile.side is None else self.tile.side
 
     def auto_tile(self) -> int:
         """The tile side (input pixels) whose working memory is :data:`TILE_BUDGET_BYTES`."""
@@ -43,20 +49,15 @@ class HostTiler(Runner):
         return out.cpu().numpy()
 
     def run(
-        self,
-        pixels: np.ndarray,
-        tile: int,
-        progress: Callable[[int, int], None] | None = None,
-        premultiply: bool = False,
+        self, pixels: np.ndarray, progress: Progress | None = None, premultiply: bool = False
     ) -> np.ndarray:
-        """``(H, W, C)`` uint8/uint16 → ``(H*s, W*s, C)`` of the same dtype; ``tile``: the
-        input tile side, 0 for the whole picture; ``premultiply``: resample the colour
-        premultiplied by the last channel, the alpha
-        (:meth:`~srup.runtime.color_pipeline.ColorPipeline.levels`). Premultiplying is per pixel,
-        so a tile's pixels are those of the premultiplied picture: tiled still equals untiled."""
+        """As :meth:`Tiler.run`, in tiles of :attr:`side`. Premultiplying is per pixel, so
+        a tile's pixels are those of the premultiplied picture: tiled still equals
+        untiled."""
 
         def run_tile(tile: np.ndarray) -> np.ndarray:
             return self._run_tile(tile, premultiply)
 
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
-            return tiling.run(run_tile, pixels, self.scale, tile, self.overlap, progress=progress)
+            side = self.side
+            return tiling.run(run_tile, pixels, self.scale, side, self.overlap, progress=progress)
