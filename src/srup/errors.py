@@ -38,6 +38,7 @@ __all__ = [
     "ExportError",
     "InvalidArgument",
     "InvalidArgumentType",
+    "MissingExtraError",
     "OutputError",
     "SrupError",
     "StdoutClosedError",
@@ -118,6 +119,11 @@ class InvalidArgumentType(InvalidArgument, TypeError):
 
 class OutputError(SrupError):
     """An output cannot be written."""
+
+
+class MissingExtraError(SrupError):
+    """A feature needs an optional extra that is not installed (video needs PyAV:
+    ``pip install 'srup[video]'``); exit code 1."""
 
 
 class ExportError(SrupError):

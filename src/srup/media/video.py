@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from srup.choices import VIDEO_SUFFIXES
-from srup.errors import BadImageError, OutputError, SrupError, UsageError
+from srup.errors import BadImageError, MissingExtraError, OutputError, SrupError, UsageError
 from srup.files import OutputExistsError, temporary
 from srup.media import pictures, video_codecs, video_colour, video_tracks
 
@@ -142,7 +142,7 @@ def _av() -> Any:
     try:
         import av
     except ImportError:
-        raise SrupError(
+        raise MissingExtraError(
             "video needs PyAV, which srup installs as an extra: pip install 'srup[video]'"
         ) from None
     return av
