@@ -16,7 +16,7 @@ from srup.errors import (
     UnknownModelError,
 )
 from srup.models import registry
-from srup.models.catalog import FAST_MACS_1080P
+from srup.models.shipped import FAST_MACS_1080P
 from srup.models.weights import shipped, split_name
 from tests.conftest import photo
 
@@ -232,7 +232,7 @@ def test_auto_picks_the_real_variant_for_lossy_input_where_one_is_shipped(tmp_pa
 
     from srup.imaging.sizing import Sizing
     from srup.media import pictures as imageio
-    from srup.models.catalog import default_model
+    from srup.models.shipped import default_model
     from srup.models.weights import path_for
     from srup.runtime.auto import Engine
 

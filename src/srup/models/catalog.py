@@ -20,18 +20,13 @@ from srup.models.weights import parameter_count, read_metadata, shipped, split_n
 
 __all__ = [
     "ARCHITECTURES_FILE",
-    "FAST_MACS_1080P",
     "catalog",
-    "default_model",
     "describe_architectures",
     "macs_per_pixel",
     "model_names",
 ]
 
 ARCHITECTURES_FILE = "architectures.json"
-# A model is "fast" when a 1920×1080 output costs at most this many multiply-accumulates:
-# about one second on a 2-core laptop CPU (see benchmarks/speed.py).
-FAST_MACS_1080P = 12e9
 
 
 def _macs_key(input_space: str) -> str:
@@ -92,41 +87,6 @@ def macs_per_pixel(arch: str, scale: int) -> float:
     return float(_architecture(arch)["macs_per_pixel"][str(scale)])
 
 
-def default_model(scale: int, lossy: bool = False) -> str:
-    """What ``auto`` means at ``scale``: among the shipped models fast enough for a 1080p
-    output in about a second on a laptop CPU, the one with the best recorded Set5 PSNR;
-    for a ``lossy`` input (JPEG, lossy WebP) the real-photo variant (``-real``) chosen the
-    same way, or the clean model where no real variant is shipped for the scale."""
-    for variant in ("real", "") if lossy else ("",):
-        best: tuple[float, str] | None = None
-        for (name, s), path in shipped().items():
-            arch, var = split_name(name)
-            if s != scale or var != variant:
-                continue
-            try:
-                macs = macs_per_pixel(arch, scale)
-            except (SrupError, KeyError):
-                continue  # an architecture or scale srup does not have
-            if macs * 1920 * 1080 > FAST_MACS_1080P:
-                continue
-            meta = read_metadata(path)
-            # Real variants are ranked on the input they were made for.
-            keys = ("set5_phone_psnr",) if variant else ()
-            keys += ("set5_psnr", "val_psnr")
-            score = float(next((meta[k] for k in keys if meta.get(k)), 0.0))
-            if best is None or score > best[0]:
-                best = (score, name)
-        if best is not None:
-            return best[1]
-    from srup.errors import UnknownModelError
-
-    scales = sorted({s for _, s in shipped()})
-    raise UnknownModelError(
-        f"no shipped weights for scale {scale}; available scales: "
-        f"{', '.join(map(str, scales)) or 'none'}"
-    )
-
-
 def _float(value: str | None) -> float | None:
     try:
         return float(value) if value else None
@@ -141,6 +101,7 @@ def catalog() -> list[dict[str, Any]]:
     ``espcn-rgb``: :mod:`srup.models.denoise`), and per scale (keys are strings, as in
     JSON) parameters, MACs per output pixel, recorded PSNRs and the training command."""
     from srup.models.denoise import CHAIN
+    from srup.models.shipped import default_model  # shipped ranks by catalog's MACs
 
     files = shipped()
     defaults: dict[tuple[int, bool], str] = {}
@@ -189,3 +150,20 @@ def catalog() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def __getattr__(name: str) -> object:
+    """``default_model`` and ``FAST_MACS_1080P`` moved to :mod:`srup.models.shipped` in 0.2;
+    the old place answers for one release, with a DeprecationWarning."""
+    if name in ("default_model", "FAST_MACS_1080P"):
+        import warnings
+
+        from srup.models import shipped as home
+
+        warnings.warn(
+            f"srup.models.catalog.{name} moved to srup.models.shipped.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(home, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

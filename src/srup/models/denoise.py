@@ -374,8 +374,8 @@ def family(arch: str, scale: int) -> Family:
 
 def auto_family(scale: int) -> Family:
     """The family ``-m auto`` walks at ``scale``: that of the model ``auto`` takes for lossy
-    input (:func:`srup.models.catalog.default_model`), fsrcnn at ×2–×4 today."""
-    from srup.models.catalog import default_model
+    input (:func:`srup.models.shipped.default_model`), fsrcnn at ×2–×4 today."""
+    from srup.models.shipped import default_model
 
     return family(split_name(default_model(scale, lossy=True))[0], scale)
 
@@ -395,7 +395,7 @@ def _walkable(scale: int) -> list[str]:
 def choose(model: str, scale: int, s: float, strict: bool = True) -> Blend:
     """The weights ``model`` at ``scale`` gets at strength ``s``, used to the nearest
     :data:`STEP` (:func:`rounded`; the blend's ``asked`` keeps ``s``): with ``auto``, 0 is
-    the clean model ``auto`` takes for lossless input (:func:`srup.models.catalog.default_model`:
+    the clean model ``auto`` takes for lossless input (:func:`srup.models.shipped.default_model`:
     the same as today, which at ×4 is espcn7, not fsrcnn) and above 0 a point of
     :func:`auto_family`; a clean model's name (``fsrcnn``) walks its own family; beyond
     the chain's ends, the nearest member (:meth:`Family.blend`, :meth:`Family.beyond`).
@@ -405,7 +405,8 @@ def choose(model: str, scale: int, s: float, strict: bool = True) -> Blend:
     clean model alone (``-m espcn7 -s 2 --denoise 0.8``: no real or capture weights, so
     nothing to walk; the message names the models that have them);
     :class:`~srup.errors.UnknownModelError` for a model or scale srup does not ship."""
-    from srup.models.catalog import default_model, model_names
+    from srup.models.catalog import model_names
+    from srup.models.shipped import default_model
 
     r = rounded(s)
     if model == "auto":

@@ -28,9 +28,10 @@ from srup import arguments
 from srup.devices import precision_name
 from srup.errors import BadWeightsError, InvalidArgument, UnknownModelError, UnsupportedPrecision
 from srup.models import registry
-from srup.models.catalog import default_model, model_names
+from srup.models.catalog import model_names
 from srup.models.denoise import Blend, choose
 from srup.models.denoise import parse as parse_denoise
+from srup.models.shipped import default_model
 from srup.models.weights import (
     load_into,
     load_state,

@@ -48,7 +48,7 @@ def test_a_clip_is_upscaled_frame_for_frame_with_its_audio_copied(runner, clip, 
 
 
 def test_auto_gives_video_frames_the_real_photo_model_when_shipped(runner, clip, tmp_path):
-    from srup.models.catalog import default_model
+    from srup.models.shipped import default_model
 
     res = runner.invoke(
         cli, ["upscale", str(clip), "-s", "2", "-o", str(tmp_path / "o.mp4"), "--json", "-q"]
