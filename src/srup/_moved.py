@@ -1,4 +1,4 @@
-"""Modules that moved in 0.2 (issue 26), importable under their old names for one release.
+"""Modules that moved in 0.2.0 (issue 26), importable under their old names for one release.
 
 ``import srup.imageio`` still works and gives the very module ``srup.media.pictures`` (the same
 object, so ``monkeypatch`` and ``isinstance`` see one thing) with a ``DeprecationWarning`` that

@@ -27,7 +27,9 @@ EXTENSIONS = {
     ".bmp": "BMP",
 }
 # Formats read but not written (srup writes their first frame as PNG): found by folder scans.
-READ_ONLY = {".gif": "GIF"}
+# AVIF and JPEG 2000 come with Pillow's wheels (HEIF needs a plugin, pillow-heif, that
+# registers itself with Pillow, so .heic/.heif are not scanned for).
+READ_ONLY = {".gif": "GIF", ".avif": "AVIF", ".jp2": "JPEG2000", ".j2k": "JPEG2000"}
 # Video containers (srup.media.video, through PyAV): kept in their own container.
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm"})
 IMAGE_SUFFIXES = frozenset(EXTENSIONS) | frozenset(READ_ONLY)

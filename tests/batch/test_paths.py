@@ -467,3 +467,30 @@ def test_background_is_what_transparency_is_flattened_onto(
 def test_a_bad_background_is_a_usage_error(runner, rgb_file, colour):
     res = runner.invoke(cli, ["upscale", str(rgb_file), "--background", colour])
     assert res.exit_code == EXIT_USAGE and "--background" in res.output
+
+
+def test_a_folder_scan_finds_avif_and_jpeg2000_and_writes_them_as_png(tmp_path):
+    """Formats Pillow's wheels read (AVIF, JPEG 2000) are found in folders, not left out as
+    'not an image by its suffix'; a folder of nothing srup reads gets no --recursive hint."""
+    from PIL import features
+
+    from srup.batch import plan
+
+    src = tmp_path / "in"
+    src.mkdir()
+    made = []
+    for suffix, fmt, feature in ((".avif", "AVIF", "avif"), (".jp2", "JPEG2000", "jpg_2000")):
+        if features.check(feature):
+            Image.fromarray(photo(24, 20)).save(src / f"p{len(made)}{suffix}", fmt)
+            made.append(suffix)
+    if not made:
+        pytest.skip("this Pillow reads neither AVIF nor JPEG 2000")
+    found = plan([src], tmp_path / "out", 2)
+    assert sorted(j.src.suffix for j in found.jobs) == sorted(made)
+    assert all(j.dst.suffix == ".png" for j in found.jobs)
+    (src / "notes.txt").write_text("x")
+    for f in src.glob("p*"):
+        f.unlink()
+    nothing = plan([src], tmp_path / "out", 2)
+    (refused,) = nothing.refused
+    assert "no image files" in refused.error and "--recursive" not in refused.error

@@ -445,3 +445,16 @@ def test_the_banner_names_one_network_only_when_one_runs(runner, rgb_file, tmp_p
     res = runner.invoke(cli, ["upscale", str(rgb_file), "-o", str(tmp_path / "o.png"), *args])
     assert res.exit_code == 0, res.output
     assert res.output.splitlines()[0].startswith(banner), res.output
+
+
+@pytest.mark.parametrize("option", ["--json", "--csv"])
+def test_benchmark_report_option_refuses_an_option_as_its_file_name(
+    runner, hr_folder, option, tmp_path, monkeypatch
+):
+    """`srup benchmark … --json -q` (upscale's --json is a flag): a usage error, never a
+    report written to a file named ``-q``."""
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(cli, ["benchmark", str(hr_folder), "-s", "2", option, "-q"])
+    assert res.exit_code == 2, res.output
+    assert "looks like an option" in res.output
+    assert not (tmp_path / "-q").exists()

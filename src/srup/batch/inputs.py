@@ -137,14 +137,13 @@ class _Gathering:
         found = self.found
         found.folders += 1
         files, others = imageio.scan(item, recursive=self.recursive)
-        if not self.recursive:
-            others += _subfolders(item, self.out_root)
-        files, others = self.outside_output(item, files, others)
+        subfolders = [] if self.recursive else _subfolders(item, self.out_root)
+        files, others = self.outside_output(item, files, others + subfolders)
         found.left_out += others
         if not files:
-            what = (
-                "image files" if self.recursive else "image files (use --recursive for subfolders)"
-            )
+            # The hint only where subfolders were left out: it would send a folder of
+            # files srup does not read to look for subfolders that are not there.
+            what = "image files (use --recursive for subfolders)" if subfolders else "image files"
             found.refused.append(Result(str(item), None, Status.FAILED, f"{item}: no {what}"))
         new = [f for f in files if self.taken.setdefault(resolved(f), i) == i]
         if len(new) < len(files):

@@ -37,6 +37,20 @@ class BenchmarkOptions:
     quiet: bool
 
 
+def report_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A report's file name; one that starts with ``-`` is an option taken as the value
+    (``srup benchmark Set5 --json -q``: upscale's ``--json`` is a flag, benchmark's takes a
+    file), refused rather than written to a file named ``-q``."""
+    if value is not None and str(value).startswith("-"):
+        raise click.BadParameter(
+            f"{value} looks like an option, not a file name; benchmark's --json and --csv "
+            "take the file to write (e.g. --json results.json)",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -70,8 +84,20 @@ class BenchmarkOptions:
     help="Extra .safetensors files to score (their header names model and scale).",
 )
 @functools.partial(engine_options, precision="fp32")  # exact published protocol
-@click.option("--json", "json_file", type=click.Path(path_type=Path), help="Write results JSON.")
-@click.option("--csv", "csv_file", type=click.Path(path_type=Path), help="Write results CSV.")
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(path_type=Path),
+    callback=report_path,
+    help="Write results JSON to this file.",
+)
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(path_type=Path),
+    callback=report_path,
+    help="Write results CSV to this file.",
+)
 @click.option(
     "--save-images",
     type=click.Path(path_type=Path),
