@@ -85,6 +85,28 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         """The module at its new home is already executed."""
 
 
+def names_moved_from(  # type: ignore[no-untyped-def]
+    here: str, module: str, moved: dict[str, tuple[str, str]]
+):
+    """The ``__getattr__`` of module ``here`` (``__name__``): it answers, for one release,
+    for names that left ``module`` (the old name, e.g. ``srup.upscale``) in 0.2.0;
+    ``moved`` maps each old name to (new module, new name), and the value comes with a
+    DeprecationWarning that names its new home."""
+
+    def __getattr__(name: str) -> object:
+        if name not in moved:
+            raise AttributeError(f"module {here!r} has no attribute {name!r}")
+        home, new = moved[name]
+        warnings.warn(
+            f"{module}.{name} moved to {home}.{new}; the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(home), new)
+
+    return __getattr__
+
+
 def install() -> None:
     """Put the alias finder first on ``sys.meta_path`` (once)."""
     if not any(isinstance(f, _Alias) for f in sys.meta_path):

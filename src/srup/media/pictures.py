@@ -38,6 +38,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from srup._moved import names_moved_from
 from srup.choices import EXTENSIONS, IMAGE_SUFFIXES, SUFFIX_FOR, VIDEO_SUFFIXES
 from srup.errors import BadImageError, OutputError, SrupError, UsageError
 from srup.files import (
@@ -810,3 +811,11 @@ def _tiff_encoder(
         f.write(data)
 
     return fill
+
+
+# Names that lived here before 0.2.0 (old users import them through srup._moved's aliases).
+__getattr__ = names_moved_from(
+    __name__,
+    "srup.imageio",
+    {"FORMAT_NAMES": ("srup.choices", "FORMAT_NAMES")},
+)

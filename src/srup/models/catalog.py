@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from srup._moved import names_moved_from
 from srup.errors import SrupError
 from srup.models.weights import parameter_count, read_metadata, shipped, split_name, weights_dir
 
@@ -152,18 +153,12 @@ def catalog() -> list[dict[str, Any]]:
     return rows
 
 
-def __getattr__(name: str) -> object:
-    """``default_model`` and ``FAST_MACS_1080P`` moved to :mod:`srup.models.shipped` in 0.2;
-    the old place answers for one release, with a DeprecationWarning."""
-    if name in ("default_model", "FAST_MACS_1080P"):
-        import warnings
-
-        from srup.models import shipped as home
-
-        warnings.warn(
-            f"srup.models.catalog.{name} moved to srup.models.shipped.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(home, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# default_model and FAST_MACS_1080P lived here before 0.2.0.
+__getattr__ = names_moved_from(
+    __name__,
+    "srup.models.catalog",
+    {
+        "default_model": ("srup.models.shipped", "default_model"),
+        "FAST_MACS_1080P": ("srup.models.shipped", "FAST_MACS_1080P"),
+    },
+)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from srup import arguments
+from srup._moved import names_moved_from
 from srup.choices import ONNX_FORMS
 from srup.errors import ExportError, InvalidArgument, InvalidArgumentType, OutputError
 from srup.files import write_file
@@ -163,3 +164,11 @@ def _trace(module: nn.Module, form: str) -> torch.onnx.ONNXProgram:
             )
     finally:
         quiet_log.setLevel(level)
+
+
+# Names that lived here before 0.2.0 (old users import them through srup._moved's aliases).
+__getattr__ = names_moved_from(
+    __name__,
+    "srup.export",
+    {"FORMS": ("srup.choices", "ONNX_FORMS")},
+)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from srup import arguments
+from srup._moved import names_moved_from
 from srup.devices import out_of_memory_as_error, precision_name
 from srup.imaging.resize import has_alpha, resize_pixels
 from srup.media import pictures as imageio
@@ -259,3 +260,14 @@ def load(
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
     return Upscaler(described, dev, dtype, size, resident)
+
+
+# Names that lived here before 0.2.0 (old users import them through srup._moved's aliases).
+__getattr__ = names_moved_from(
+    __name__,
+    "srup.upscale",
+    {
+        "default_model": ("srup.models.shipped", "default_model"),
+        "FAST_MACS_1080P": ("srup.models.shipped", "FAST_MACS_1080P"),
+    },
+)

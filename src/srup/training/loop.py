@@ -70,8 +70,27 @@ __all__ = [
 BOARDS = 48  # rendered boards in the pool --synthetic-text draws from
 
 
+class _ByKey:
+    """Reading by key (``summary["step"]``), as when train() gave a dict before 0.2.0:
+    for one release, with a DeprecationWarning."""
+
+    def __getitem__(self, key: str) -> object:
+        import warnings
+
+        warnings.warn(
+            f"{type(self).__name__}[{key!r}]: read .{key} instead; train() gives a "
+            "dataclass since 0.2.0 and key access goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+
 @dataclass(frozen=True)
-class TrainProgress:
+class TrainProgress(_ByKey):
     """One log point of a run, as ``train(progress=…)`` receives it: every epoch, and at
     least 20 and at most 100 times a run."""
 
@@ -84,7 +103,7 @@ class TrainProgress:
 
 
 @dataclass
-class TrainSummary:
+class TrainSummary(_ByKey):
     """What :func:`train` did. A run that left off (``stop_at``, or SIGTERM when the
     previous handler returns) is ``stopped`` with its ``checkpoint`` for ``resume``."""
 
