@@ -55,37 +55,28 @@ if [ "$model" = espcn7 ]; then
   run_real
   run 2 3000 --lr 3e-4 --init runs/espcn7-real_x2.safetensors
 fi
-# ESPCN-7 ×2, a JPEG-only stage from the run above (the real preset's blur and noise gone):
-# Set5 JPEG 75 validation 33.41 → see weights/README.md for what it reached.
-if [ "$model" = espcn7 ] && [ ! -f runs/espcn7-real_x2_jpeg.safetensors ]; then
-  resume=()
-  [ -f runs/espcn7-real_x2_jpeg.safetensors.ckpt.safetensors ] && resume=(--resume)
-  srup train "${TRAIN[@]}" -m espcn7 -s 2 -o runs/espcn7-real_x2_jpeg.safetensors \
-    --val "$DATA/Set5" --max-steps 5000 --degradation "clean,jpeg=40:95,pjpeg=0.95" \
-    --val-degradation "clean,jpeg=75:75" --synthetic-text 0.1 --loss mse --workers 1 \
-    --lr 2e-4 --init runs/espcn7-real_x2.safetensors "${resume[@]}"
-fi
-# ESPCN-7 ×2, the third stage (the file the seventh session shipped): 4,000 more steps of the
-# JPEG-only stage at lr 1e-4 (Set5 JPEG-75 validation 33.544 → 33.547).
-if [ "$model" = espcn7 ] && [ ! -f runs/espcn7-real_x2_jpeg2.safetensors ]; then
-  resume=()
-  [ -f runs/espcn7-real_x2_jpeg2.safetensors.ckpt.safetensors ] && resume=(--resume)
-  srup train "${TRAIN[@]}" -m espcn7 -s 2 -o runs/espcn7-real_x2_jpeg2.safetensors \
-    --val "$DATA/Set5" --max-steps 4000 --degradation "clean,jpeg=40:95,pjpeg=0.95" \
-    --val-degradation "clean,jpeg=75:75" --synthetic-text 0.1 --loss mse --workers 1 \
-    --lr 1e-4 --init runs/espcn7-real_x2_jpeg.safetensors "${resume[@]}"
-fi
-# ESPCN-7 ×2, a fourth stage (eighth session): JPEG on every patch at 55–92, 32-px LR patches,
-# lr 1e-4, from the third stage: Set5 JPEG-75 validation 33.547 → 33.578,
+# ESPCN-7 ×2 for JPEG input, stages after the real run above, each validated on Set5 as JPEG 75
+# and continued from the one before (the real preset's blur and noise gone).
+jpeg_stage() {  # out init steps lr degradation text [extra args]
+  local out="runs/$1.safetensors" init=$2 steps=$3 lr=$4 degradation=$5 text=$6; shift 6
+  [ "$model" = espcn7 ] && [ ! -f "$out" ] || return 0
+  local resume=()
+  [ -f "$out.ckpt.safetensors" ] && resume=(--resume)
+  srup train "${TRAIN[@]}" -m espcn7 -s 2 -o "$out" --val "$DATA/Set5" \
+    --max-steps "$steps" --degradation "$degradation" --val-degradation "clean,jpeg=75:75" \
+    --synthetic-text "$text" --loss mse --workers 1 --lr "$lr" --init "$init" \
+    "${resume[@]}" "$@"
+}
+# JPEG only at 40–95: Set5 JPEG 75 validation 33.41 → 33.544.
+jpeg_stage espcn7-real_x2_jpeg runs/espcn7-real_x2.safetensors 5000 2e-4 \
+  "clean,jpeg=40:95,pjpeg=0.95" 0.1
+# The third stage (the file the seventh session shipped): 4,000 more at lr 1e-4 → 33.547.
+jpeg_stage espcn7-real_x2_jpeg2 runs/espcn7-real_x2_jpeg.safetensors 4000 1e-4 \
+  "clean,jpeg=40:95,pjpeg=0.95" 0.1
+# A fourth stage (eighth session): JPEG on every patch at 55–92, 32-px LR patches → 33.578;
 # Set14 ×2 JPEG 75 30.513 → 30.542 (waifu2x's photo model at noise level 2: 30.52).
-if [ "$model" = espcn7 ] && [ ! -f runs/espcn7-real_x2_jpeg3.safetensors ]; then
-  resume=()
-  [ -f runs/espcn7-real_x2_jpeg3.safetensors.ckpt.safetensors ] && resume=(--resume)
-  srup train "${TRAIN[@]}" -m espcn7 -s 2 -o runs/espcn7-real_x2_jpeg3.safetensors \
-    --val "$DATA/Set5" --max-steps 8000 --patch-size 32 --degradation "clean,jpeg=55:92,pjpeg=1" \
-    --val-degradation "clean,jpeg=75:75" --synthetic-text 0.05 --loss mse --workers 1 \
-    --lr 1e-4 --init runs/espcn7-real_x2_jpeg2.safetensors "${resume[@]}"
-fi
+jpeg_stage espcn7-real_x2_jpeg3 runs/espcn7-real_x2_jpeg2.safetensors 8000 1e-4 \
+  "clean,jpeg=55:92,pjpeg=1" 0.05 --patch-size 32
 # Not kept: FSRCNN ×3 with heavier capture blur (motion half the time, 2–8 px; defocus 0.3)
 # and 60 % boards, 8,000 steps at lr 2e-4 from the capture run's last step: CER 29.4 % on
 # benchmarks/capture.py against the shipped capture file's 28.7 %.

@@ -51,6 +51,17 @@ def report_path(ctx: click.Context, param: click.Parameter, value: Path | None) 
     return value
 
 
+def report_option(kind: str):  # type: ignore[no-untyped-def]
+    """``--json FILE`` or ``--csv FILE``: where the results go, as ``kind``."""
+    return click.option(
+        f"--{kind}",
+        f"{kind}_file",
+        type=click.Path(path_type=Path),
+        callback=report_path,
+        help=f"Write results {kind.upper()} to this file.",
+    )
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -84,20 +95,8 @@ def report_path(ctx: click.Context, param: click.Parameter, value: Path | None) 
     help="Extra .safetensors files to score (their header names model and scale).",
 )
 @functools.partial(engine_options, precision="fp32")  # exact published protocol
-@click.option(
-    "--json",
-    "json_file",
-    type=click.Path(path_type=Path),
-    callback=report_path,
-    help="Write results JSON to this file.",
-)
-@click.option(
-    "--csv",
-    "csv_file",
-    type=click.Path(path_type=Path),
-    callback=report_path,
-    help="Write results CSV to this file.",
-)
+@report_option("json")
+@report_option("csv")
 @click.option(
     "--save-images",
     type=click.Path(path_type=Path),
