@@ -50,6 +50,8 @@ def test_naming_a_range_turns_its_step_on():
         ("real,nsigma=5:1", "low end above high end"),
         ("real,resize=1/1", "three weights"),
         ("real,sigma=x", "not a number"),
+        ("real,jpeg=50:", "not a number"),  # a range missing its high end is not 50:50
+        ("real,jpeg=:50", "not a number"),
         ("capture,radius=0:1", "must be above 0"),
         ("capture,sharpen=1.5", "at most 1"),
     ],

@@ -446,9 +446,10 @@ def _value(key: str, value: str, current: object) -> object:
             raise InvalidArgument(f"degradation {key}={value!r}: give three weights like 6/2/2")
         return tuple(ws)
     if isinstance(current, tuple):
-        lo_s, _, hi_s = value.partition(":")
+        lo_s, colon, hi_s = value.partition(":")
         lo = _number(key, lo_s)
-        hi = _number(key, hi_s) if hi_s else lo
+        # "50:" is a range without its high end, not 50:50: refused, like ":50".
+        hi = _number(key, hi_s) if colon else lo
         if lo > hi:
             raise InvalidArgument(f"degradation {key}={value!r}: low end above high end")
         if key == "jpeg" and not (lo >= 1 and hi <= 100):
