@@ -41,12 +41,11 @@ import json
 import math
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 from readme import ROOT, arguments, publish
+from timing import median_time
 
 # (OpenCV's file stem, its setModel name, scale, srup models to compare it with)
 CASES: list[tuple[str, str, int, tuple[str, ...]]] = [
@@ -57,16 +56,6 @@ CASES: list[tuple[str, str, int, tuple[str, ...]]] = [
     ("LapSRN", "lapsrn", 8, ()),
 ]
 SAME_NAME = {"ESPCN": "espcn", "FSRCNN": "fsrcnn"}
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def dnn_superres():

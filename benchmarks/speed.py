@@ -19,28 +19,17 @@ from __future__ import annotations
 import copy
 import os
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from readme import arguments, publish
+from timing import median_time
 
 import srup
 from srup.models.weights import shipped
 from srup.runtime.onnx import export_onnx
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_peak(repeat: int) -> float:
