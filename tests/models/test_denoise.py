@@ -340,7 +340,7 @@ def test_json_records_carry_the_estimate_and_the_strength(runner, tmp_path):
 def test_the_banner_says_what_auto_walks(runner, rgb_file, tmp_path, capture_folder):
     res = run(runner, rgb_file, "-s", 3, "-o", tmp_path / "o.png")
     assert res.output.splitlines()[0].startswith(
-        "auto: fsrcnn (lossless), fsrcnn-clean..capture by denoise auto (JPEG, lossy WebP) ×3"
+        "auto: fsrcnn (lossless), fsrcnn-clean..capture by denoise auto (lossy input) ×3"
     ), res.output
     res = run(runner, rgb_file, "-s", 3, "-o", tmp_path / "p.png", "--denoise", "0.8")
     assert res.output.splitlines()[0].startswith("auto: fsrcnn-real+capture@0.80 ×3")

@@ -17,8 +17,9 @@ FAST_MACS_1080P = 12e9
 def default_model(scale: int, lossy: bool = False) -> str:
     """What ``auto`` means at ``scale``: among the shipped models fast enough for a 1080p
     output in about a second on a laptop CPU, the one with the best recorded Set5 PSNR;
-    for a ``lossy`` input (JPEG, lossy WebP) the real-photo variant (``-real``) chosen the
-    same way, or the clean model where no real variant is shipped for the scale."""
+    for a ``lossy`` input (JPEG, lossy WebP, AVIF, JPEG 2000, video) the real-photo variant
+    (``-real``) chosen the same way, or the clean model where no real variant is shipped for
+    the scale."""
     for variant in ("real", "") if lossy else ("",):
         best: tuple[float, str] | None = None
         for (name, s), path in shipped().items():

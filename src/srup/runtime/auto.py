@@ -299,9 +299,7 @@ class Engine:
             return f"auto: {self.first.name}"
         if len(family.members) < 2 and family.span == self.first.name:
             return f"auto: {self.first.name}"
-        return (
-            f"auto: {self.first.name} (lossless), {family.span} by denoise auto (JPEG, lossy WebP)"
-        )
+        return f"auto: {self.first.name} (lossless), {family.span} by denoise auto (lossy input)"
 
     @property
     def device(self) -> torch.device:
