@@ -413,16 +413,20 @@ def edge_width(y: np.ndarray, noise: float = 0.0) -> float | None:
 # ------------------------------------------------------------------------ JPEG's 8×8 grid
 
 
-def _phase_means(y: np.ndarray, axis: int, period: int = 8) -> np.ndarray | None:
-    """``(period,)`` float64: the mean absolute step of ``y`` (``(H, W)`` float32) between
-    neighbours along ``axis`` (1: across columns), by phase: entry p for steps from index
-    ``i`` to ``i + 1`` with ``i % period == p`` (p = 7: across an 8×8 grid at offset 0).
-    None when the picture is under 16 pixels along the axis."""
-    n = y.shape[axis]
-    if n < 16:
+def _steps(y: np.ndarray, axis: int) -> np.ndarray | None:
+    """``(n - 1,)`` float64: the mean absolute step of ``y`` (``(H, W)`` float32) between
+    neighbours along ``axis`` (1: across columns), from index ``i`` to ``i + 1``. None when
+    the picture is under 16 pixels along the axis."""
+    if y.shape[axis] < 16:
         return None
-    steps = np.abs(np.diff(y, axis=axis)).mean(axis=1 - axis, dtype=np.float64)
-    phase = np.arange(n - 1) % period
+    return np.abs(np.diff(y, axis=axis)).mean(axis=1 - axis, dtype=np.float64)
+
+
+def _phase_means(steps: np.ndarray, period: int = 8) -> np.ndarray:
+    """``(period,)`` float64: ``steps`` (:func:`_steps`) averaged by phase: entry p for the
+    steps from index ``i`` with ``i % period == p`` (p = 7: across an 8×8 grid at offset
+    0)."""
+    phase = np.arange(len(steps)) % period
     counts = np.bincount(phase, minlength=period)
     return np.bincount(phase, weights=steps, minlength=period) / counts
 
@@ -448,25 +452,25 @@ def _grid(y: np.ndarray) -> tuple[float | None, tuple[int, int]]:
     measured)."""
     ratios, offset = [], [0, 0]
     for axis in (0, 1):
-        means = _phase_means(y, axis)
-        if means is None:
+        steps = _steps(y, axis)
+        if steps is None:
             continue
-        ratio, p = _strongest(means)
+        ratio, p = _strongest(_phase_means(steps))
         if ratio is None:
             continue  # flat along this axis: nothing to compare
-        ratios.append(_blocks_or_content(y, axis, ratio))
+        ratios.append(_blocks_or_content(steps, ratio))
         offset[axis] = (p + 1) % 8
     if not ratios:
         return None, (0, 0)
     return float(np.mean(ratios)), (offset[0], offset[1])
 
 
-def _blocks_or_content(y: np.ndarray, axis: int, ratio: float) -> float:
-    """``ratio`` (the 8-px phase's, along ``axis``) where it stands out from the same
-    statistic at periods 7 and 9 by :data:`PERIODIC`: JPEG's blocks repeat every 8 pixels
-    only. Otherwise the content makes it (text on flat paper), and the reading is the
-    8-px ratio over theirs, about 1."""
-    controls = [_strongest(_phase_means(y, axis, period))[0] for period in (7, 9)]
+def _blocks_or_content(steps: np.ndarray, ratio: float) -> float:
+    """``ratio`` (the 8-px phase's, of one axis's ``steps``) where it stands out from the
+    same statistic at periods 7 and 9 by :data:`PERIODIC`: JPEG's blocks repeat every 8
+    pixels only. Otherwise the content makes it (text on flat paper), and the reading is
+    the 8-px ratio over theirs, about 1."""
+    controls = [_strongest(_phase_means(steps, period))[0] for period in (7, 9)]
     known = [c for c in controls if c is not None]
     control = max(1.0, float(np.mean(known))) if known else 1.0
     relative = ratio / control

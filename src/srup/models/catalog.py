@@ -156,7 +156,7 @@ def catalog() -> list[dict[str, Any]]:
 # default_model and FAST_MACS_1080P lived here before 0.2.0.
 __getattr__ = names_moved_from(
     __name__,
-    "srup.models.catalog",
+    "srup.catalog",
     {
         "default_model": ("srup.models.shipped", "default_model"),
         "FAST_MACS_1080P": ("srup.models.shipped", "FAST_MACS_1080P"),
