@@ -458,3 +458,16 @@ def test_benchmark_report_option_refuses_an_option_as_its_file_name(
     assert res.exit_code == 2, res.output
     assert "looks like an option" in res.output
     assert not (tmp_path / "-q").exists()
+
+
+def test_a_weights_file_at_another_scale_runs_at_its_own_and_resizes(runner, rgb_file, tmp_path):
+    from srup.models.weights import path_for
+
+    out = tmp_path / "x5.png"
+    args = ["upscale", str(rgb_file), "-s", "5", "--weights", str(path_for("espcn", 3))]
+    res = runner.invoke(cli, [*args, "-o", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    record = json.loads(next(line for line in res.output.splitlines() if line.startswith("{")))
+    w, h = Image.open(rgb_file).size
+    assert Image.open(out).size == (w * 5, h * 5)
+    assert any("ran ×3, then resized to ×5" in note for note in record["notes"])

@@ -92,7 +92,8 @@ def report_option(kind: str):  # type: ignore[no-untyped-def]
     "--weights",
     type=click.Path(path_type=Path),
     multiple=True,
-    help="Extra .safetensors files to score (their header names model and scale).",
+    help="Extra weights files to score at their scale: srup's .safetensors, or another "
+    "project's .pth/.ckpt/.safetensors (pip install 'srup[models]').",
 )
 @functools.partial(engine_options, precision="fp32")  # exact published protocol
 @report_option("json")

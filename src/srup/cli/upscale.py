@@ -121,7 +121,12 @@ class Checked:
     show_default=True,
     help="Model name (see `srup models`); auto = best fast model for the scale.",
 )
-@click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file to use.")
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    help="A weights file to use: srup's .safetensors, or another project's .pth/.ckpt/"
+    ".safetensors of any architecture spandrel knows (pip install 'srup[models]').",
+)
 @click.option(
     "--denoise",
     default="auto",
@@ -461,16 +466,17 @@ def _checked_videos(
 
 
 def _weights_scale(weights: Path | None) -> float | None:
-    """The scale a ``--weights`` file's header names: the default ``-s`` with it. None
-    without weights or when the header does not say (loading then reports what is wrong)."""
+    """The scale of a ``--weights`` file (its header's, or for another project's file the
+    one spandrel reads from it): the default ``-s`` with it. None without weights or when
+    the file does not say (loading then reports what is wrong)."""
     if weights is None:
         return None
-    from srup.errors import BadWeightsError
-    from srup.models.weights import read_weights_header
+    from srup.errors import SrupError
+    from srup.models.descriptor import weights_scale
 
     try:
-        scale = read_weights_header(weights).scale
-    except BadWeightsError:
+        scale = weights_scale(weights)
+    except SrupError:
         return None
     return float(scale) if scale else None
 

@@ -19,7 +19,8 @@ from srup.evaluation import protocol as bm
 from srup.files import OutputExistsError
 from srup.models import registry
 from srup.models.catalog import model_names
-from srup.models.weights import read_metadata, shipped, split_name
+from srup.models.descriptor import weights_scale
+from srup.models.weights import shipped, split_name
 
 __all__ = ["BenchmarkResult", "BenchmarkRun"]
 
@@ -133,8 +134,8 @@ class BenchmarkRun:
             for n in chosen
         ]
         for w in self.weights:
-            meta = read_metadata(w)
-            if meta.get("scale") == str(scale):
+            # srup's header, or another project's file as spandrel reads it
+            if weights_scale(w) == scale:
                 methods.append(
                     (
                         Path(w).stem,

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["ModelDescriptor", "describe"]
+__all__ = ["ModelDescriptor", "describe", "weights_scale"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,27 @@ class ModelDescriptor:
         """How far, in input pixels, an input pixel reaches into the output: the overlap
         every tiler gives its tiles (at least the bicubic path's 2)."""
         return self.spec.overlap(self.scale)
+
+    @property
+    def tiling(self) -> tuple[str, str]:
+        """The tiling guarantee and why, in one line: ``exact`` (tiled equals untiled: the
+        overlap is the receptive radius, computed from srup's layers or measured on another
+        project's weights) or ``bounded`` (an overlap whose difference from an untiled run
+        is measured per architecture family: :mod:`srup.models.foreign.reach`)."""
+        why = f"receptive radius {self.receptive_radius} px, from the layers: tiled equals untiled"
+        return self.metadata.get("tiling", "exact"), self.metadata.get("tiling_why", why)
+
+    @property
+    def tile_alignment(self) -> int:
+        """The period, in input pixels, on which every tile's read must start for the tiling
+        to hold (1 for srup's networks: they compute every pixel alike; a windowed-attention
+        network's window, measured: :mod:`srup.models.foreign.reach`)."""
+        return int(self.metadata.get("tile_alignment", 1))
+
+    @property
+    def foreign(self) -> bool:
+        """Whether the weights are another project's (recognised by spandrel)."""
+        return "loader" in self.metadata
 
     @property
     def degradation(self) -> str:
@@ -211,7 +232,10 @@ def describe(
             raise InvalidArgument("give lossy=True or a denoise strength, not both")
         return _blended(model, scale, float(strength))
     if weights is not None:
-        model, path, meta = _from_file(model, scale, arguments.path("weights", weights))
+        weights = arguments.path("weights", weights)
+        if _is_foreign(weights, model):
+            return _foreign(weights, model, scale)
+        model, path, meta = _from_file(model, scale, weights)
     else:
         model, path, meta = _shipped(model, scale, lossy)
     spec = registry.get(split_name(model)[0])
@@ -223,6 +247,74 @@ def describe(
     if space not in spec.input_spaces:
         raise UnknownModelError(f"{path}: {spec.name} cannot read {space}")
     return ModelDescriptor(name=model, spec=spec, scale=scale, path=path, metadata=meta)
+
+
+def _is_foreign(weights: Path, model: str) -> bool:
+    """Whether ``weights`` is another project's file: a pickle (``.pth``, ``.ckpt``), or a
+    safetensors file whose header names no architecture of srup's (a headerless one is
+    srup's when ``--model`` names the architecture). A ``.safetensors`` file that is not
+    safetensors (damaged, or a pickle renamed) is srup's to report, in its words."""
+    from srup.models.foreign.checkpoint import file_kind
+
+    if not weights.is_file():
+        return False  # srup's reading says it is missing
+    try:
+        kind = file_kind(weights)
+    except OSError:
+        return False
+    if kind != "safetensors":
+        return weights.suffix.lower() != ".safetensors"
+    named = read_weights_header(weights).model
+    return model == "auto" if named is None else named not in registry.names()
+
+
+def _foreign(weights: Path, model: str, scale: int) -> ModelDescriptor:
+    """The descriptor of another project's weights file, at its own scale."""
+    from srup.errors import MissingExtraError
+    from srup.models.foreign.describe import describe_file
+
+    if model != "auto":
+        raise UnknownModelError(
+            f"{weights}: --model names srup's architectures; another project's file runs "
+            "as the file says (drop --model)"
+        )
+    named = read_weights_header(weights).model if weights.suffix == ".safetensors" else None
+    try:
+        described = describe_file(weights)
+    except (MissingExtraError, BadWeightsError) as e:
+        if named is not None:  # a header naming what srup does not have: say what it has
+            raise BadWeightsError(
+                f"{weights}: the header names model {named!r}, which is not an architecture "
+                f"srup has ({', '.join(registry.names())}), and {_reason(e)}"
+            ) from None
+        if weights.suffix.lower() == ".safetensors" and isinstance(e, MissingExtraError):
+            raise MissingExtraError(
+                f"{weights}: the header names no model: pass --model for srup's own weights; "
+                f"{_reason(e)}"
+            ) from None
+        raise
+    if described.scale != scale:
+        raise UnknownModelError(
+            f"{weights}: these weights are for ×{described.scale}, not ×{scale}"
+        )
+    return described
+
+
+def _reason(error: Exception) -> str:
+    """An error's text without the path it starts with."""
+    return str(error).split(": ", 1)[-1]
+
+
+def weights_scale(weights: str | os.PathLike[str]) -> int | None:
+    """The scale of the weights file ``weights``: its header's for srup's files, the one
+    spandrel reads from the tensors for another project's; None where srup's header does
+    not say. Raises what :func:`describe` raises for a file it cannot use."""
+    path = arguments.path("weights", weights)
+    if _is_foreign(path, "auto"):
+        from srup.models.foreign.describe import describe_file
+
+        return describe_file(path).scale
+    return read_weights_header(path).scale
 
 
 def _from_file(model: str, scale: int, weights: Path) -> tuple[str, Path, dict[str, str]]:

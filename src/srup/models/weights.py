@@ -119,8 +119,8 @@ def _check_file(path: Path) -> None:
         return
     if head.startswith(_PICKLE_MAGIC):
         raise BadWeightsError(
-            f"{path}: this is a pickle/PyTorch checkpoint, which can run code when loaded; "
-            "srup only loads .safetensors files"
+            f"{path}: a pickle/PyTorch checkpoint, which can run code when loaded, named as "
+            "safetensors; srup reads checkpoints safely only as .pth or .ckpt (srup[models])"
         )
     raise BadWeightsError(f"{path}: not a safetensors file")
 

@@ -34,7 +34,8 @@ from srup.imaging.resize import resize_pixels
 from srup.imaging.sizing import Sizing, network_scale
 from srup.media import pictures as imageio
 from srup.models import denoise as dn
-from srup.models.weights import read_weights_header, shipped, split_name
+from srup.models.descriptor import weights_scale
+from srup.models.weights import shipped, split_name
 from srup.runtime.tilers.tiler import Progress
 from srup.runtime.upscaler import Upscaler, load, scaled_dpi
 
@@ -111,8 +112,9 @@ class Engine:
         self._said = 0
         self.builds = 0
         if weights is not None:
-            # Checked: a header scale of "abc" or "2.0" is a one-line BadWeightsError.
-            scale = read_weights_header(weights).scale
+            # Checked: a header scale of "abc" or "2.0" is a one-line BadWeightsError; another
+            # project's file says its scale through spandrel.
+            scale = weights_scale(weights)
             self.scales = [scale] if scale is not None else []
         elif model == "auto":
             self.scales = sorted({s for (n, s) in shipped() if not split_name(n)[1]})
@@ -146,7 +148,7 @@ class Engine:
 
     def _scale_for(self, w: int, h: int) -> int | None:
         exact = self.sizing.integer_scale
-        if exact is not None and (exact in self.scales or self.weights is not None):
+        if exact is not None and exact in self.scales:
             return exact
         if exact is not None and exact > 1 and not self.scales:
             return exact  # let load() say that nothing is shipped for it

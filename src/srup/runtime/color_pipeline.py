@@ -177,14 +177,15 @@ def working_bytes_per_out_px(
 ) -> float:
     """The pipeline's working memory per output pixel with ``net`` (a
     :class:`~srup.models.layers.BicubicResidual`) in ``dtype``, from which the tilers size
-    their tiles: two live activations of the widest layer, measured on a
-    probe input, plus ~16 float32 planes of colour work."""
+    their tiles: two live activations of the widest layer (``net.live_activations`` where
+    it says more), measured on a probe input, plus ~16 float32 planes of colour work."""
     size = 16
     peak = 0
 
-    def hook(_m: nn.Module, _i: object, out: torch.Tensor) -> None:
+    def hook(_m: nn.Module, _i: object, out: object) -> None:
         nonlocal peak
-        peak = max(peak, out.numel())
+        if isinstance(out, torch.Tensor):  # other projects' blocks may return tuples
+            peak = max(peak, out.numel())
 
     hooks = [m.register_forward_hook(hook) for m in net.modules() if m is not net]
     try:
@@ -194,4 +195,5 @@ def working_bytes_per_out_px(
         for h in hooks:
             h.remove()
     per_out_px = peak / (size * scale) ** 2
-    return 2 * per_out_px * torch.finfo(dtype).bits / 8 + 64
+    live = getattr(net, "live_activations", 2)
+    return live * per_out_px * torch.finfo(dtype).bits / 8 + 64

@@ -11,6 +11,7 @@ boundary: a device that runs out of memory comes out of it as one
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from srup import arguments
 from srup._moved import names_moved_from
-from srup.devices import out_of_memory_as_error, precision_name
+from srup.devices import out_of_memory, out_of_memory_as_error, precision_name
+from srup.errors import UnsupportedPrecision
 from srup.imaging.resize import has_alpha, resize_pixels
 from srup.media import pictures as imageio
 from srup.models.descriptor import ModelDescriptor, describe
@@ -82,16 +84,44 @@ class Upscaler:
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
         self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
-        if dtype == torch.bfloat16:
+        if dtype == torch.bfloat16 and getattr(self.net, "mixed_precision", True):
             keep_first_layer_fp32(self.net)
         self.pipeline = ColorPipeline(self.net, self.scale).to(device)
-        per_px = working_bytes_per_out_px(self.net, self.scale, device, dtype)
+        per_px = self._probe(working_bytes_per_out_px, device, dtype)
         # On a GPU the picture stays on the device from upload to the copy back; on the CPU
         # the host tiler is faster (its tiles fit the caches) and gives the same pixels.
         on_device = device.type != "cpu" if resident is None else resident
         kind = ResidentTiler if on_device else HostTiler
         size = TileSize.parse(tile, smallest=0)
-        self.tiler: Tiler = kind(self.pipeline, self.overlap, device, dtype, per_px, size)
+        self.tiler: Tiler = kind(
+            self.pipeline,
+            self.overlap,
+            device,
+            dtype,
+            per_px,
+            size,
+            descriptor.tile_alignment,
+            prefer_whole=descriptor.tiling[0] == "bounded",
+        )
+
+    def _probe(
+        self, measure: Callable[..., float], device: torch.device, dtype: torch.dtype
+    ) -> float:
+        """``measure`` of the network (a first run, on a small probe), where another
+        project's network that fails in ``dtype`` is an
+        :class:`~srup.errors.UnsupportedPrecision`: spandrel's ``supports_bfloat16`` is
+        per architecture, and some (SwinIR) build float32 masks at sizes they were not
+        built for."""
+        try:
+            return measure(self.net, self.scale, device, dtype)
+        except RuntimeError as e:
+            if not self.descriptor.foreign or out_of_memory(e):
+                raise
+            reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else "an error"
+            raise UnsupportedPrecision(
+                f"{self.name} does not run in {precision_name(dtype)} here ({reason}); "
+                "use --precision fp32"
+            ) from None
 
     @property
     def name(self) -> str:
@@ -180,9 +210,25 @@ class Upscaler:
         premultiplied), with its ICC profile and EXIF, and its DPI times the scale.
         :class:`~srup.errors.InvalidArgumentType` when ``picture`` is not a Picture."""
         arguments.instance("picture", picture, imageio.Picture, "a srup.media.pictures.Picture")
-        pixels = self.upscale_array(picture.pixels, progress)
+        tiles = [1]
+
+        def counted(done: int, total: int) -> None:
+            tiles[0] = total
+            if progress is not None:
+                progress(done, total)
+
+        pixels = self.upscale_array(picture.pixels, counted)
         dpi = scaled_dpi(picture.dpi, picture.size, (pixels.shape[1], pixels.shape[0]))
-        return replace(picture, pixels=pixels, dpi=dpi)
+        notes = picture.notes
+        guarantee, why = self.descriptor.tiling
+        if guarantee == "bounded" and tiles[0] > 1:
+            # Said per file: such a network runs untiled wherever memory allows.
+            notes = [
+                *notes,
+                f"{self.descriptor.spec.title} ran in {tiles[0]} tiles ({why}); tiles may "
+                "differ slightly from one untiled run (--tile 0 runs it whole)",
+            ]
+        return replace(picture, pixels=pixels, dpi=dpi, notes=notes)
 
     def upscale(self, img: Image.Image, size: tuple[int, int] | None = None) -> Image.Image:
         """Upscale a Pillow image. L, LA, RGB, RGBA and 16-bit gray keep their mode;
@@ -259,6 +305,12 @@ def load(
     described = describe(model, scale, weights, lossy, denoise)
     dev = resolve_device(device)
     dtype = resolve_precision(precision, dev)
+    if precision == "auto" and precision_name(dtype) not in described.precisions:
+        import torch
+
+        # auto's half precision on a GPU, for a model of another project that is not made
+        # for it (spandrel's supports_half): float32, which every model runs in.
+        dtype = torch.float32
     return Upscaler(described, dev, dtype, size, resident)
 
 

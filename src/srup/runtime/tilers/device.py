@@ -99,9 +99,10 @@ class ResidentTiler(Tiler):
             warnings.simplefilter("ignore", UserWarning)
             # Asynchronous on CUDA: the host queues the first band's work while it travels.
             planes = upload(src, self.device).permute(2, 0, 1)
-        py, px = tiling.padding(h, self.overlap), tiling.padding(w, self.overlap)
+        py = tiling.padding(h, self.overlap, align=self.align)
+        px = tiling.padding(w, self.overlap, align=self.align)
         tile_h, tile_w = tile if tile is not None else self.bands(h, w)
-        tiles = tiling.plan(h, w, tile_h, self.overlap, tile_width=tile_w)
+        tiles = tiling.plan(h, w, tile_h, self.overlap, tile_width=tile_w, align=self.align)
         return symmetric_pad(planes, py, px), tiles, (py, px)
 
     def compute(

@@ -17,9 +17,11 @@ from srup.devices import exact_numerics
 from srup.runtime.tilers import plan as tiling
 from srup.runtime.tilers.tiler import Progress, Tiler
 
-__all__ = ["TILE_BUDGET_BYTES", "HostTiler"]
+__all__ = ["TILE_BUDGET_BYTES", "WHOLE_BUDGET_BYTES", "HostTiler"]
 
 TILE_BUDGET_BYTES = 256 * 2**20
+# A network whose tiling is only bounded (it sees the whole picture) runs untiled up to this.
+WHOLE_BUDGET_BYTES = 2 * 2**30
 
 
 class HostTiler(Tiler):
@@ -51,13 +53,26 @@ class HostTiler(Tiler):
     def run(
         self, pixels: np.ndarray, progress: Progress | None = None, premultiply: bool = False
     ) -> np.ndarray:
-        """As :meth:`Tiler.run`, in tiles of :attr:`side`. Premultiplying is per pixel, so
-        a tile's pixels are those of the premultiplied picture: tiled still equals
-        untiled."""
+        """As :meth:`Tiler.run`, in tiles of :attr:`side` (the whole picture for ``auto``
+        where :attr:`prefer_whole` and its working memory is within
+        :data:`WHOLE_BUDGET_BYTES`). Premultiplying is per pixel, so a tile's pixels are
+        those of the premultiplied picture: tiled still equals untiled."""
 
         def run_tile(tile: np.ndarray) -> np.ndarray:
             return self._run_tile(tile, premultiply)
 
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
             side = self.side
-            return tiling.run(run_tile, pixels, self.scale, side, self.overlap, progress=progress)
+            h, w = pixels.shape[:2]
+            whole = h * w * self.scale**2 * self.bytes_per_out_px
+            if self.tile.auto and self.prefer_whole and whole <= WHOLE_BUDGET_BYTES:
+                side = 0  # a network that sees the whole picture: untiled, where it fits
+            return tiling.run(
+                run_tile,
+                pixels,
+                self.scale,
+                side,
+                self.overlap,
+                progress=progress,
+                align=self.align,
+            )

@@ -62,11 +62,21 @@ def _read(start: int, stop: int, padded: int, min_read: int) -> slice:
     return slice(start, stop)
 
 
-def padding(length: int, overlap: int, min_read: int = MIN_READ) -> int:
+def _aligned(read: slice, align: int) -> slice:
+    """``read`` started at the multiple of ``align`` at or before its start: a network
+    whose windows or strides are anchored to its input's corner (windowed attention, period
+    ``align``) then cuts every tile's windows where the whole picture's are."""
+    return slice(read.start - read.start % align, read.stop)
+
+
+def padding(length: int, overlap: int, min_read: int = MIN_READ, align: int = 1) -> int:
     """Pixels of symmetric padding on each side: the overlap, or more for an image smaller
     than ``min_read`` (extra symmetric padding leaves the first ``overlap`` pixels as they
-    are, so the result does not change)."""
-    return max(overlap, -(-(min_read - length) // 2))
+    are, so the result does not change), rounded up to a multiple of ``align``: a network
+    whose windows are anchored to its input's corner then places them on the picture as it
+    does when it runs on the picture alone."""
+    pad = max(overlap, -(-(min_read - length) // 2))
+    return -(-pad // align) * align
 
 
 def plan(
@@ -76,6 +86,7 @@ def plan(
     overlap: int,
     min_read: int = MIN_READ,
     tile_width: int | None = None,
+    align: int = 1,
 ) -> list[Tile]:
     """Tiles covering a ``height × width`` image padded as :func:`padding` says, in row
     order; ``tile`` is the side (the height, where ``tile_width`` gives the width);
@@ -83,18 +94,23 @@ def plan(
 
     Every tile reads at least ``min_read`` pixels per side: oneDNN picks other kernels (with
     other rounding) for small inputs, so no network call may be that small, and the result
-    does not depend on the tiling.
+    does not depend on the tiling. ``align``: every read starts at a multiple of it in the
+    padded image, as the whole picture's does (:func:`_aligned`).
     """
     if tile <= 0:
         tile = tile_width = max(height, width, 1)
     tile_width = tile if tile_width is None else tile_width
-    py, px = padding(height, overlap, min_read), padding(width, overlap, min_read)
+    py, px = padding(height, overlap, min_read, align), padding(width, overlap, min_read, align)
     tiles = []
     for y0, y1 in _spans(height, tile):
         for x0, x1 in _spans(width, tile_width):
             read = (
-                _read(y0 + py - overlap, y1 + py + overlap, height + 2 * py, min_read),
-                _read(x0 + px - overlap, x1 + px + overlap, width + 2 * px, min_read),
+                _aligned(
+                    _read(y0 + py - overlap, y1 + py + overlap, height + 2 * py, min_read), align
+                ),
+                _aligned(
+                    _read(x0 + px - overlap, x1 + px + overlap, width + 2 * px, min_read), align
+                ),
             )
             tiles.append(Tile(core=(slice(y0, y1), slice(x0, x1)), read=read))
     return tiles
@@ -108,17 +124,18 @@ def run(
     overlap: int,
     out: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    align: int = 1,
 ) -> np.ndarray:
     """Apply ``fn`` tile by tile to ``image`` ``(H, W, C)``; returns ``(H*s, W*s, C)``.
 
     ``out`` may be a preallocated output (a memory map, say); ``progress(done, total)`` is
-    called after each tile.
+    called after each tile; ``align`` as :func:`plan`.
     """
     h, w = image.shape[:2]
-    py, px = padding(h, overlap), padding(w, overlap)
+    py, px = padding(h, overlap, align=align), padding(w, overlap, align=align)
     pads = ((py, py), (px, px)) + ((0, 0),) * (image.ndim - 2)
     padded = np.pad(image, pads, mode="symmetric")
-    tiles = plan(h, w, tile, overlap)
+    tiles = plan(h, w, tile, overlap, align=align)
     for i, t in enumerate(tiles):
         keep, place = t.placement(scale, py, px)
         crop = fn(padded[t.read])[keep]

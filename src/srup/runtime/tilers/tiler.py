@@ -98,6 +98,8 @@ class Tiler(ABC):
     dtype: torch.dtype
     bytes_per_out_px: float
     tile: TileSize = TileSize.AUTO
+    align: int = 1
+    prefer_whole: bool = False
 
     @property
     def scale(self) -> int:

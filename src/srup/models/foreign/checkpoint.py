@@ -1,0 +1,222 @@
+"""Reading another project's weights file without running anything in it.
+
+A ``.pth``/``.ckpt`` file is a pickle (inside a zip archive since PyTorch 1.6, bare before),
+and a pickle can name any Python callable to run while it loads. So a file is read in two
+steps, each an allow-list:
+
+1. **Before anything is unpickled**, its pickle is walked opcode by opcode
+   (:mod:`pickletools`, which only parses) and every global it names is checked against
+   :data:`ALLOWED_GLOBALS`: containers, PyTorch's tensor and storage rebuilders, and dtypes.
+   A file naming anything else (``os.system``, ``builtins.eval``, a model class) is
+   refused, naming the global, and nothing of it has run.
+2. Then it is loaded by ``torch.load(weights_only=True)``, PyTorch's own restricted
+   unpickler, which refuses what it does not know as well.
+
+The list is spandrel's restricted unpickler's (``spandrel.__helpers.unpickler``) plus
+``_rebuild_parameter`` and the dtypes PyTorch writes for ``nn.Parameter`` values, so a
+file passes only where both would take it. TorchScript archives (``.pt`` files with code in
+them) are refused: loading one runs its code. ``.safetensors`` holds no code and is read as
+it is (:func:`srup.models.weights.load_state`, which also refuses NaN/Inf and odd dtypes).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickletools
+import warnings
+import zipfile
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from srup.errors import BadWeightsError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["ALLOWED_GLOBALS", "SUFFIXES", "file_kind", "read_state_dict", "unsafe_globals"]
+
+SUFFIXES = (".safetensors", ".pth", ".ckpt", ".pt", ".bin")
+
+ALLOWED_GLOBALS = frozenset(
+    {
+        ("collections", "OrderedDict"),
+        ("typing", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("torch._utils", "_rebuild_parameter"),
+        ("torch", "BFloat16Storage"),
+        ("torch", "HalfStorage"),
+        ("torch", "FloatStorage"),
+        ("torch", "DoubleStorage"),
+        ("torch", "IntStorage"),
+        ("torch", "LongStorage"),
+        ("torch", "ByteStorage"),
+        ("torch", "BoolStorage"),
+        ("torch", "bfloat16"),
+        ("torch", "float16"),
+        ("torch", "float32"),
+        ("torch", "float64"),
+        ("torch", "int64"),
+        ("torch", "int32"),
+        ("torch", "uint8"),
+        ("torch", "bool"),
+    }
+)
+_STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
+_STRINGS |= {"STRING", "BINSTRING", "SHORT_BINSTRING"}
+_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_GETS = {"GET", "BINGET", "LONG_BINGET"}
+_LEGACY_PICKLES = 5  # magic number, protocol, system info, the object, storage keys
+
+
+def unsafe_globals(stream: IO[bytes], pickles: int = 1) -> list[str]:
+    """The globals named by the next ``pickles`` pickles in ``stream`` that are not in
+    :data:`ALLOWED_GLOBALS`, as ``module.name``, found without unpickling anything.
+
+    ``GLOBAL``/``INST`` carry their names; ``STACK_GLOBAL`` takes the two strings pushed
+    before it (directly or from the memo): a ``STACK_GLOBAL`` whose names are not two such
+    strings is reported as ``<computed>``, as is anything that does not parse. Raises
+    nothing: a stream that is not a pickle is one ``<not a pickle: …>`` entry."""
+    bad: list[str] = []
+    for _ in range(pickles):
+        if not stream.read(1):
+            break  # the file holds fewer pickles: a plain one rather than PyTorch's legacy
+        stream.seek(-1, io.SEEK_CUR)
+        try:
+            bad += _pickle_globals(stream)
+        except Exception as e:  # pickletools raises ValueError and others on garbage
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            bad.append(f"<not a pickle: {reason}>")
+            break
+    return bad
+
+
+def _pickle_globals(stream: IO[bytes]) -> list[str]:
+    """The disallowed globals of the one pickle at ``stream``'s position (see
+    :func:`unsafe_globals`). ``pushed`` follows what the last opcodes put on the stack: the
+    string, or None for anything else, so that a ``STACK_GLOBAL`` is checked only when its
+    two operands are known strings."""
+    bad: list[str] = []
+    pushed: list[str | None] = []
+    memo: dict[object, str | None] = {}
+    for op, arg, _pos in pickletools.genops(stream):
+        name = op.name
+        if name in _STRINGS:
+            pushed.append(str(arg))
+        elif name in _PUTS:
+            memo[arg] = pushed[-1] if pushed else None
+        elif name == "MEMOIZE":
+            memo[len(memo)] = pushed[-1] if pushed else None
+        elif name in _GETS:
+            pushed.append(memo.get(arg))
+        elif name in ("GLOBAL", "INST"):
+            module, _, attr = str(arg).partition(" ")
+            if (module, attr) not in ALLOWED_GLOBALS:
+                bad.append(f"{module}.{attr}")
+        elif name == "STACK_GLOBAL":
+            module, attr = pushed[-2:] if len(pushed) >= 2 else [None, None]
+            if module is None or attr is None:
+                bad.append("<a computed global>")
+            elif (module, attr) not in ALLOWED_GLOBALS:
+                bad.append(f"{module}.{attr}")
+            pushed.append(None)
+        elif name not in ("FRAME", "PROTO"):
+            pushed.append(None)
+    return bad
+
+
+def file_kind(path: Path) -> str:
+    """What ``path`` holds, from its first bytes: ``safetensors``, ``zip-pickle`` (PyTorch's
+    format since 1.6), ``torchscript`` (a zip with code), ``pickle`` (PyTorch's legacy
+    format) or ``unknown``."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    size = int.from_bytes(head[:8], "little")
+    if len(head) >= 9 and head[8:9] == b"{" and 0 < size <= path.stat().st_size - 8:
+        return "safetensors"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except Exception:  # zipfile raises BadZipFile, UnicodeDecodeError, ValueError, …
+            return "unknown"
+        if any(n.endswith(("/constants.pkl", "/code/")) or "/code/" in n for n in names):
+            return "torchscript"
+        return "zip-pickle"
+    if head.startswith(b"\x80"):
+        return "pickle"
+    return "unknown"
+
+
+def _check_pickles(path: Path, kind: str) -> None:
+    """Refuse ``path`` when its pickle names a global outside :data:`ALLOWED_GLOBALS`."""
+    if kind == "zip-pickle":
+        try:
+            with zipfile.ZipFile(path) as z:
+                pickles = [n for n in z.namelist() if n.endswith("data.pkl")]
+                data = z.read(pickles[0]) if len(pickles) == 1 else None
+        except Exception as e:  # zipfile raises BadZipFile, UnicodeDecodeError, zlib.error, …
+            raise BadWeightsError(f"{path}: a damaged zip archive ({type(e).__name__})") from None
+        if data is None:
+            raise BadWeightsError(f"{path}: not a PyTorch weights archive (no one data.pkl)")
+        bad = unsafe_globals(io.BytesIO(data))
+    else:
+        with open(path, "rb") as f:
+            bad = unsafe_globals(f, _LEGACY_PICKLES)
+    if bad:
+        shown = ", ".join(sorted(set(bad))[:3])
+        raise BadWeightsError(
+            f"{path}: refused, its pickle names {shown}, which a weights file has no use for "
+            "(loading it could run code); only tensors and plain containers are read"
+        )
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, object]:
+    """The state dict in a weights file of another project: ``.safetensors``, or a
+    ``.pth``/``.ckpt``/``.bin`` pickle read as the module doc says, on the CPU. Nested
+    dictionaries (``params_ema``, ``state_dict``) are returned as they are.
+
+    Raises :class:`~srup.errors.BadWeightsError`, one line, for a missing or unreadable
+    file, a TorchScript archive, a pickle naming anything but tensors and containers, and a
+    file that is not weights at all."""
+    import torch
+
+    from srup.models.weights import load_state
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadWeightsError(f"{path}: weights file not found")
+    try:
+        kind = file_kind(path)
+    except OSError as e:
+        raise BadWeightsError(f"{path}: cannot read ({e.strerror or e})") from None
+    if kind == "safetensors":
+        return dict(load_state(path)[0])
+    if kind == "torchscript":
+        raise BadWeightsError(
+            f"{path}: a TorchScript archive, which runs its own code when loaded; srup loads "
+            "state dicts only (.safetensors, or .pth/.ckpt holding tensors)"
+        )
+    if kind == "unknown":
+        raise BadWeightsError(f"{path}: not a weights file (.safetensors, .pth or .ckpt)")
+    _check_pickles(path, kind)
+    try:
+        with warnings.catch_warnings():  # its note on pickle protocols is not the user's
+            warnings.simplefilter("ignore")
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, …
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if reason.startswith("Weights only load failed"):
+            # Its advice (weights_only=False) is the one thing not to do with such a file.
+            reason = "PyTorch's safe loader found more than tensors and containers in it"
+        raise BadWeightsError(f"{path}: cannot read weights ({reason[:200]})") from None
+    if not isinstance(loaded, dict):
+        raise BadWeightsError(f"{path}: holds a {type(loaded).__name__}, not a state dict")
+    return loaded
+
+
+def tensors_only(state: dict[str, object]) -> dict[str, torch.Tensor]:
+    """The tensors of a (canonical, flat) state dict, for counting and checking."""
+    import torch
+
+    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}

@@ -1,0 +1,196 @@
+"""A weights file of another project as srup's :class:`~srup.models.descriptor.ModelDescriptor`.
+
+The file is read safely (:mod:`srup.models.foreign.checkpoint`), its architecture and
+hyper-parameters are recognised by spandrel (chaiNNer's loader, about 40 architectures:
+``spandrel.MAIN_REGISTRY``), and what spandrel says about it becomes the descriptor:
+
+- scale, channels (3: RGB; 1: gray, which srup runs on the picture's luma and carries the
+  chroma by bicubic), precisions (fp32; fp16 and bf16 where spandrel says the architecture
+  supports them), size requirements (padded inside every tile), spandrel's tiling advice;
+- the tiling guarantee, measured on the weights (:mod:`srup.models.foreign.reach`);
+- for ``srup models --inspect``: parameters, purpose, tags, license where the file says.
+
+Only super-resolution models of one picture are taken (spandrel's purpose ``SR``, the same
+channels in and out, 1 or 3): face restoration, inpainting and 1× restoration models are
+refused in one line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from srup.errors import BadWeightsError, UnknownModelError
+from srup.models.foreign.checkpoint import file_kind, read_state_dict
+from srup.models.foreign.measured import remembered_reach
+from srup.models.foreign.reach import Reach, measure
+from srup.models.foreign.spandrel_import import spandrel
+
+if TYPE_CHECKING:
+    from srup.models.descriptor import ModelDescriptor
+
+__all__ = ["describe_file"]
+
+
+def _descriptor(path: Path) -> Any:
+    """spandrel's descriptor for the weights in ``path`` (one line for each way it fails)."""
+    sp = spandrel()
+    state = sp.canonicalize_state_dict(read_state_dict(path))
+    _check_finite(path, state)
+    try:
+        return sp.ModelLoader().load_from_state_dict(state)
+    except sp.UnsupportedModelError:
+        raise BadWeightsError(
+            f"{path}: not an architecture srup or spandrel {sp.__version__} recognises "
+            f"({len(sp.MAIN_REGISTRY.architectures())} known; `srup models` lists srup's)"
+        ) from None
+    except Exception as e:  # an architecture's loader on a state dict it half-matches
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BadWeightsError(f"{path}: spandrel could not build the model ({reason})") from None
+
+
+def _check_finite(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                raise BadWeightsError(
+                    f"{path}: tensor {key} holds {bad} NaN or infinite values; these weights "
+                    "are damaged and would give black pictures"
+                )
+
+
+def _check_kind(path: Path, desc: Any) -> None:
+    sp = spandrel()
+    name = desc.architecture.name
+    if not isinstance(desc, sp.ImageModelDescriptor):
+        raise UnknownModelError(f"{path}: {name} is an inpainting model, not super-resolution")
+    if desc.purpose == "FaceSR":
+        raise UnknownModelError(
+            f"{path}: {name} restores aligned faces, not whole pictures; srup runs "
+            "super-resolution models"
+        )
+    if desc.scale < 2:
+        raise UnknownModelError(
+            f"{path}: a ×{desc.scale} {desc.purpose.lower()} model of {name}; srup runs "
+            "super-resolution models (×2 and up)"
+        )
+    if desc.input_channels != desc.output_channels or desc.input_channels not in (1, 3):
+        raise UnknownModelError(
+            f"{path}: {name} maps {desc.input_channels} channels to {desc.output_channels}; "
+            "srup runs models of 3 channels (RGB) or 1 (gray)"
+        )
+
+
+def _precisions(desc: Any) -> tuple[str, ...]:
+    return (
+        ("fp32",) + ("fp16",) * bool(desc.supports_half) + ("bf16",) * bool(desc.supports_bfloat16)
+    )
+
+
+def _requirements(desc: Any) -> str:
+    req = desc.size_requirements
+    parts = [f"at least {req.minimum} px"] * (req.minimum > 0)
+    parts += [f"a multiple of {req.multiple_of} px"] * (req.multiple_of > 1)
+    parts += ["square"] * bool(req.square)
+    return ", ".join(parts) or "none"
+
+
+def _alignment(desc: Any, reach: Reach) -> int:
+    """The period every tile starts on: the measured one for an exact tiling; for a bounded
+    one (a network that sees the whole picture, where no period can be measured) the
+    window its hyper-parameters name (``window_size``: SwinIR, HAT, OmniSR), so that at
+    least its windows fall where the whole picture's do, else 1."""
+    if reach.guarantee == "exact":
+        return reach.alignment
+    window = getattr(desc.model, "window_size", None)
+    if isinstance(window, (tuple, list)):
+        window = math.lcm(*[int(w) for w in window]) if window else None
+    return int(window) if isinstance(window, int) and 1 <= window <= 64 else 1
+
+
+def _metadata(path: Path, desc: Any, reach: Reach) -> dict[str, str]:
+    sp = spandrel()
+    params = sum(math.prod(p.shape) for p in desc.model.parameters())
+    meta = {
+        "model": desc.architecture.id,
+        "architecture": desc.architecture.name,
+        "scale": str(desc.scale),
+        "input_space": "RGB" if desc.input_channels == 3 else "Y",
+        "parameters": str(params),
+        "purpose": desc.purpose,
+        "tags": ", ".join(desc.tags),
+        "size_requirements": _requirements(desc),
+        "spandrel_tiling": desc.tiling.name.lower(),
+        "tiling": reach.guarantee,
+        "overlap": str(reach.overlap),
+        "tile_alignment": str(_alignment(desc, reach)),
+        "receptive_radius": "unbounded" if reach.radius is None else str(reach.radius),
+        "tiling_why": reach.why,
+        "loader": f"spandrel {sp.__version__}",
+    }
+    if file_kind(path) == "safetensors":
+        from srup.models.weights import read_metadata
+
+        carried = read_metadata(path)
+        for key in ("license", "author", "source", "description"):
+            for k, v in carried.items():
+                if k.lower().endswith(key) and key not in meta:
+                    meta[key] = v
+    return meta
+
+
+@lru_cache(maxsize=32)
+def _described(path: Path, _stamp: tuple[int, int]) -> ModelDescriptor:
+    from srup.models.descriptor import ModelDescriptor
+    from srup.models.foreign.network import ForeignNetwork
+    from srup.models.registry import ModelSpec
+
+    desc = _descriptor(path)
+    _check_kind(path, desc)
+    desc.model.float().eval()
+    net = ForeignNetwork(desc)
+    loader = f"spandrel {spandrel().__version__}"
+    reach = remembered_reach(path, loader, lambda: measure(net.picture, net.channels, net.scale))
+    meta = _metadata(path, desc, reach)
+
+    def build(scale: int, channels: int = net.channels) -> ForeignNetwork:
+        import copy
+
+        return copy.deepcopy(net)
+
+    spec = ModelSpec(
+        name=desc.architecture.id,
+        title=desc.architecture.name,
+        paper="",
+        build=build,
+        receptive_radius=lambda _scale: reach.overlap,
+        scales=(net.scale,),
+        input_spaces=(meta["input_space"],),
+        precisions=_precisions(desc),
+    )
+    name = f"{desc.architecture.id}:{path.name}"
+    return ModelDescriptor(
+        name, spec, net.scale, path=path, metadata=meta, network=net, runs_as="train"
+    )
+
+
+def describe_file(path: str | os.PathLike[str]) -> ModelDescriptor:
+    """The descriptor of the weights file ``path`` of another project (the module doc says
+    what it holds), built once per file version in a process.
+
+    Raises :class:`~srup.errors.MissingExtraError` without spandrel,
+    :class:`~srup.errors.BadWeightsError` for a file that cannot be read safely or is no
+    architecture spandrel recognises, :class:`~srup.errors.UnknownModelError` for a model
+    that is not single-picture super-resolution."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise BadWeightsError(f"{path}: weights file not found ({e.strerror or e})") from None
+    return _described(path.resolve(), (st.st_mtime_ns, st.st_size))

@@ -1,0 +1,75 @@
+"""Measurements of a weights file, remembered across runs by the file's content.
+
+Measuring how far a network reaches (:mod:`srup.models.foreign.reach`) runs it a few times
+on small probes: milliseconds for a compact network, seconds for a deep one such as
+ESRGAN's 23-block RRDBNet. The result depends only on the file's tensors and the measuring
+code, so it is kept in ``reach.json`` in srup's cache folder (``$SRUP_CACHE_DIR``, else
+``$XDG_CACHE_HOME/srup``, else ``~/.cache/srup``), keyed by the file's SHA-256 and
+:data:`VERSION`. A cache that cannot be read or written is ignored: it only saves time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from srup.models.foreign.reach import Reach
+
+__all__ = ["VERSION", "cache_dir", "remembered_reach"]
+
+VERSION = 1  # raise when the measurement changes what it returns
+
+
+def cache_dir() -> Path:
+    """Where srup keeps what it measured (see the module doc)."""
+    override = os.environ.get("SRUP_CACHE_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "srup"
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read(file: Path) -> dict[str, list[int | None]]:
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remembered_reach(path: Path, loader: str, measure: Callable[[], Reach]) -> Reach:
+    """The :class:`Reach` of the weights in ``path`` (read by ``loader``, e.g. ``spandrel
+    0.4.2``): remembered, or ``measure()`` and remembered."""
+    from srup.errors import OutputError
+    from srup.files import write_file
+
+    key = f"{_digest(path)}:{loader}:{VERSION}"
+    file = cache_dir() / "reach.json"
+    known = _read(file)
+    entry = known.get(key)
+    if (
+        isinstance(entry, list)
+        and len(entry) == 2
+        and all(v is None or (type(v) is int and v >= 0) for v in entry)
+    ):
+        return Reach(entry[0], entry[1])
+    reach = measure()
+    known[key] = [reach.radius, reach.period]
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        blob = json.dumps(known, indent=0, sort_keys=True).encode()
+        write_file(file, lambda f: f.write(blob))
+    except (OSError, OutputError):
+        pass  # a read-only home: measured again next time
+    return reach

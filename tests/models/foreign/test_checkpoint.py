@@ -1,0 +1,183 @@
+"""Other projects' weights files are read without running anything in them: pickles that
+name a callable are refused before they are unpickled (every pickle protocol, PyTorch's zip
+and legacy formats), TorchScript is refused, and damaged files of every kind are one
+BadWeightsError, never another exception."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from srup.errors import BadWeightsError
+from srup.models.foreign.checkpoint import file_kind, read_state_dict, unsafe_globals
+
+
+class _RunsCode:
+    """Unpickling this runs ``touch MARKER``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Evals:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (eval, ("__import__('os').getpid()",))
+
+
+def _state() -> dict[str, torch.Tensor]:
+    return {"conv.weight": torch.randn(4, 3, 3, 3), "conv.bias": torch.randn(4)}
+
+
+def _writers(payload: object):  # type: ignore[no-untyped-def]
+    """Every way a pickle of ``payload`` reaches a user as a weights file."""
+    yield "zip", lambda p: torch.save(payload, p)
+    yield "legacy", lambda p: torch.save(payload, p, _use_new_zipfile_serialization=False)
+    for protocol in (2, 3, 4, 5):
+
+        def plain(p: Path, protocol: int = protocol) -> None:
+            p.write_bytes(pickle.dumps(payload, protocol=protocol))
+
+        yield f"pickle{protocol}", plain
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".ckpt", ".bin"])
+@pytest.mark.parametrize("kind", ["zip", "legacy", "pickle2", "pickle3", "pickle4", "pickle5"])
+def test_a_pickle_that_runs_code_is_refused_before_anything_runs(
+    tmp_path: Path, kind: str, suffix: str
+) -> None:
+    marker = tmp_path / "ran"
+    payload = {"weight": torch.ones(2), "x": _RunsCode(marker)}
+    write = dict(_writers(payload))[kind]
+    path = tmp_path / f"evil{suffix}"
+    write(path)
+    with pytest.raises(BadWeightsError, match=r"refused|cannot read|not a weights"):
+        read_state_dict(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["zip", "legacy", "pickle2", "pickle4"])
+def test_the_refusal_names_the_global_the_file_asked_for(tmp_path: Path, kind: str) -> None:
+    write = dict(_writers({"w": torch.ones(1), "x": _Evals()}))[kind]
+    path = tmp_path / "evil.pth"
+    write(path)
+    # Protocol 2 spells it as Python 2 did.
+    with pytest.raises(BadWeightsError, match=r"(__builtin__|builtins)\.eval"):
+        read_state_dict(path)
+
+
+def test_the_cli_refuses_a_pickle_that_runs_code_with_one_line(tmp_path: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    from srup.cli import cli
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pth"
+    torch.save({"x": _RunsCode(marker)}, path)
+    picture = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(picture)
+    result = runner.invoke(cli, ["upscale", str(picture), "--weights", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "refused" in result.output and "Traceback" not in result.output
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["zip", "legacy"])
+def test_tensors_in_plain_containers_are_read_in_both_torch_formats(
+    tmp_path: Path, kind: str
+) -> None:
+    state = _state()
+    nested = {"params_ema": state, "meta": {"epoch": 3, "name": "x", "lr": [1e-4]}}
+    write = dict(_writers(nested))[kind]
+    path = tmp_path / "ok.pth"
+    write(path)
+    loaded = read_state_dict(path)
+    assert set(loaded) == {"params_ema", "meta"}
+    for key, tensor in state.items():
+        assert torch.equal(loaded["params_ema"][key], tensor)
+
+
+def test_tensors_pickled_without_torch_save_are_refused(tmp_path: Path) -> None:
+    # pickle.dumps of a tensor goes through torch.storage._load_from_bytes, which calls
+    # torch.load again, unrestricted: not a format torch.save writes, and not read.
+    path = tmp_path / "plain.pth"
+    path.write_bytes(pickle.dumps(_state(), protocol=4))
+    with pytest.raises(BadWeightsError, match="_load_from_bytes"):
+        read_state_dict(path)
+
+
+def test_parameters_saved_as_parameters_are_read(tmp_path: Path) -> None:
+    net = torch.nn.Conv2d(3, 4, 3)
+    path = tmp_path / "module_params.pth"
+    torch.save(dict(net.named_parameters()), path)
+    assert torch.equal(read_state_dict(path)["weight"], net.weight.detach())
+
+
+def test_torchscript_is_refused_without_being_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    torch.jit.script(torch.nn.Conv2d(3, 3, 3)).save(str(path))
+    assert file_kind(path) == "torchscript"
+    with pytest.raises(BadWeightsError, match="TorchScript"):
+        read_state_dict(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hello world", b"PK\x03\x04garbage", b"\x80\x02garbage", b"{}" * 8, bytes(64)],
+)
+def test_a_file_that_is_not_weights_is_one_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "x.pth"
+    path.write_bytes(content)
+    with pytest.raises(BadWeightsError):
+        read_state_dict(path)
+
+
+def test_a_zip_without_a_pickle_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.pth"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/readme.txt", "no pickle here")
+    with pytest.raises(BadWeightsError, match=r"data\.pkl"):
+        read_state_dict(path)
+
+
+def test_a_missing_file_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(BadWeightsError, match="not found"):
+        read_state_dict(tmp_path / "absent.pth")
+
+
+def test_the_opcode_scan_reads_stack_globals_through_the_memo() -> None:
+    # Protocol 4 names globals with STACK_GLOBAL, its strings often memoized and fetched.
+    stream = io.BytesIO(pickle.dumps([os.system, os.system, {"a": [1, 2]}], protocol=4))
+    assert set(unsafe_globals(stream)) == {"posix.system"}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_damaged_weights_files_are_refused_or_read_never_crash(tmp_path: Path, data) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "w.pth"
+    torch.save(_state(), path, _use_new_zipfile_serialization=data.draw(st.booleans()))
+    blob = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(blob) - 1))
+        blob[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        blob = blob[: data.draw(st.integers(0, len(blob)))]
+    path.write_bytes(bytes(blob))
+    try:
+        loaded = read_state_dict(path)
+    except BadWeightsError as e:
+        assert "\n" not in str(e)
+    else:
+        assert isinstance(loaded, dict)

@@ -1,0 +1,197 @@
+"""Other projects' weights files become srup descriptors: spandrel's detection (architecture,
+scale, channels, precisions, size requirements) reaches srup's descriptor unchanged, in both
+file formats, and the tiling guarantee measured on the weights is the one each family's
+structure implies. Networks are built here with spandrel's own classes (conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import srup
+from srup.errors import BadWeightsError, MissingExtraError, UnknownModelError
+from srup.models.foreign import spandrel_import
+from srup.models.foreign.reach import Reach, measure
+from tests.models.foreign.conftest import EXPECTED
+
+# What each family's structure implies: convolutional networks and windowed attention
+# (tiles started on the window grid) tile exactly; channel attention over the whole picture
+# (HAT, DAT), or attention across it (OmniSR), cannot.
+GUARANTEE = {
+    "compact": "exact",
+    "compact_grey": "exact",
+    "esrgan": "exact",
+    "span": "exact",
+    "swinir": "exact",
+    "hat": "bounded",
+    "dat": "bounded",
+    "omnisr": "bounded",
+}
+
+
+# Every network from .pth; two from .safetensors too (detection reads the same tensors).
+CASES = [(name, ".pth") for name in sorted(EXPECTED)] + [
+    ("compact_grey", ".safetensors"),
+    ("swinir", ".safetensors"),
+]
+
+
+@pytest.mark.parametrize(("name", "suffix"), CASES)
+def test_spandrels_detection_becomes_the_descriptor(
+    foreign_weights, name: str, suffix: str
+) -> None:  # type: ignore[no-untyped-def]
+    expected = EXPECTED[name]
+    d = srup.describe(weights=foreign_weights[name, suffix], scale=expected.scale)
+    assert d.foreign
+    assert d.spec.name == expected.architecture
+    assert d.name == f"{expected.architecture}:{name}{suffix}"
+    assert d.scale == expected.scale
+    assert d.channels == expected.input_channels
+    assert d.input_space == ("RGB" if expected.input_channels == 3 else "Y")
+    wanted = ["fp32"] + ["fp16"] * expected.supports_half + ["bf16"] * expected.supports_bfloat16
+    assert list(d.precisions) == wanted
+    assert d.metadata["spandrel_tiling"] == expected.tiling.lower()
+    if expected.minimum:
+        assert f"at least {expected.minimum} px" in d.metadata["size_requirements"]
+    assert d.tiling[0] == GUARANTEE[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_overlap_covers_the_measured_reach(foreign_weights, name: str) -> None:  # type: ignore[no-untyped-def]
+    d = srup.describe(weights=foreign_weights[name, ".pth"], scale=4)
+    radius = d.metadata["receptive_radius"]
+    if d.tiling[0] == "exact":
+        assert d.receptive_radius == max(int(radius), 2)
+    else:
+        assert d.receptive_radius >= 32
+
+
+def test_the_reach_of_a_convolution_stack_is_its_kernels_half_widths() -> None:
+    # Three 5×5 convolutions reach 3·2 = 6 px, and a ×2 sub-pixel output does not change it.
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 12, 5, padding=2),
+        torch.nn.PixelShuffle(2),
+    )
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()  # zero weights: the NaN still spreads (NaN · 0 is NaN)
+    assert measure(net, 3, 2) == Reach(6, 1)
+
+
+def test_a_network_with_global_pooling_is_bounded() -> None:
+    class Global(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            up = torch.nn.functional.interpolate(x, scale_factor=2)
+            return up * x.mean(dim=(2, 3), keepdim=True)
+
+    reach = measure(Global(), 3, 2)
+    assert reach.radius is None and reach.guarantee == "bounded"
+
+
+def test_a_network_anchored_to_the_corner_has_its_period_measured() -> None:
+    class Blocks(torch.nn.Module):  # 4×4 blocks averaged: the same function every 4 px
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            pooled = torch.nn.functional.avg_pool2d(x, 4, ceil_mode=True)
+            return torch.nn.functional.interpolate(pooled, scale_factor=8)[
+                ..., : x.shape[2] * 2, : x.shape[3] * 2
+            ]
+
+    reach = measure(Blocks(), 3, 2)
+    assert reach.period == 4 and reach.guarantee == "exact" and reach.alignment == 4
+
+
+@pytest.mark.parametrize("name", ["compact", "swinir", "hat"])
+def test_models_inspect_says_what_the_file_is(foreign_weights, runner, name: str) -> None:  # type: ignore[no-untyped-def]
+    from srup.cli import cli
+
+    res = runner.invoke(cli, ["models", "--inspect", str(foreign_weights[name, ".pth"]), "--json"])
+    assert res.exit_code == 0, res.output
+    facts = json.loads(res.output)
+    expected = EXPECTED[name]
+    assert expected.architecture in facts["architecture"]  # "RealESRGAN Compact"
+    assert facts["scale"] == expected.scale and facts["loader"].startswith("spandrel")
+    assert facts["tiling"] == GUARANTEE[name] and facts["tiling_why"]
+    assert facts["parameters"] > 0 and "fp32" in facts["precisions"]
+    text = runner.invoke(cli, ["models", "--inspect", str(foreign_weights[name, ".pth"])])
+    assert text.exit_code == 0 and "tiling" in text.output
+
+
+def test_models_inspect_describes_srups_own_files_too(runner) -> None:  # type: ignore[no-untyped-def]
+    from srup.cli import cli
+    from srup.models.weights import path_for
+
+    res = runner.invoke(cli, ["models", "--inspect", str(path_for("fsrcnn", 3)), "--json"])
+    assert res.exit_code == 0, res.output
+    facts = json.loads(res.output)
+    assert facts["loader"] == "srup" and facts["tiling"] == "exact" and facts["scale"] == 3
+
+
+def test_a_license_carried_in_a_safetensors_header_is_shown(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from srup.models.inspect import inspect_weights
+    from tests.models.foreign.conftest import build
+
+    state = {k: v.contiguous() for k, v in build("compact").state_dict().items()}
+    path = tmp_path / "licensed.safetensors"
+    save_file(state, str(path), metadata={"modelspec.license": "CC-BY-4.0"})
+    assert inspect_weights(path)["license"] == "CC-BY-4.0"
+
+
+def test_model_with_a_foreign_file_is_refused(foreign_weights) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnknownModelError, match="drop --model"):
+        srup.describe("fsrcnn", 4, weights=foreign_weights["compact", ".pth"])
+
+
+def test_a_scale_other_than_the_files_is_refused_by_describe(foreign_weights) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnknownModelError, match="×4, not ×3"):
+        srup.describe(weights=foreign_weights["compact", ".pth"], scale=3)
+
+
+def test_a_state_dict_of_no_known_architecture_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "mystery.pth"
+    torch.save({"mystery.weight": torch.randn(3, 3)}, path)
+    with pytest.raises(BadWeightsError, match="not an architecture"):
+        srup.describe(weights=path, scale=4)
+
+
+def test_without_spandrel_a_foreign_file_says_what_to_install(
+    foreign_weights, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from srup.models.foreign import describe as foreign_describe
+
+    spandrel_import.spandrel.cache_clear()
+    foreign_describe._described.cache_clear()
+    real = spandrel_import.importlib.util.find_spec
+    monkeypatch.setattr(
+        spandrel_import.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "spandrel" else real(name, *a),
+    )
+    try:
+        with pytest.raises(MissingExtraError, match=r"srup\[models\]"):
+            srup.describe(weights=foreign_weights["compact", ".pth"], scale=4)
+    finally:
+        spandrel_import.spandrel.cache_clear()
+
+
+def test_spandrel_imports_with_a_torchvision_that_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    spandrel_import.spandrel.cache_clear()
+    for name in [n for n in sys.modules if n.startswith(("spandrel", "torchvision"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(spandrel_import, "torchvision_problem", lambda: "operator does not exist")
+    try:
+        module = spandrel_import.spandrel()
+        assert len(module.MAIN_REGISTRY.architectures()) > 30
+        assert "torchvision" not in sys.modules  # the stand-in is gone again
+    finally:
+        spandrel_import.spandrel.cache_clear()
