@@ -75,9 +75,10 @@ class MemoryEstimate:
     output at its final size (when a resize makes another), one more copy of it while it is
     encoded, the float64 planes of a resize to a size no network makes or of flattening
     alpha (:data:`RESIZE_BYTES_PER_SAMPLE`, :data:`FLATTEN_BYTES_PER_SAMPLE`), the engine's
-    working memory, and for a lossy picture whose strength ``--denoise auto`` chooses, the
-    estimate's (:data:`ESTIMATE_COPY_BYTES_PER_PIXEL`). An upper estimate from measured
-    peaks, not a measurement."""
+    working memory (:data:`WORKING_BYTES`, or another project's network's own, up to a
+    whole picture's: ``up.working_bytes``), and for a lossy picture whose strength
+    ``--denoise auto`` chooses, the estimate's (:data:`ESTIMATE_COPY_BYTES_PER_PIXEL`). An
+    upper estimate from measured peaks, not a measurement."""
 
     total: int
     out_size: tuple[int, int]
@@ -119,7 +120,10 @@ def estimate_memory(
     s = _network_scale(up, factor)
     network = (width * s, height * s) if s else (width, height)
     px = channels * sample
-    total = width * height * px + 2 * final[0] * final[1] * px + WORKING_BYTES
+    work = getattr(up, "working_bytes", None)
+    network_work = work(width, height) if work is not None else None
+    working = WORKING_BYTES if network_work is None else max(WORKING_BYTES, network_work)
+    total = width * height * px + 2 * final[0] * final[1] * px + working
     planes = 0  # the float64 planes of a resize, or of flattening: the larger
     if network != final:
         total += network[0] * network[1] * px

@@ -22,7 +22,13 @@ __all__ = ["export"]
     help="The .onnx file to write.",
 )
 @click.option("-m", "--model", default="auto", show_default=True, help="Model name.")
-@click.option("-s", "--scale", type=click.IntRange(2, 8), default=3, show_default=True)
+@click.option(
+    "-s",
+    "--scale",
+    type=click.IntRange(2, 8),
+    default=None,
+    help="The network's scale [default: a --weights file's own, else 3].",
+)
 @click.option("--weights", type=click.Path(path_type=Path), help="A .safetensors file to use.")
 @click.option(
     "--form",
@@ -51,4 +57,4 @@ def export(onnx_file, model, scale, weights, form, overwrite) -> None:
     )
     path = export_onnx(up, onnx_file, form=form)
     shape = "(N, 3, H, W) RGB" if form == "rgb" else "(N, 1, H, W) Y"
-    click.echo(f"wrote {path}: {up.name} ×{scale}, input {shape} float32 in [0, 1]")
+    click.echo(f"wrote {path}: {up.name} ×{up.scale}, input {shape} float32 in [0, 1]")

@@ -124,7 +124,7 @@ class Checked:
 @click.option(
     "--weights",
     type=click.Path(path_type=Path),
-    help="A weights file to use: srup's .safetensors, or another project's .pth/.ckpt/"
+    help="A weights file to use: srup's .safetensors, or another project's .pth/.ckpt/.bin/"
     ".safetensors of any architecture spandrel knows (pip install 'srup[models]').",
 )
 @click.option(

@@ -149,6 +149,12 @@ class BenchmarkRun:
         from srup.data.degrade import parse
 
         deg = parse(self.degradation)
+        for w in self.weights:  # a file no asked scale scores would vanish from the table
+            own = weights_scale(w)
+            if own is not None and own not in self.scales:
+                raise UnknownModelError(
+                    f"{w}: these weights are for ×{own}, a scale not asked for; add -s {own}"
+                )
         datasets = [discover(p) for p in self.paths]
         for scale in self.scales:  # a scale with nothing to score fails before any work
             self._methods(scale)

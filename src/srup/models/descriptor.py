@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["ModelDescriptor", "describe", "weights_scale"]
+__all__ = ["DEFAULT_SCALE", "ModelDescriptor", "describe", "weights_scale"]
+
+DEFAULT_SCALE = 3  # the scale asked for when neither a scale nor a weights file says
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,10 @@ class ModelDescriptor:
         """Nothing when the weight set runs in ``precision`` (fp32, fp16, bf16);
         :class:`~srup.errors.UnsupportedPrecision`, naming those it runs in, otherwise."""
         if precision not in self.precisions:
+            why = self.metadata.get(f"{precision}_left_out")
             raise UnsupportedPrecision(
-                f"{self.name} does not run in {precision}; use one of {', '.join(self.precisions)}"
+                f"{self.name} does not run in {precision}{f' ({why})' if why else ''}; use "
+                f"{' or '.join(self.precisions)}"
             )
 
     def runnable(self, dtype: torch.dtype) -> nn.Module:
@@ -192,14 +196,16 @@ class ModelDescriptor:
 
 def describe(
     model: str = "auto",
-    scale: int = 3,
+    scale: int | None = None,
     weights: str | os.PathLike[str] | None = None,
     lossy: bool = False,
     denoise: str | float = "auto",
 ) -> ModelDescriptor:
     """The weight set :func:`srup.load` would run: a shipped ``model`` (``auto``: the best
     fast shipped model for ``scale``, its real-photo variant when ``lossy``), or the file
-    ``weights``, whose header names its architecture and scale.
+    ``weights``: srup's (its header names its architecture and scale) or another project's
+    (``.pth``, ``.ckpt``, ``.safetensors``: :mod:`srup.models.foreign`, with the
+    ``srup[models]`` extra). ``scale``: None for the file's own, or ×3 without a file.
 
     ``denoise``: ``"auto"`` (the above), or a strength from 0 to 1 on the family of
     ``model`` (``auto`` or a clean model's name such as ``fsrcnn``): 0 the clean model,
@@ -219,6 +225,8 @@ def describe(
     where it has no family to walk, and for a strength above 0 on a model with neither
     real nor capture weights at ``scale`` (``espcn7`` at ×2)."""
     model = arguments.text("model", model)
+    if scale is None:  # the file's own scale, or ×3
+        scale = (weights_scale(weights) if weights is not None else None) or DEFAULT_SCALE
     scale = arguments.integer("scale", scale)
     lossy = arguments.boolean("lossy", lossy)
     strength = parse_denoise(denoise)
@@ -265,7 +273,23 @@ def _is_foreign(weights: Path, model: str) -> bool:
     if kind != "safetensors":
         return weights.suffix.lower() != ".safetensors"
     named = read_weights_header(weights).model
-    return model == "auto" if named is None else named not in registry.names()
+    if named is not None:
+        return named not in registry.names()
+    return model == "auto" or not _names_fit(weights, model)
+
+
+def _names_fit(weights: Path, model: str) -> bool:
+    """Whether the tensors of the headerless safetensors file ``weights`` are named as the
+    srup architecture ``model`` names its own (an unknown ``model``: taken as fitting,
+    for :func:`describe` to refuse by name)."""
+    from srup.models.weights import read_header
+
+    arch = split_name(model)[0]
+    if arch not in registry.names():
+        return True
+    spec = registry.get(arch)
+    own = set(spec.create(spec.scales[0]).state_dict())
+    return set(read_header(weights)) - {"__metadata__"} <= own
 
 
 def _foreign(weights: Path, model: str, scale: int) -> ModelDescriptor:

@@ -127,6 +127,11 @@ class Engine:
             fixed = 0.0  # auto: what lossless input gets
         self.first = self._upscaler(first, fixed)[0]
 
+    def working_bytes(self, width: int, height: int) -> int | None:
+        """As :meth:`Upscaler.working_bytes`, for the weight set a ``width``×``height``
+        picture runs with when a ``--weights`` file names it (None otherwise)."""
+        return self.first.working_bytes(width, height) if self.weights is not None else None
+
     @property
     def estimates(self) -> bool:
         """Whether lossy pictures are estimated (:mod:`srup.imaging.estimate`): ``-m auto`` with

@@ -119,9 +119,19 @@ class Upscaler:
                 raise
             reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else "an error"
             raise UnsupportedPrecision(
-                f"{self.name} does not run in {precision_name(dtype)} here ({reason}); "
-                "use --precision fp32"
+                f"{self.name} does not run in {precision_name(dtype)} here ({reason}); use fp32"
             ) from None
+
+    def working_bytes(self, width: int, height: int) -> int | None:
+        """Host memory the network's work on a ``width``×``height`` picture needs, in
+        bytes, where it differs from the batch's fixed allowance
+        (:data:`srup.batch.memory.WORKING_BYTES`): another project's network, measured on a
+        probe and up to a whole picture's when it runs untiled. None for srup's own
+        networks, whose tiles keep to the allowance, and on a GPU."""
+        measure = getattr(self.tiler, "working_bytes", None)
+        if not self.descriptor.foreign or measure is None:
+            return None
+        return int(measure(height, width))
 
     @property
     def name(self) -> str:
@@ -259,7 +269,7 @@ class Upscaler:
 # shape: the public keyword API of srup.load, kept as users call it (positionally too)
 def load(
     model: str = "auto",
-    scale: int = 3,
+    scale: int | None = None,
     device: str = "auto",
     weights: str | os.PathLike[str] | None = None,
     tile: int | str | TileSize = "auto",
@@ -273,8 +283,12 @@ def load(
     ``model``: a shipped model (``srup models``: ``fsrcnn``, ``fsrcnn-real``, …) or ``auto``
     (the best fast shipped model for ``scale``; with ``lossy=True``, its real-photo variant,
     made for JPEG-compressed, blurred, noisy input).
-    ``weights``: a safetensors file to use instead of the shipped one; its header names the
-    model and scale. ``tile``: input tile side in pixels, 0 for the whole image, at least
+    ``scale``: the network's scale; None for a ``weights`` file's own, else ×3.
+    ``weights``: a weights file to use instead of the shipped one: srup's safetensors (its
+    header names the model and scale), or with the ``srup[models]`` extra another project's
+    ``.pth``/``.ckpt``/``.safetensors`` of any architecture spandrel recognises
+    (docs/models.md: read without unpickling anything but tensors, a tiling guarantee
+    measured on the weights). ``tile``: input tile side in pixels, 0 for the whole image, at least
     :data:`srup.choices.MIN_TILE` (32) otherwise, or ``auto`` for a memory budget. ``device``:
     auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32, fp16 or bf16. ``resident``: keep
     the picture on the device for the whole upscale (:mod:`srup.runtime.tilers.device`); None: on

@@ -125,3 +125,13 @@ def test_video_runs_through_another_projects_model_with_its_audio(
         video = container.streams.video[0]
         assert (video.width, video.height) == (192, 128)
         assert len(container.streams.audio) == 1
+
+
+def test_export_refuses_another_projects_network_in_one_line(
+    runner, foreign_weights, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    weights = foreign_weights["compact", ".pth"]
+    out = tmp_path / "m.onnx"
+    res = runner.invoke(cli, ["export", "--onnx", str(out), "--weights", str(weights), "-s", "4"])
+    assert res.exit_code == 1 and "exports its own networks only" in res.output
+    assert not out.exists()

@@ -52,7 +52,10 @@ def test_spandrels_detection_becomes_the_descriptor(
     assert d.channels == expected.input_channels
     assert d.input_space == ("RGB" if expected.input_channels == 3 else "Y")
     wanted = ["fp32"] + ["fp16"] * expected.supports_half + ["bf16"] * expected.supports_bfloat16
-    assert list(d.precisions) == wanted
+    # What spandrel declares, less what fails on a probe: SwinIR's bf16 (float32 masks).
+    failing = ["bf16"] if name == "swinir" else []
+    assert list(d.precisions) == [p for p in wanted if p not in failing]
+    assert [p for p in ("fp16", "bf16") if f"{p}_left_out" in d.metadata] == failing
     assert d.metadata["spandrel_tiling"] == expected.tiling.lower()
     if expected.minimum:
         assert f"at least {expected.minimum} px" in d.metadata["size_requirements"]

@@ -165,9 +165,12 @@ def _check_pickles(path: Path, kind: str) -> None:
             bad = unsafe_globals(f, _LEGACY_PICKLES)
     if bad:
         shown = ", ".join(sorted(set(bad))[:3])
+        # A class (Conv2d, a model's own) rather than a function: a whole model was pickled.
+        whole = any(name.rpartition(".")[2][:1].isupper() for name in bad)
+        hint = "; save the model's state_dict() instead" if whole else ""
         raise BadWeightsError(
             f"{path}: refused, its pickle names {shown}, which a weights file has no use for "
-            "(loading it could run code); only tensors and plain containers are read"
+            f"(loading it could run code); only tensors and plain containers are read{hint}"
         )
 
 
@@ -198,7 +201,11 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, object]:
             "state dicts only (.safetensors, or .pth/.ckpt holding tensors)"
         )
     if kind == "unknown":
-        raise BadWeightsError(f"{path}: not a weights file (.safetensors, .pth or .ckpt)")
+        what = "empty" if path.stat().st_size == 0 else "damaged, truncated or not weights"
+        raise BadWeightsError(
+            f"{path}: neither a PyTorch checkpoint nor safetensors ({what}); srup reads "
+            ".safetensors, .pth, .ckpt and .bin weights files"
+        )
     _check_pickles(path, kind)
     try:
         with warnings.catch_warnings():  # its note on pickle protocols is not the user's

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from srup.models.foreign.spandrel_import import spandrel
 
 if TYPE_CHECKING:
     from srup.models.descriptor import ModelDescriptor
+    from srup.models.foreign.network import ForeignNetwork
 
 __all__ = ["describe_file"]
 
@@ -87,10 +89,34 @@ def _check_kind(path: Path, desc: Any) -> None:
         )
 
 
-def _precisions(desc: Any) -> tuple[str, ...]:
-    return (
-        ("fp32",) + ("fp16",) * bool(desc.supports_half) + ("bf16",) * bool(desc.supports_bfloat16)
-    )
+_PROBE = 20  # pixels a side: not a multiple of common windows, nor a size built for
+
+
+def _precisions(desc: Any, net: ForeignNetwork) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The precisions the network runs in: fp32, and fp16 and bf16 where spandrel says the
+    architecture supports them and a copy of the network, in that precision, runs a small
+    probe on the CPU (SwinIR says bf16, then builds float32 attention masks at sizes other
+    than the one it was built for). And why each one spandrel claims is left out."""
+    import copy
+
+    import torch
+
+    claimed = {"fp16": desc.supports_half, "bf16": desc.supports_bfloat16}
+    runs, why = ["fp32"], {}
+    for name, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
+        if not claimed[name]:
+            continue
+        low = copy.deepcopy(net).to(dtype)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                low.picture(torch.rand(1, net.channels, _PROBE, _PROBE))
+        except RuntimeError as e:
+            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            why[name] = f"declared by spandrel, but fails here: {text[:100]}"
+            continue
+        runs.append(name)
+    return tuple(runs), why
 
 
 def _requirements(desc: Any) -> str:
@@ -164,6 +190,9 @@ def _described(path: Path, _stamp: tuple[int, int]) -> ModelDescriptor:
 
         return copy.deepcopy(net)
 
+    precisions, left_out = _precisions(desc, net)
+    for name, text in left_out.items():
+        meta[f"{name}_left_out"] = text
     spec = ModelSpec(
         name=desc.architecture.id,
         title=desc.architecture.name,
@@ -172,7 +201,7 @@ def _described(path: Path, _stamp: tuple[int, int]) -> ModelDescriptor:
         receptive_radius=lambda _scale: reach.overlap,
         scales=(net.scale,),
         input_spaces=(meta["input_space"],),
-        precisions=_precisions(desc),
+        precisions=precisions,
     )
     name = f"{desc.architecture.id}:{path.name}"
     return ModelDescriptor(

@@ -3,9 +3,9 @@
 Measuring how far a network reaches (:mod:`srup.models.foreign.reach`) runs it a few times
 on small probes: milliseconds for a compact network, seconds for a deep one such as
 ESRGAN's 23-block RRDBNet. The result depends only on the file's tensors and the measuring
-code, so it is kept in ``reach.json`` in srup's cache folder (``$SRUP_CACHE_DIR``, else
-``$XDG_CACHE_HOME/srup``, else ``~/.cache/srup``), keyed by the file's SHA-256 and
-:data:`VERSION`. A cache that cannot be read or written is ignored: it only saves time.
+code, so it is kept under ``reach/`` in srup's cache folder (``$SRUP_CACHE_DIR``, else
+``$XDG_CACHE_HOME/srup``, else ``~/.cache/srup``), one file per weights file's SHA-256,
+loader and :data:`VERSION`. A cache that cannot be read or written is ignored: it only saves time.
 """
 
 from __future__ import annotations
@@ -40,24 +40,20 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read(file: Path) -> dict[str, list[int | None]]:
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def remembered_reach(path: Path, loader: str, measure: Callable[[], Reach]) -> Reach:
     """The :class:`Reach` of the weights in ``path`` (read by ``loader``, e.g. ``spandrel
-    0.4.2``): remembered, or ``measure()`` and remembered."""
+    0.4.2``): remembered, or ``measure()`` and remembered. One small file per weights file
+    and loader, so that runs side by side (``--shard``, ``parallel``) never lose one
+    another's."""
     from srup.errors import OutputError
     from srup.files import write_file
 
-    key = f"{_digest(path)}:{loader}:{VERSION}"
-    file = cache_dir() / "reach.json"
-    known = _read(file)
-    entry = known.get(key)
+    slug = "".join(c if c.isalnum() or c in ".-" else "_" for c in loader)
+    file = cache_dir() / "reach" / f"{_digest(path)}-{slug}-v{VERSION}.json"
+    try:
+        entry = json.loads(file.read_text())
+    except (OSError, ValueError):
+        entry = None
     if (
         isinstance(entry, list)
         and len(entry) == 2
@@ -65,10 +61,9 @@ def remembered_reach(path: Path, loader: str, measure: Callable[[], Reach]) -> R
     ):
         return Reach(entry[0], entry[1])
     reach = measure()
-    known[key] = [reach.radius, reach.period]
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        blob = json.dumps(known, indent=0, sort_keys=True).encode()
+        blob = json.dumps([reach.radius, reach.period]).encode()
         write_file(file, lambda f: f.write(blob))
     except (OSError, OutputError):
         pass  # a read-only home: measured again next time

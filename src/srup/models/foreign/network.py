@@ -18,6 +18,7 @@ requirements (reflecting at the bottom and right) and crops the result, and clam
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -64,7 +65,11 @@ class ForeignNetwork(nn.Module):
         full-range gray), float32 ``(N, C, h·s, w·s)`` clamped to [0, 1]. Batches run one
         picture at a time (spandrel's call takes one)."""
         dtype = self._dtype()
-        outs = [self._call(x[i : i + 1].to(dtype)) for i in range(x.shape[0])]
+        with warnings.catch_warnings():
+            # Their code's own deprecation warnings (SwinIR's torch.meshgrid) are not the
+            # user's to read on every run: srup prints one line per problem.
+            warnings.simplefilter("ignore")
+            outs = [self._call(x[i : i + 1].to(dtype)) for i in range(x.shape[0])]
         return torch.cat(outs).float()
 
     def _full_range(self, y: torch.Tensor) -> torch.Tensor:

@@ -85,7 +85,7 @@ class Reach:
                 "window grid, tiled equals untiled"
             )
         if self.radius is None:
-            return f"reaches beyond {MAX_EXACT_RADIUS} px (or the whole picture): overlap bounded"
+            return f"reach beyond {MAX_EXACT_RADIUS} px, up to the whole picture: overlap bounded"
         return (
             f"reach {self.radius} px, but not the same function wherever a tile starts: "
             "overlap bounded"

@@ -40,6 +40,24 @@ class HostTiler(Tiler):
         side = math.sqrt(TILE_BUDGET_BYTES / self.bytes_per_out_px) / self.scale
         return int(min(2048, max(64, side)))
 
+    def runs_whole(self, height: int, width: int) -> bool:
+        """Whether a ``height``×``width`` picture runs in one tile: asked for (``tile``
+        0), or ``auto`` with :attr:`prefer_whole` and its working memory within
+        :data:`WHOLE_BUDGET_BYTES`."""
+        whole = height * width * self.scale**2 * self.bytes_per_out_px
+        asked = self.tile.side == 0
+        return asked or (self.tile.auto and self.prefer_whole and whole <= WHOLE_BUDGET_BYTES)
+
+    def working_bytes(self, height: int, width: int) -> int:
+        """The working memory of upscaling a ``height``×``width`` picture, in bytes: its
+        largest tile's (read with the overlap), or the whole picture's where it runs whole."""
+        if self.runs_whole(height, width):
+            h, w = height, width
+        else:
+            side = self.side
+            h, w = min(height, side) + 2 * self.overlap, min(width, side) + 2 * self.overlap
+        return int(h * w * self.scale**2 * self.bytes_per_out_px)
+
     def _run_tile(self, tile: np.ndarray, premultiply: bool = False) -> np.ndarray:
         """``(h, w, C)`` uint8/uint16 → ``(h*s, w*s, C)`` of the same dtype; ``premultiply``:
         as :meth:`~srup.runtime.color_pipeline.ColorPipeline.levels`."""
@@ -62,11 +80,8 @@ class HostTiler(Tiler):
             return self._run_tile(tile, premultiply)
 
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
-            side = self.side
-            h, w = pixels.shape[:2]
-            whole = h * w * self.scale**2 * self.bytes_per_out_px
-            if self.tile.auto and self.prefer_whole and whole <= WHOLE_BUDGET_BYTES:
-                side = 0  # a network that sees the whole picture: untiled, where it fits
+            # A network whose tiling is bounded runs untiled where it fits.
+            side = 0 if self.runs_whole(*pixels.shape[:2]) else self.side
             return tiling.run(
                 run_tile,
                 pixels,
