@@ -135,3 +135,42 @@ def test_export_refuses_another_projects_network_in_one_line(
     res = runner.invoke(cli, ["export", "--onnx", str(out), "--weights", str(weights), "-s", "4"])
     assert res.exit_code == 1 and "exports its own networks only" in res.output
     assert not out.exists()
+
+
+def test_benchmark_refuses_a_file_of_a_scale_not_asked_for(
+    runner, foreign_weights, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    hr = tmp_path / "HR"
+    hr.mkdir()
+    Image.fromarray(photo(48, 40)).save(hr / "p.png")
+    weights = foreign_weights["compact", ".pth"]
+    res = runner.invoke(cli, ["benchmark", str(tmp_path), "-s", "2", "--weights", str(weights)])
+    assert res.exit_code == 2 and "×4, a scale not asked for; add -s 4" in res.output
+
+
+def test_max_memory_counts_the_networks_own_working_memory(
+    runner, foreign_weights, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import srup
+    from srup.batch.memory import WORKING_BYTES, estimate_memory
+
+    up = srup.load(weights=foreign_weights["dat", ".pth"])  # bounded: untiled where it fits
+    assert up.working_bytes(400, 300) > WORKING_BYTES  # a whole 400×300 picture's
+    assert estimate_memory(up, 400, 300, 3, 1).total > up.working_bytes(400, 300)
+    picture = tmp_path / "p.png"
+    Image.fromarray(photo(400, 300)).save(picture)
+    weights = foreign_weights["dat", ".pth"]
+    res = runner.invoke(
+        cli, ["upscale", str(picture), "--weights", str(weights), "--max-memory", "300M"]
+    )
+    assert res.exit_code == 3 and "needs about" in res.output
+
+
+def test_a_headerless_safetensors_of_another_project_with_model_is_a_usage_error(
+    runner, foreign_weights, inputs
+) -> None:  # type: ignore[no-untyped-def]
+    weights = foreign_weights["esrgan", ".safetensors"]
+    res = runner.invoke(
+        cli, ["upscale", str(inputs / "photo.jpg"), "--weights", str(weights), "-m", "fsrcnn"]
+    )
+    assert res.exit_code == 2 and "drop --model" in res.output

@@ -198,3 +198,33 @@ def test_spandrel_imports_with_a_torchvision_that_does_not(monkeypatch: pytest.M
         assert "torchvision" not in sys.modules  # the stand-in is gone again
     finally:
         spandrel_import.spandrel.cache_clear()
+
+
+def test_the_measurement_is_remembered_per_file_content(
+    foreign_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from srup.models.foreign import describe as foreign_describe
+    from srup.models.foreign import measured
+
+    monkeypatch.setenv("SRUP_CACHE_DIR", str(tmp_path / "cache"))
+    copy = tmp_path / "copy.pth"
+    shutil.copy(foreign_weights["span", ".pth"], copy)
+    first = srup.describe(weights=copy)
+    assert len(list((tmp_path / "cache" / "reach").iterdir())) == 1
+    foreign_describe._described.cache_clear()
+
+    def measure_again(*_args: object) -> Reach:
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(foreign_describe, "measure", measure_again)
+    again = srup.describe(weights=copy)
+    assert again.tiling == first.tiling and again.receptive_radius == first.receptive_radius
+    # A damaged entry is measured again, never trusted or fatal.
+    (entry,) = (tmp_path / "cache" / "reach").iterdir()
+    entry.write_text('["x", -1]')
+    foreign_describe._described.cache_clear()
+    monkeypatch.setattr(foreign_describe, "measure", measure)
+    assert srup.describe(weights=copy).tiling == first.tiling
+    assert measured.VERSION >= 1
