@@ -101,7 +101,10 @@ class Upscaler:
             per_px,
             size,
             descriptor.tile_alignment,
-            prefer_whole=descriptor.tiling[0] == "bounded",
+            # Another project's network runs as its project runs it: whole where it fits
+            # (no overlap to pay; docs/models.md), its own padding at the picture's edges.
+            prefer_whole=descriptor.foreign,
+            mirror=not descriptor.foreign,
         )
 
     def _probe(

@@ -43,9 +43,11 @@ class ForeignNetwork(nn.Module):
     # Its layers are the other project's, in one precision (no float32 first layer, no
     # per-layer casts as srup's networks have: srup.models.layers.run_low).
     mixed_precision = False
-    # Live activations at once, for the tilers' memory sizing: attention, concatenations
-    # and residual branches keep more alive than srup's chains (working_bytes_per_out_px).
-    live_activations = 6
+    # Live activations at once, in units of the widest module output, for the tilers'
+    # memory sizing (working_bytes_per_out_px): attention, concatenations and residual
+    # branches keep more alive than srup's chains; benchmarks/byo.py measured up to 24
+    # (SPAN; HAT 15, OmniSR 17, SwinIR 12, RRDBNet 7, Compact 5).
+    live_activations = 24
 
     def __init__(self, descriptor: Any) -> None:
         super().__init__()

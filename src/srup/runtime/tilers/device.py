@@ -99,10 +99,12 @@ class ResidentTiler(Tiler):
             warnings.simplefilter("ignore", UserWarning)
             # Asynchronous on CUDA: the host queues the first band's work while it travels.
             planes = upload(src, self.device).permute(2, 0, 1)
-        py = tiling.padding(h, self.overlap, align=self.align)
-        px = tiling.padding(w, self.overlap, align=self.align)
+        py = tiling.padding(h, self.overlap, align=self.align, mirror=self.mirror)
+        px = tiling.padding(w, self.overlap, align=self.align, mirror=self.mirror)
         tile_h, tile_w = tile if tile is not None else self.bands(h, w)
-        tiles = tiling.plan(h, w, tile_h, self.overlap, tile_width=tile_w, align=self.align)
+        tiles = tiling.plan(
+            h, w, tile_h, self.overlap, tile_width=tile_w, align=self.align, mirror=self.mirror
+        )
         return symmetric_pad(planes, py, px), tiles, (py, px)
 
     def compute(

@@ -90,4 +90,5 @@ class HostTiler(Tiler):
                 self.overlap,
                 progress=progress,
                 align=self.align,
+                mirror=self.mirror,
             )

@@ -54,6 +54,8 @@ def _spans(length: int, tile: int) -> Iterator[tuple[int, int]]:
 
 
 def _read(start: int, stop: int, padded: int, min_read: int) -> slice:
+    # Without a mirrored border (mirror=False) a tile's overlap ends at the picture's edge.
+    start, stop = max(0, start), min(padded, stop)
     short = min(min_read, padded) - (stop - start)
     if short > 0:  # widen, staying inside the padded image
         start = max(0, start - short // 2)
@@ -69,12 +71,18 @@ def _aligned(read: slice, align: int) -> slice:
     return slice(read.start - read.start % align, read.stop)
 
 
-def padding(length: int, overlap: int, min_read: int = MIN_READ, align: int = 1) -> int:
+def padding(
+    length: int, overlap: int, min_read: int = MIN_READ, align: int = 1, mirror: bool = True
+) -> int:
     """Pixels of symmetric padding on each side: the overlap, or more for an image smaller
     than ``min_read`` (extra symmetric padding leaves the first ``overlap`` pixels as they
     are, so the result does not change), rounded up to a multiple of ``align``: a network
     whose windows are anchored to its input's corner then places them on the picture as it
-    does when it runs on the picture alone."""
+    does when it runs on the picture alone. ``mirror=False``: none at all, for a network
+    that pads the picture's edges itself (another project's, which srup runs as its project
+    does: :mod:`srup.models.foreign.network`)."""
+    if not mirror:
+        return 0
     pad = max(overlap, -(-(min_read - length) // 2))
     return -(-pad // align) * align
 
@@ -87,6 +95,7 @@ def plan(
     min_read: int = MIN_READ,
     tile_width: int | None = None,
     align: int = 1,
+    mirror: bool = True,
 ) -> list[Tile]:
     """Tiles covering a ``height × width`` image padded as :func:`padding` says, in row
     order; ``tile`` is the side (the height, where ``tile_width`` gives the width);
@@ -95,12 +104,14 @@ def plan(
     Every tile reads at least ``min_read`` pixels per side: oneDNN picks other kernels (with
     other rounding) for small inputs, so no network call may be that small, and the result
     does not depend on the tiling. ``align``: every read starts at a multiple of it in the
-    padded image, as the whole picture's does (:func:`_aligned`).
+    padded image, as the whole picture's does (:func:`_aligned`); ``mirror``: as
+    :func:`padding`.
     """
     if tile <= 0:
         tile = tile_width = max(height, width, 1)
     tile_width = tile if tile_width is None else tile_width
-    py, px = padding(height, overlap, min_read, align), padding(width, overlap, min_read, align)
+    py = padding(height, overlap, min_read, align, mirror)
+    px = padding(width, overlap, min_read, align, mirror)
     tiles = []
     for y0, y1 in _spans(height, tile):
         for x0, x1 in _spans(width, tile_width):
@@ -125,17 +136,21 @@ def run(
     out: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
     align: int = 1,
+    mirror: bool = True,
 ) -> np.ndarray:
     """Apply ``fn`` tile by tile to ``image`` ``(H, W, C)``; returns ``(H*s, W*s, C)``.
 
     ``out`` may be a preallocated output (a memory map, say); ``progress(done, total)`` is
-    called after each tile; ``align`` as :func:`plan`.
+    called after each tile; ``align`` and ``mirror`` as :func:`plan`.
     """
     h, w = image.shape[:2]
-    py, px = padding(h, overlap, align=align), padding(w, overlap, align=align)
+    py, px = (
+        padding(h, overlap, align=align, mirror=mirror),
+        padding(w, overlap, align=align, mirror=mirror),
+    )
     pads = ((py, py), (px, px)) + ((0, 0),) * (image.ndim - 2)
-    padded = np.pad(image, pads, mode="symmetric")
-    tiles = plan(h, w, tile, overlap, align=align)
+    padded = np.pad(image, pads, mode="symmetric") if mirror else image
+    tiles = plan(h, w, tile, overlap, align=align, mirror=mirror)
     for i, t in enumerate(tiles):
         keep, place = t.placement(scale, py, px)
         crop = fn(padded[t.read])[keep]

@@ -100,6 +100,7 @@ class Tiler(ABC):
     tile: TileSize = TileSize.AUTO
     align: int = 1
     prefer_whole: bool = False
+    mirror: bool = True
 
     @property
     def scale(self) -> int:
