@@ -47,7 +47,6 @@ LOAD_CASES = [
     (dict(scale="3"), InvalidArgumentType),
     (dict(scale=3.0), InvalidArgumentType),
     (dict(scale=True), InvalidArgumentType),
-    (dict(scale=None), InvalidArgumentType),
     (dict(scale=0), UnknownModelError),
     (dict(scale=-3), UnknownModelError),
     (dict(scale=10**100), UnknownModelError),

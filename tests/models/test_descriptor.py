@@ -69,6 +69,6 @@ def test_load_refuses_a_precision_the_weight_set_does_not_run_in(monkeypatch):
     d = describe("espcn", 3)
     fp32_only = dataclasses.replace(d, spec=dataclasses.replace(d.spec, precisions=("fp32",)))
     monkeypatch.setattr("srup.runtime.upscaler.describe", lambda *a, **k: fp32_only)
-    with pytest.raises(UnsupportedPrecision, match="does not run in bf16; use one of fp32"):
+    with pytest.raises(UnsupportedPrecision, match="does not run in bf16; use fp32"):
         srup.load("espcn", 3, device="cpu", precision="bf16")
     assert srup.load("espcn", 3, device="cpu", precision="fp32").precision == "fp32"

@@ -56,6 +56,13 @@ def export_module(up: Upscaler, form: str = "rgb") -> nn.Module:
             f"up must be an Upscaler (from srup.load), got {type(up).__name__}"
         )
     arguments.choice("form", form, ONNX_FORMS)
+    if up.descriptor.foreign:
+        # Their forward passes branch on sizes in Python (padding to a multiple, windows),
+        # which a trace would fix to the probe's size and batch.
+        raise ExportError(
+            f"{up.name}: srup exports its own networks only; another project's network "
+            "traces to one fixed size (export it with that project's tools)"
+        )
     if form == "y" and up.descriptor.channels != 1:
         raise InvalidArgument(f"{up.name} reads RGB, not luma: export it with --form rgb")
     # The weights' own export form, not the one tuned for a tiler.
@@ -94,13 +101,6 @@ def export_onnx(up: Upscaler, path: str | os.PathLike[str], form: str = "rgb") -
     path = arguments.path("path", path)
     if path.suffix.lower() != ".onnx":
         raise InvalidArgument(f"{path}: give the ONNX file an .onnx extension")
-    if up.descriptor.foreign:
-        # Their forward passes branch on sizes in Python (padding to a multiple, windows),
-        # which a trace would fix to the probe's size and batch.
-        raise ExportError(
-            f"{up.name}: srup exports its own networks only; another project's network "
-            "traces to one fixed size (export it with that project's tools)"
-        )
     module = export_module(up, form)
     try:
         import onnx

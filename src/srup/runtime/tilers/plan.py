@@ -127,6 +127,7 @@ def plan(
     return tiles
 
 
+# shape: the tiling's knobs (align, mirror) are a Tiler's fields, passed through as they are
 def run(
     fn: Callable[[np.ndarray], np.ndarray],
     image: np.ndarray,
