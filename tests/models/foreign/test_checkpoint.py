@@ -181,3 +181,36 @@ def test_damaged_weights_files_are_refused_or_read_never_crash(tmp_path: Path, d
         assert "\n" not in str(e)
     else:
         assert isinstance(loaded, dict)
+
+
+def test_a_second_spelling_of_data_pkl_is_refused_not_scanned_past(tmp_path: Path) -> None:
+    # PyTorch finds archive/data.pkl case-insensitively: a decoy beside the real one must
+    # not be the one scanned.
+    honest = tmp_path / "honest.pth"
+    torch.save(_state(), honest)
+    path = tmp_path / "two.pth"
+    with zipfile.ZipFile(honest) as z, zipfile.ZipFile(path, "w") as out:
+        for info in z.infolist():
+            out.writestr(info, z.read(info))
+        prefix = z.namelist()[0].split("/")[0]
+        out.writestr(f"{prefix}/DATA.PKL", pickle.dumps({"x": _Evals()}, protocol=2))
+    with pytest.raises(BadWeightsError, match=r"one data\.pkl"):
+        read_state_dict(path)
+
+
+def test_a_pickle_too_large_for_a_state_dict_is_refused_before_it_is_inflated(
+    tmp_path: Path,
+) -> None:
+    from srup.models.foreign import checkpoint
+
+    path = tmp_path / "bomb.pth"
+    torch.save(_state(), path)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(checkpoint, "MAX_PICKLE_BYTES", 64)  # the real cap is 64 MiB
+        with pytest.raises(BadWeightsError, match="at most"):
+            read_state_dict(path)
+
+
+def test_extension_code_globals_are_not_taken() -> None:
+    stream = io.BytesIO(b"\x80\x02\x82\x01N\x85R.")  # EXT1 1, then a call
+    assert unsafe_globals(stream) == ["<extension code 1>"]

@@ -228,3 +228,43 @@ def test_the_measurement_is_remembered_per_file_content(
     monkeypatch.setattr(foreign_describe, "measure", measure)
     assert srup.describe(weights=copy).tiling == first.tiling
     assert measured.VERSION >= 1
+
+
+def test_tensors_that_are_not_stored_as_they_claim_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "expanded.pth"
+    torch.save({"w": torch.zeros(1).expand(10**8)}, path)
+    with pytest.raises(BadWeightsError, match="expanded by its strides"):
+        srup.describe(weights=path, scale=4)
+
+
+def test_keys_that_are_not_names_are_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "keys.pth"
+    torch.save({None: torch.zeros(1), "x": torch.ones(1)}, path)
+    with pytest.raises(BadWeightsError, match="not names"):
+        srup.describe(weights=path, scale=4)
+
+
+def test_integer_weights_for_a_floating_point_network_are_refused(tmp_path: Path) -> None:
+    from tests.models.foreign.conftest import build
+
+    state = {k: v.to(torch.int32) for k, v in build("compact").state_dict().items()}
+    path = tmp_path / "ints.pth"
+    torch.save(state, path)
+    with pytest.raises(BadWeightsError, match="floating-point"):
+        srup.describe(weights=path, scale=4)
+
+
+@pytest.mark.parametrize("content", ["[" * 5000, "[1, 3]", '["x", 1]', "[0, 1e99]"])
+def test_a_damaged_or_impossible_cache_entry_is_measured_again(
+    foreign_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:  # type: ignore[no-untyped-def]
+    from srup.models.foreign import describe as foreign_describe
+    from srup.models.foreign.measured import remembered_reach
+
+    monkeypatch.setenv("SRUP_CACHE_DIR", str(tmp_path / "cache"))
+    path = foreign_weights["compact", ".pth"]
+    truth = remembered_reach(path, "test", lambda: Reach(6, 1))
+    (entry,) = (tmp_path / "cache" / "reach").iterdir()
+    entry.write_text(content)
+    assert remembered_reach(path, "test", lambda: truth) == truth
+    assert foreign_describe.describe_file  # the module imports

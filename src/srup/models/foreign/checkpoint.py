@@ -66,6 +66,10 @@ _STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
 _STRINGS |= {"STRING", "BINSTRING", "SHORT_BINSTRING"}
 _PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
 _GETS = {"GET", "BINGET", "LONG_BINGET"}
+# A state dict's pickle holds names and tensor references, kilobytes; the tensors are
+# elsewhere in the archive. More is a decompression bomb, not weights.
+MAX_PICKLE_BYTES = 64 << 20
+MAX_OPCODES = 5_000_000
 _LEGACY_PICKLES = 5  # magic number, protocol, system info, the object, storage keys
 
 
@@ -99,7 +103,11 @@ def _pickle_globals(stream: IO[bytes]) -> list[str]:
     bad: list[str] = []
     pushed: list[str | None] = []
     memo: dict[object, str | None] = {}
-    for op, arg, _pos in pickletools.genops(stream):
+    for count, (op, arg, _pos) in enumerate(pickletools.genops(stream)):
+        if count > MAX_OPCODES:
+            bad.append("<more opcodes than a state dict has>")
+            break
+        del pushed[:-2]  # a STACK_GLOBAL reads the last two; the rest is never read
         name = op.name
         if name in _STRINGS:
             pushed.append(str(arg))
@@ -109,6 +117,9 @@ def _pickle_globals(stream: IO[bytes]) -> list[str]:
             memo[len(memo)] = pushed[-1] if pushed else None
         elif name in _GETS:
             pushed.append(memo.get(arg))
+        elif name in ("EXT1", "EXT2", "EXT4"):  # a global by copyreg's extension code
+            bad.append(f"<extension code {arg}>")
+            pushed.append(None)
         elif name in ("GLOBAL", "INST"):
             module, _, attr = str(arg).partition(" ")
             if (module, attr) not in ALLOWED_GLOBALS:
@@ -153,12 +164,20 @@ def _check_pickles(path: Path, kind: str) -> None:
     if kind == "zip-pickle":
         try:
             with zipfile.ZipFile(path) as z:
-                pickles = [n for n in z.namelist() if n.endswith("data.pkl")]
-                data = z.read(pickles[0]) if len(pickles) == 1 else None
+                infos = z.infolist()
+                # PyTorch's reader finds names case-insensitively: every spelling counts.
+                pickles = [i for i in infos if i.filename.lower().endswith("data.pkl")]
+                odd = any("\0" in i.filename for i in infos)
+                big = any(i.file_size > MAX_PICKLE_BYTES for i in pickles)
+                one = len(pickles) == 1 and not odd and not big
+                data = z.read(pickles[0]) if one else None
         except Exception as e:  # zipfile raises BadZipFile, UnicodeDecodeError, zlib.error, …
             raise BadWeightsError(f"{path}: a damaged zip archive ({type(e).__name__})") from None
         if data is None:
-            raise BadWeightsError(f"{path}: not a PyTorch weights archive (no one data.pkl)")
+            raise BadWeightsError(
+                f"{path}: not a PyTorch weights archive (one data.pkl of at most "
+                f"{MAX_PICKLE_BYTES >> 20} MiB, names without NUL)"
+            )
         bad = unsafe_globals(io.BytesIO(data))
     else:
         with open(path, "rb") as f:

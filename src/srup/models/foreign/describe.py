@@ -40,31 +40,73 @@ __all__ = ["describe_file"]
 def _descriptor(path: Path) -> Any:
     """spandrel's descriptor for the weights in ``path`` (one line for each way it fails)."""
     sp = spandrel()
-    state = sp.canonicalize_state_dict(read_state_dict(path))
-    _check_finite(path, state)
+    state = read_state_dict(path)
+    if not all(isinstance(k, str) for k in _keys(state)):
+        raise BadWeightsError(f"{path}: its state dict has keys that are not names")
+    state = sp.canonicalize_state_dict(state)
+    _check_tensors(path, state)
     try:
-        return sp.ModelLoader().load_from_state_dict(state)
+        with warnings.catch_warnings():  # their code's deprecation warnings: not the user's
+            warnings.simplefilter("ignore")
+            desc = sp.ModelLoader().load_from_state_dict(state)
     except sp.UnsupportedModelError:
         raise BadWeightsError(
             f"{path}: not an architecture srup or spandrel {sp.__version__} recognises "
             f"({len(sp.MAIN_REGISTRY.architectures())} known; `srup models` lists srup's)"
         ) from None
     except Exception as e:  # an architecture's loader on a state dict it half-matches
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+        reason = " ".join(lines[:2])[:300] if lines else type(e).__name__
         raise BadWeightsError(f"{path}: spandrel could not build the model ({reason})") from None
+    _check_dtypes(path, desc, state)
+    return desc
 
 
-def _check_finite(path: Path, state: dict[str, Any]) -> None:
+def _keys(state: dict[Any, Any]) -> list[Any]:
+    """Every key of ``state`` and of the dictionaries nested in it."""
+    keys = []
+    for key, value in state.items():
+        keys.append(key)
+        if isinstance(value, dict):
+            keys += _keys(value)
+    return keys
+
+
+def _check_tensors(path: Path, state: dict[str, Any]) -> None:
+    """Refuse tensors that are not stored as they claim (a value expanded to billions of
+    elements by its strides: checking or copying it would fill the memory) and floating
+    point ones holding NaN or ±Inf."""
     import torch
 
     for key, value in state.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
+        if not isinstance(value, torch.Tensor):
+            continue
+        stored = value.untyped_storage().nbytes()
+        if value.numel() and stored < value.numel() * value.element_size():
+            raise BadWeightsError(
+                f"{path}: tensor {key} claims {value.numel()} values but stores "
+                f"{stored} bytes (expanded by its strides); not weights as saved"
+            )
+        if value.is_floating_point():
             bad = int((~torch.isfinite(value)).sum())
             if bad:
                 raise BadWeightsError(
                     f"{path}: tensor {key} holds {bad} NaN or infinite values; these weights "
                     "are damaged and would give black pictures"
                 )
+
+
+def _check_dtypes(path: Path, desc: Any, state: dict[str, Any]) -> None:
+    """Refuse integer or boolean tensors where the network has floating-point weights
+    (loading would cast them, and the network would turn every picture black or white)."""
+    own = desc.model.state_dict()
+    for key, value in state.items():
+        mine = own.get(key)
+        if mine is not None and mine.is_floating_point() and not value.is_floating_point():
+            raise BadWeightsError(
+                f"{path}: tensor {key} is {str(value.dtype).removeprefix('torch.')}, "
+                "the network needs floating-point weights"
+            )
 
 
 def _check_kind(path: Path, desc: Any) -> None:

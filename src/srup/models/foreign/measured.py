@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from srup.models.foreign.reach import Reach
+from srup.models.foreign.reach import PERIODS, Reach
 
 __all__ = ["VERSION", "cache_dir", "remembered_reach"]
 
@@ -40,6 +40,24 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _entry(file: Path) -> Reach | None:
+    """The remembered :class:`Reach` in ``file``, or None unless it is a small regular file
+    holding a radius and a period that a measurement can give (a wrong entry would make
+    srup tile a network as it must not be tiled)."""
+    try:
+        if not file.is_file() or file.is_symlink() or file.stat().st_size > 64:
+            return None
+        entry = json.loads(file.read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not (isinstance(entry, list) and len(entry) == 2):
+        return None
+    radius, period = entry
+    radius_ok = radius is None or (type(radius) is int and 0 <= radius <= 10**6)
+    period_ok = period is None or period in PERIODS
+    return Reach(radius, period) if radius_ok and period_ok else None
+
+
 def remembered_reach(path: Path, loader: str, measure: Callable[[], Reach]) -> Reach:
     """The :class:`Reach` of the weights in ``path`` (read by ``loader``, e.g. ``spandrel
     0.4.2``): remembered, or ``measure()`` and remembered. One small file per weights file
@@ -50,16 +68,9 @@ def remembered_reach(path: Path, loader: str, measure: Callable[[], Reach]) -> R
 
     slug = "".join(c if c.isalnum() or c in ".-" else "_" for c in loader)
     file = cache_dir() / "reach" / f"{_digest(path)}-{slug}-v{VERSION}.json"
-    try:
-        entry = json.loads(file.read_text())
-    except (OSError, ValueError):
-        entry = None
-    if (
-        isinstance(entry, list)
-        and len(entry) == 2
-        and all(v is None or (type(v) is int and v >= 0) for v in entry)
-    ):
-        return Reach(entry[0], entry[1])
+    entry = _entry(file)
+    if entry is not None:
+        return entry
     reach = measure()
     try:
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["BOUNDED_OVERLAP", "MAX_EXACT_RADIUS", "MAX_PERIOD", "MAX_PROBE", "Reach", "measure"]
+__all__ = [
+    "BOUNDED_OVERLAP",
+    "MAX_EXACT_RADIUS",
+    "MAX_PERIOD",
+    "MAX_PROBE",
+    "PERIODS",
+    "Reach",
+    "measure",
+]
 
 MAX_EXACT_RADIUS = 64  # input pixels; beyond it, tiles would be mostly overlap: bounded instead
 BOUNDED_OVERLAP = 32
@@ -43,7 +51,7 @@ _MARGIN = 2  # a NaN this close to the probe's edge may have been cut off by it
 # needs no number (the tiling is bounded either way).
 MAX_PROBE = 2 * (MAX_EXACT_RADIUS + _MARGIN) + 16
 MAX_PERIOD = 32  # windows up to this wide: SwinIR's 8, HAT's 16, windows of 32
-_PERIODS = tuple(2**k for k in range(6))  # 1, 2, 4, … MAX_PERIOD
+PERIODS = tuple(2**k for k in range(6))  # 1, 2, 4, … MAX_PERIOD
 
 
 @dataclass(frozen=True)
@@ -168,7 +176,7 @@ def measure(run: Run, channels: int, scale: int, start: int = 64) -> Reach:
             break
     if radius is None or radius > MAX_EXACT_RADIUS:
         return Reach(radius, None)
-    period = next((p for p in _PERIODS if _equivariant(run, channels, scale, radius + p, p)), None)
+    period = next((p for p in PERIODS if _equivariant(run, channels, scale, radius + p, p)), None)
     if period is None or period == 1:
         return Reach(radius, period)
     length = 2 * (radius + period + _MARGIN) + 2 * period + 8
