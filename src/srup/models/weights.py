@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INPUT_SPACES",
     "WeightsHeader",
+    "check_tensors",
     "load_state",
     "parameter_count",
     "path_for",
@@ -247,7 +248,6 @@ def load_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], d
     holds NaN or ±Inf (the message names the first such tensor and
     counts its bad values): such weights would load and turn every output black or white,
     reported as done."""
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -258,6 +258,16 @@ def load_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], d
     except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BadWeightsError(f"{path}: cannot read weights ({reason})") from None
+    check_tensors(path, tensors)
+    return tensors, meta
+
+
+def check_tensors(path: object, tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse, in one :class:`~srup.errors.BadWeightsError` line, a tensor of a dtype srup
+    cannot run (float8 kinds, complex) and a floating-point tensor holding NaN or ±Inf,
+    naming the file ``path`` and the tensor."""
+    import torch
+
     runnable = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
     for key, tensor in tensors.items():
         if (tensor.is_floating_point() or tensor.is_complex()) and tensor.dtype not in runnable:
@@ -274,7 +284,6 @@ def load_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], d
                     f"{'s' if bad > 1 else ''} of {tensor.numel()}; these weights are "
                     "damaged (a diverged training run?) and would give black pictures"
                 )
-    return tensors, meta
 
 
 def load_into(module: nn.Module, state: dict[str, torch.Tensor], source: object) -> None:

@@ -199,8 +199,8 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, object]:
     dictionaries (``params_ema``, ``state_dict``) are returned as they are.
 
     Raises :class:`~srup.errors.BadWeightsError`, one line, for a missing or unreadable
-    file, a TorchScript archive, a pickle naming anything but tensors and containers, and a
-    file that is not weights at all."""
+    file, a TorchScript archive, a pickle naming anything but tensors and containers, a
+    file that is not weights at all, and tensors srup must not run (:func:`_check_stored`)."""
     import torch
 
     from srup.models.weights import load_state
@@ -238,11 +238,43 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, object]:
         raise BadWeightsError(f"{path}: cannot read weights ({reason[:200]})") from None
     if not isinstance(loaded, dict):
         raise BadWeightsError(f"{path}: holds a {type(loaded).__name__}, not a state dict")
+    _check_stored(path, loaded)
     return loaded
 
 
-def tensors_only(state: dict[str, object]) -> dict[str, torch.Tensor]:
-    """The tensors of a (canonical, flat) state dict, for counting and checking."""
+def _tensors(state: dict[object, object], prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor in ``state`` and the dictionaries nested in it, by dotted name;
+    TypeError for a key that is not a string."""
     import torch
 
-    return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    found: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if not isinstance(key, str):  # spandrel reads keys as names
+            raise TypeError(key)
+        if isinstance(value, torch.Tensor):
+            found[f"{prefix}{key}"] = value
+        elif isinstance(value, dict):
+            found |= _tensors(value, f"{prefix}{key}.")
+    return found
+
+
+def _check_stored(path: Path, state: dict[object, object]) -> None:
+    """Refuse a tensor that is not stored as it claims (a value expanded to billions of
+    elements by its strides: checking or copying it would fill the memory), then what
+    :func:`srup.models.weights.check_tensors` refuses in srup's own files (dtypes srup
+    cannot run, NaN or ±Inf). A safetensors file stores every value, and its reader checks
+    the rest."""
+    from srup.models.weights import check_tensors
+
+    try:
+        tensors = _tensors(state)
+    except TypeError:
+        raise BadWeightsError(f"{path}: its state dict has keys that are not names") from None
+    for key, value in tensors.items():
+        stored = value.untyped_storage().nbytes()
+        if value.numel() and stored < value.numel() * value.element_size():
+            raise BadWeightsError(
+                f"{path}: tensor {key} claims {value.numel()} values but stores "
+                f"{stored} bytes (expanded by its strides); not weights as saved"
+            )
+    check_tensors(path, tensors)
