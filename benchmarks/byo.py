@@ -433,7 +433,10 @@ def time_arch(up, model, size, requested, repeat: int, budget: float) -> dict:
     shrunk = None
     if tuple(size) != tuple(requested):
         estimate = plain_seconds(model, requested)
-        shrunk = f"{_px(requested)}: ~{estimate:.0f} s a plain run, too slow to repeat here"
+        shrunk = (
+            f"{_px(requested)}: ~{estimate:.0f} s a plain run, and srup's in its tiles "
+            "longer: too slow to repeat here"
+        )
     return {
         "requested": list(requested),
         "input": [w, h],
@@ -515,6 +518,33 @@ def memory_line(row: dict, budget: float) -> str:
         + f" | {m['estimate_mb']:.0f} ({m['estimate_with_overlap_mb']:.0f}) | "
         f"{m['peak_mb']:.0f} |"
     )
+
+
+def srup_source() -> dict:
+    """Which srup was measured: its package folder, and where that is a git checkout, the
+    commit and whether src/ differs from it."""
+    import srup
+
+    folder = Path(srup.__file__).resolve().parent
+    found: dict = {"version": srup.__version__, "path": str(folder), "commit": None}
+
+    def git(*argv: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "--no-optional-locks", "-C", str(folder), *argv],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit:
+        found["commit"] = commit
+        found["src_modified"] = bool(git("status", "--porcelain", "--", "."))
+    return found
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -605,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head, flush=True)
     rows: list[dict] = []
     tmp = Path(tempfile.mkdtemp(prefix="byo-"))
+    source = srup_source()
     # srup keeps each file's measured reach in a cache: an empty one, so "describe s" is a
     # first use's; the memory processes (which inherit it) then find it filled.
     os.environ["SRUP_CACHE_DIR"] = str(tmp / "cache")
@@ -621,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
             "tile_budget_mb": TILE_BUDGET_BYTES / MiB,
             "torch": torch.__version__,
             "spandrel": sp.__version__,
+            "srup": source,
             "seconds": time.perf_counter() - started,
             "load_average": {"start": load_start, "now": list(os.getloadavg())},
             "archs": rows,
