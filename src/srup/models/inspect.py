@@ -43,6 +43,8 @@ def inspect_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key in ("purpose", "tags", "spandrel_tiling"):
         if meta.get(key):
             facts[key] = meta[key]
+    if meta.get("working_bytes_per_out_px"):  # measured: srup.models.foreign.working
+        facts["working_bytes_per_out_px"] = int(meta["working_bytes_per_out_px"])
     for key in _CARRIED:
         if meta.get(key):
             facts[key] = meta[key]

@@ -177,8 +177,10 @@ def working_bytes_per_out_px(
 ) -> float:
     """The pipeline's working memory per output pixel with ``net`` (a
     :class:`~srup.models.layers.BicubicResidual`) in ``dtype``, from which the tilers size
-    their tiles: two live activations of the widest layer (``net.live_activations`` where
-    it says more), measured on a probe input, plus ~16 float32 planes of colour work."""
+    their tiles: two live activations of the widest layer, measured on a probe input (or,
+    for another project's network, the float32 working memory measured on it,
+    ``net.measured_bytes_per_out_px``: srup.models.foreign.working), plus ~16 float32
+    planes of colour work."""
     size = 16
     peak = 0
 
@@ -190,10 +192,13 @@ def working_bytes_per_out_px(
     hooks = [m.register_forward_hook(hook) for m in net.modules() if m is not net]
     try:
         with torch.inference_mode():
+            # A first run also for a network measured already: it shows the precision works.
             net(torch.zeros(1, net.channels, size, size, device=device))
     finally:
         for h in hooks:
             h.remove()
+    measured = getattr(net, "measured_bytes_per_out_px", None)
+    if measured is not None:
+        return float(measured) + 64
     per_out_px = peak / (size * scale) ** 2
-    live = getattr(net, "live_activations", 2)
-    return live * per_out_px * torch.finfo(dtype).bits / 8 + 64
+    return 2 * per_out_px * torch.finfo(dtype).bits / 8 + 64

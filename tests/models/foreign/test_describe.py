@@ -122,6 +122,7 @@ def test_models_inspect_says_what_the_file_is(foreign_weights, runner, name: str
     assert facts["scale"] == expected.scale and facts["loader"].startswith("spandrel")
     assert facts["tiling"] == GUARANTEE[name] and facts["tiling_why"]
     assert facts["parameters"] > 0 and "fp32" in facts["precisions"]
+    assert facts["working_bytes_per_out_px"] > 0  # measured on the network
     text = runner.invoke(cli, ["models", "--inspect", str(foreign_weights[name, ".pth"])])
     assert text.exit_code == 0 and "tiling" in text.output
 
@@ -254,17 +255,32 @@ def test_integer_weights_for_a_floating_point_network_are_refused(tmp_path: Path
         srup.describe(weights=path, scale=4)
 
 
-@pytest.mark.parametrize("content", ["[" * 5000, "[1, 3]", '["x", 1]', "[0, 1e99]"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[" * 5000,
+        "[1, 3, 100]",
+        '["x", 1, 100]',
+        "[0, 1e99, 100]",
+        "[6, 1]",  # version 1's shape
+        "[6, 1, 0]",
+        "[6, 1, -5]",
+        "[6, 1, 1e99]",
+        '[6, 1, "100"]',
+        "[6, 1, NaN]",
+    ],
+)
 def test_a_damaged_or_impossible_cache_entry_is_measured_again(
     foreign_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
 ) -> None:  # type: ignore[no-untyped-def]
     from srup.models.foreign import describe as foreign_describe
-    from srup.models.foreign.measured import remembered_reach
+    from srup.models.foreign.measured import Measured, remembered
 
     monkeypatch.setenv("SRUP_CACHE_DIR", str(tmp_path / "cache"))
     path = foreign_weights["compact", ".pth"]
-    truth = remembered_reach(path, "test", lambda: Reach(6, 1))
+    truth = remembered(path, "test", lambda: Measured(Reach(6, 1), 123.0))
+    assert remembered(path, "test", lambda: Measured(Reach(1, 1), 1.0)) == truth
     (entry,) = (tmp_path / "cache" / "reach").iterdir()
     entry.write_text(content)
-    assert remembered_reach(path, "test", lambda: truth) == truth
+    assert remembered(path, "test", lambda: truth) == truth
     assert foreign_describe.describe_file  # the module imports

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from srup.errors import BadWeightsError, UnknownModelError
 from srup.models.foreign.checkpoint import file_kind, read_state_dict
-from srup.models.foreign.measured import remembered_reach
+from srup.models.foreign.measured import Measured, remembered
 from srup.models.foreign.reach import Reach, measure
 from srup.models.foreign.spandrel_import import spandrel
+from srup.models.foreign.working import working_bytes_per_out_px
 
 if TYPE_CHECKING:
     from srup.models.descriptor import ModelDescriptor
@@ -186,8 +187,14 @@ def _described(path: Path, _stamp: tuple[int, int]) -> ModelDescriptor:
     desc.model.float().eval()
     net = ForeignNetwork(desc)
     loader = f"spandrel {spandrel().__version__}"
-    reach = remembered_reach(path, loader, lambda: measure(net.picture, net.channels, net.scale))
+
+    def measured() -> Measured:
+        reach = measure(net.picture, net.channels, net.scale)
+        return Measured(reach, working_bytes_per_out_px(net))
+
+    reach, net.measured_bytes_per_out_px = remembered(path, loader, measured)
     meta = _metadata(path, desc, reach)
+    meta["working_bytes_per_out_px"] = f"{net.measured_bytes_per_out_px:.0f}"
 
     def build(scale: int, channels: int = net.channels) -> ForeignNetwork:
         import copy

@@ -1,8 +1,9 @@
 """Measurements of a weights file, remembered across runs by the file's content.
 
-Measuring how far a network reaches (:mod:`srup.models.foreign.reach`) runs it a few times
-on small probes: milliseconds for a compact network, seconds for a deep one such as
-ESRGAN's 23-block RRDBNet. The result depends only on the file's tensors and the measuring
+Measuring how far a network reaches (:mod:`srup.models.foreign.reach`) and how much memory
+it works in (:mod:`srup.models.foreign.working`) runs it a few times on small probes:
+milliseconds for a compact network, seconds for a deep one such as ESRGAN's 23-block
+RRDBNet or HAT. The result depends only on the file's tensors and the measuring
 code, so it is kept under ``reach/`` in srup's cache folder (``$SRUP_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/srup``, else ``~/.cache/srup``), one file per weights file's SHA-256,
 loader and :data:`VERSION`. A cache that cannot be read or written is ignored: it only saves time.
@@ -15,12 +16,23 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from srup.models.foreign.reach import PERIODS, Reach
 
-__all__ = ["VERSION", "cache_dir", "remembered_reach"]
+__all__ = ["VERSION", "Measured", "cache_dir", "remembered"]
 
-VERSION = 1  # raise when the measurement changes what it returns
+VERSION = 2  # raise when the measurement changes what it returns
+_MAX_BYTES_PER_OUT_PX = 1e7  # 10 MB an output pixel: more than any network could keep
+
+
+class Measured(NamedTuple):
+    """What srup measures of a weights file: its :class:`Reach` and its working memory
+    (float32 bytes kept alive per output pixel,
+    :func:`~srup.models.foreign.working.working_bytes_per_out_px`)."""
+
+    reach: Reach
+    bytes_per_out_px: float
 
 
 def cache_dir() -> Path:
@@ -40,26 +52,29 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _entry(file: Path) -> Reach | None:
-    """The remembered :class:`Reach` in ``file``, or None unless it is a small regular file
-    holding a radius and a period that a measurement can give (a wrong entry would make
-    srup tile a network as it must not be tiled)."""
+def _entry(file: Path) -> Measured | None:
+    """The remembered :class:`Measured` in ``file``, or None unless it is a small regular
+    file holding a radius, a period and a working memory that a measurement can give (a
+    wrong entry would make srup tile a network as it must not be tiled)."""
     try:
-        if not file.is_file() or file.is_symlink() or file.stat().st_size > 64:
+        if not file.is_file() or file.is_symlink() or file.stat().st_size > 96:
             return None
         entry = json.loads(file.read_text())
     except (OSError, ValueError, RecursionError):
         return None
-    if not (isinstance(entry, list) and len(entry) == 2):
+    if not (isinstance(entry, list) and len(entry) == 3):
         return None
-    radius, period = entry
+    radius, period, working = entry
     radius_ok = radius is None or (type(radius) is int and 0 <= radius <= 10**6)
     period_ok = period is None or period in PERIODS
-    return Reach(radius, period) if radius_ok and period_ok else None
+    working_ok = type(working) in (int, float) and 0 < working <= _MAX_BYTES_PER_OUT_PX
+    if not (radius_ok and period_ok and working_ok):
+        return None
+    return Measured(Reach(radius, period), float(working))
 
 
-def remembered_reach(path: Path, loader: str, measure: Callable[[], Reach]) -> Reach:
-    """The :class:`Reach` of the weights in ``path`` (read by ``loader``, e.g. ``spandrel
+def remembered(path: Path, loader: str, measure: Callable[[], Measured]) -> Measured:
+    """What srup measured of the weights in ``path`` (read by ``loader``, e.g. ``spandrel
     0.4.2``): remembered, or ``measure()`` and remembered. One small file per weights file
     and loader, so that runs side by side (``--shard``, ``parallel``) never lose one
     another's."""
@@ -71,11 +86,12 @@ def remembered_reach(path: Path, loader: str, measure: Callable[[], Reach]) -> R
     entry = _entry(file)
     if entry is not None:
         return entry
-    reach = measure()
+    found = measure()
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        blob = json.dumps([reach.radius, reach.period]).encode()
+        reach = found.reach
+        blob = json.dumps([reach.radius, reach.period, found.bytes_per_out_px]).encode()
         write_file(file, lambda f: f.write(blob))
     except (OSError, OutputError):
         pass  # a read-only home: measured again next time
-    return reach
+    return found

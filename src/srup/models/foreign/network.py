@@ -28,15 +28,8 @@ from torch import nn
 from srup.imaging.color import OFFSET, RGB_TO_YCC
 from srup.models.layers import BicubicUpsample
 
-__all__ = ["LIVE_ACTIVATIONS", "LIVE_ACTIVATIONS_UNMEASURED", "ForeignNetwork"]
+__all__ = ["ForeignNetwork"]
 
-# Live activations at once, in units of the widest module output, for the tilers' memory
-# sizing (working_bytes_per_out_px): attention, concatenations and residual branches keep
-# more alive than srup's chains. Per spandrel architecture, as benchmarks/byo.py measured
-# them (a 12-megapixel upscale's peak over its setup, at the published configurations),
-# rounded up; an architecture not measured gets the largest.
-LIVE_ACTIVATIONS = {"Compact": 6, "ESRGAN": 8, "DAT": 8, "SwinIR": 14, "HAT": 16, "OmniSR": 18}
-LIVE_ACTIVATIONS_UNMEASURED = 24  # SPAN measured 24: the most of any
 _GAIN = float(RGB_TO_YCC[0].sum())  # 219/255: full-range luma to BT.601's studio range
 _Y_OFFSET = float(OFFSET[0])
 
@@ -50,13 +43,14 @@ class ForeignNetwork(nn.Module):
     # Its layers are the other project's, in one precision (no float32 first layer, no
     # per-layer casts as srup's networks have: srup.models.layers.run_low).
     mixed_precision = False
+    # Float32 bytes kept alive per output pixel, measured on the network
+    # (srup.models.foreign.working) when it is described; what the tilers size tiles by.
+    measured_bytes_per_out_px: float | None = None
 
     def __init__(self, descriptor: Any) -> None:
         super().__init__()
         self.model = descriptor.model
         self._call = descriptor  # pads to the size requirements, clamps to [0, 1]
-        arch = descriptor.architecture.id
-        self.live_activations = LIVE_ACTIVATIONS.get(arch, LIVE_ACTIVATIONS_UNMEASURED)
         self.scale = int(descriptor.scale)
         self.channels = 3 if descriptor.input_channels == 3 else 1
         self.upsample = BicubicUpsample(self.scale)

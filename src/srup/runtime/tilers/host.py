@@ -36,9 +36,11 @@ class HostTiler(Tiler):
         return self.auto_tile() if self.tile.side is None else self.tile.side
 
     def auto_tile(self) -> int:
-        """The tile side (input pixels) whose working memory is :data:`TILE_BUDGET_BYTES`."""
-        side = math.sqrt(TILE_BUDGET_BYTES / self.bytes_per_out_px) / self.scale
-        return int(min(2048, max(64, side)))
+        """The tile side (input pixels) whose working memory, read with its overlap on
+        every side, is :data:`TILE_BUDGET_BYTES` (64 at least: a smaller tile would spend
+        most of its work on the overlap; 2048 at most)."""
+        read = math.sqrt(TILE_BUDGET_BYTES / self.bytes_per_out_px) / self.scale
+        return int(min(2048, max(64, read - 2 * self.overlap)))
 
     def runs_whole(self, height: int, width: int) -> bool:
         """Whether a ``height``×``width`` picture runs in one tile: asked for (``tile``
