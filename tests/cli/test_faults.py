@@ -163,12 +163,16 @@ def wait_for(condition, proc: subprocess.Popen, seconds: float = 120.0) -> None:
 
 
 @pytest.mark.parametrize(
-    "sig,code,word",
-    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
-    ids=["sigint", "sigterm"],
+    "sig,code,word,times",
+    [
+        (signal.SIGINT, 130, "interrupted", 1),
+        (signal.SIGTERM, 143, "terminated", 1),
+        (signal.SIGTERM, 143, "terminated", 3),  # a supervisor repeating itself
+    ],
+    ids=["sigint", "sigterm", "sigterm-repeated"],
 )
 def test_a_signal_during_a_batch_keeps_finished_outputs_whole_and_leaves_no_partial_file(
-    tmp_path, sig, code, word
+    tmp_path, sig, code, word, times
 ):
     src = tmp_path / "in"
     src.mkdir()
@@ -187,7 +191,9 @@ def test_a_signal_during_a_batch_keeps_finished_outputs_whole_and_leaves_no_part
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_for(lambda: out.is_dir() and any(out.glob("*.png")), proc)
-    proc.send_signal(sig)
+    for _ in range(times):
+        proc.send_signal(sig)
+        time.sleep(0.002)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == code, stderr
     assert word in stderr and "Traceback" not in stderr

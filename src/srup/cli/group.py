@@ -65,6 +65,10 @@ class Terminated(BaseException):
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:
+    # Honoured once: while atomic writes clean up and the one line is printed, a repeat
+    # (a supervisor's second SIGTERM) must not interrupt them with a traceback. SIGKILL
+    # still stops a process whose cleanup hangs; main() puts the old handler back.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
 
 

@@ -214,3 +214,29 @@ def test_a_pickle_too_large_for_a_state_dict_is_refused_before_it_is_inflated(
 def test_extension_code_globals_are_not_taken() -> None:
     stream = io.BytesIO(b"\x80\x02\x82\x01N\x85R.")  # EXT1 1, then a call
     assert unsafe_globals(stream) == ["<extension code 1>"]
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize(
+    "dtype", [torch.float8_e4m3fn, torch.float8_e5m2, torch.complex64, torch.complex128]
+)
+def test_tensors_of_a_type_srup_cannot_run_are_named_as_such_not_as_code(
+    tmp_path: Path, dtype: torch.dtype, legacy: bool
+) -> None:
+    path = tmp_path / "odd.pth"
+    state = {"w": torch.zeros(3, dtype=dtype), "b": torch.zeros(2)}
+    torch.save(state, path, _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(BadWeightsError) as err:
+        read_state_dict(path)
+    text = str(err.value)
+    assert str(dtype).removeprefix("torch.") in text and "cannot run" in text
+    assert "could run code" not in text
+
+
+def test_code_beside_tensors_of_an_odd_type_is_still_refused_as_code(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "odd.pth"
+    torch.save({"w": torch.zeros(3, dtype=torch.float8_e4m3fn), "x": _RunsCode(marker)}, path)
+    with pytest.raises(BadWeightsError, match="could run code"):
+        read_state_dict(path)
+    assert not marker.exists()

@@ -284,3 +284,30 @@ def test_a_damaged_or_impossible_cache_entry_is_measured_again(
     entry.write_text(content)
     assert remembered(path, "test", lambda: truth) == truth
     assert foreign_describe.describe_file  # the module imports
+
+
+@pytest.mark.parametrize("name", ["compact", "esrgan", "swinir", "span"])
+@pytest.mark.parametrize("damage", ["last tensor gone", "a tensor gone", "a tensor cut", "extra"])
+def test_a_state_dict_that_half_matches_its_architecture_names_the_tensor(
+    tmp_path: Path, name: str, damage: str
+) -> None:
+    from tests.models.foreign.conftest import build
+
+    state = build(name).state_dict()
+    keys = list(state)
+    hit = keys[-1] if damage == "last tensor gone" else keys[len(keys) // 2]
+    if damage.endswith("gone"):
+        del state[hit]
+    elif damage == "a tensor cut":
+        state[hit] = state[hit][:-1]
+    else:
+        hit = "extra.weight"
+        state[hit] = torch.zeros(3)
+    path = tmp_path / "half.pth"
+    torch.save(state, path)
+    with pytest.raises(BadWeightsError) as err:
+        srup.describe(weights=path)
+    text = str(err.value)
+    assert "\n" not in text and "could not build" in text
+    # The tensor is named (spandrel canonicalises a few prefixes; the key's tail stays).
+    assert hit.split(".", 1)[-1] in text, text

@@ -62,6 +62,11 @@ ALLOWED_GLOBALS = frozenset(
         ("torch", "bool"),
     }
 )
+# Tensor element types PyTorch can store but srup cannot run: named as such, not as code.
+_UNRUNNABLE = ("float8", "complex", "cfloat", "cdouble", "chalf", "float4", "uint1")
+_STORAGE_KINDS = {"ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128"}
+# PyTorch writes float8 tensors with these (safe, but not on spandrel's list).
+_UNRUNNABLE_COMPANIONS = {"torch._utils._rebuild_tensor_v3", "torch.storage.UntypedStorage"}
 _STRINGS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
 _STRINGS |= {"STRING", "BINSTRING", "SHORT_BINSTRING"}
 _PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
@@ -71,6 +76,25 @@ _GETS = {"GET", "BINGET", "LONG_BINGET"}
 MAX_PICKLE_BYTES = 64 << 20
 MAX_OPCODES = 5_000_000
 _LEGACY_PICKLES = 5  # magic number, protocol, system info, the object, storage keys
+
+
+def _refuse_dtypes(path: Path, bad: list[str]) -> None:
+    """One accurate line for a pickle whose only unknown globals are tensor element types
+    srup cannot run (float8 kinds, complex) and what PyTorch writes with them: weights of
+    the wrong type, not code. The names are compared as text; nothing is looked up."""
+    kinds = set()
+    for name in set(bad):
+        module, _, kind = name.rpartition(".")
+        if name in _UNRUNNABLE_COMPANIONS:
+            continue
+        if module != "torch" or not (kind.startswith(_UNRUNNABLE) or kind in _STORAGE_KINDS):
+            return
+        kinds.add(_STORAGE_KINDS.get(kind, kind))
+    if kinds:
+        raise BadWeightsError(
+            f"{path}: holds {', '.join(sorted(kinds))} tensors, which srup cannot run; weights "
+            "must be float32, float16, bfloat16 or float64 (convert them, e.g. to float32)"
+        )
 
 
 def unsafe_globals(stream: IO[bytes], pickles: int = 1) -> list[str]:
@@ -183,6 +207,7 @@ def _check_pickles(path: Path, kind: str) -> None:
         with open(path, "rb") as f:
             bad = unsafe_globals(f, _LEGACY_PICKLES)
     if bad:
+        _refuse_dtypes(path, bad)
         shown = ", ".join(sorted(set(bad))[:3])
         # A class (Conv2d, a model's own) rather than a function: a whole model was pickled.
         whole = any(name.rpartition(".")[2][:1].isupper() for name in bad)

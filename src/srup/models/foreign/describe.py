@@ -52,11 +52,22 @@ def _descriptor(path: Path) -> Any:
             f"({len(sp.MAIN_REGISTRY.architectures())} known; `srup models` lists srup's)"
         ) from None
     except Exception as e:  # an architecture's loader on a state dict it half-matches
-        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-        reason = " ".join(lines[:2])[:300] if lines else type(e).__name__
-        raise BadWeightsError(f"{path}: spandrel could not build the model ({reason})") from None
+        raise BadWeightsError(
+            f"{path}: spandrel could not build the model ({_why_not_built(e)}); is the "
+            "file complete, and of one model?"
+        ) from None
     _check_dtypes(path, desc, state)
     return desc
+
+
+def _why_not_built(e: Exception) -> str:
+    """What an architecture's loader said, in one line: a key it looked up and did not
+    find (a bare ``KeyError``), or the first lines of PyTorch's ``load_state_dict`` error
+    (missing, unexpected and mis-shaped tensors)."""
+    if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str):
+        return f"tensor {e.args[0]} is missing"
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    return " ".join(lines[:2])[:300] if lines else type(e).__name__
 
 
 def _check_dtypes(path: Path, desc: Any, state: dict[str, Any]) -> None:
