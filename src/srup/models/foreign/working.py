@@ -30,8 +30,10 @@ __all__ = ["MARGIN", "PROBE", "working_bytes_per_out_px"]
 # Input pixels a side: the smallest automatic tile (plan.MIN_AUTO_TILE is 64), so that what
 # a picture pays once (masks, position tables) is spread as it is over the smallest tile.
 PROBE = 64
-# Kernels' own scratch and the allocator's rounding, which the count does not see: the
-# resident set byo.py measured on 12-megapixel runs was up to 1.2× the count (OmniSR).
+# Kernels' own scratch and the allocator's rounding, which the count does not see. The
+# resident set byo.py measured per output pixel on 12-megapixel runs, against the count
+# plus the pipeline's 64 bytes: 0.55-0.82x for compact, ESRGAN, SwinIR, SPAN, HAT and DAT,
+# 1.49x for OmniSR; with this margin OmniSR's is 1.24x the estimate, the others below it.
 MARGIN = 1.25
 
 
