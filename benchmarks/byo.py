@@ -74,53 +74,19 @@ STOP_AFTER = 2  # tiles run in a memory process
 MiB = 2**20
 
 
-def _arch(module: str):
-    """``spandrel.architectures.<module>``, spandrel imported as srup imports it."""
-    import importlib
-
-    from srup.models.foreign.spandrel_import import spandrel
-
-    spandrel()
-    return importlib.import_module(f"spandrel.architectures.{module}")
-
-
-# (the published model whose configuration it is, builder): every one ×4, RGB.
-REALISTIC: dict[str, tuple[str, Callable]] = {
-    "compact": (
-        "realesr-general-x4v3 (64 feat, 32 conv)",
-        lambda: _arch("Compact").Compact(
-            num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4
-        ),
-    ),
-    "esrgan": (
-        "RealESRGAN_x4plus (RRDB 64×23)",
-        lambda: _arch("ESRGAN").ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4),
-    ),
+# (the published model whose configuration it is, what it changes in the conftest's tiny
+# configuration of the arch, tests/models/foreign/conftest.py CONFIGS): every one ×4, RGB.
+REALISTIC: dict[str, tuple[str, dict]] = {
+    "compact": ("realesr-general-x4v3 (64 feat, 32 conv)", dict(num_feat=64, num_conv=32)),
+    "esrgan": ("RealESRGAN_x4plus (RRDB 64×23)", dict(num_filters=64, num_blocks=23)),
     "swinir": (
         "SwinIR-light (60, 4×6, window 8)",
-        lambda: _arch("SwinIR").SwinIR(
-            img_size=64,
-            in_chans=3,
-            embed_dim=60,
-            depths=[6, 6, 6, 6],
-            num_heads=[6, 6, 6, 6],
-            window_size=8,
-            mlp_ratio=2.0,
-            upscale=4,
-            img_range=1.0,
-            upsampler="pixelshuffledirect",
-            resi_connection="1conv",
-        ),
+        dict(embed_dim=60, depths=[6] * 4, num_heads=[6] * 4),
     ),
-    "span": (
-        "SPAN (48 channels)",
-        lambda: _arch("SPAN").SPAN(num_in_ch=3, num_out_ch=3, feature_channels=48, upscale=4),
-    ),
+    "span": ("SPAN (48 channels)", dict(feature_channels=48)),
     "hat": (
         "HAT-S (144, 6×6, window 16)",
-        lambda: _arch("HAT").HAT(
-            img_size=64,
-            in_chans=3,
+        dict(
             embed_dim=144,
             depths=[6] * 6,
             num_heads=[6] * 6,
@@ -128,9 +94,6 @@ REALISTIC: dict[str, tuple[str, Callable]] = {
             compress_ratio=24,
             squeeze_factor=24,
             conv_scale=0.01,
-            overlap_ratio=0.5,
-            mlp_ratio=2.0,
-            upscale=4,
             num_feat=64,
             upsampler="pixelshuffle",
             resi_connection="1conv",
@@ -138,31 +101,15 @@ REALISTIC: dict[str, tuple[str, Callable]] = {
     ),
     "dat": (
         "DAT-light (60, depth 18, split 8×32)",
-        lambda: _arch("DAT").DAT(
-            img_size=64,
-            in_chans=3,
+        dict(
             embed_dim=60,
             split_size=[8, 32],
             depth=[18],
             num_heads=[6],
-            expansion_factor=2.0,
-            upscale=4,
             resi_connection="3conv",
-            upsampler="pixelshuffledirect",
         ),
     ),
-    "omnisr": (
-        "OmniSR (64 feat, 5 residual)",
-        lambda: _arch("OmniSR").OmniSR(
-            num_in_ch=3,
-            num_out_ch=3,
-            num_feat=64,
-            block_num=1,
-            window_size=8,
-            res_num=5,
-            up_scale=4,
-        ),
-    ),
+    "omnisr": ("OmniSR (64 feat, 5 residual)", dict(num_feat=64, res_num=5)),
 }
 
 
@@ -192,7 +139,7 @@ def realistic(name: str, seed: int = 0):
 
     conftest = _conftest()
     with torch.random.fork_rng(devices=[]):
-        model = REALISTIC[name][1]().eval()
+        model = conftest.construct(name, **REALISTIC[name][1]).eval()
     conftest._randomise(model, torch.Generator().manual_seed(seed))
     gain, first = conftest._INPUT_GAIN.get(name, (1.0, ()))
     with torch.no_grad():

@@ -43,85 +43,91 @@ def _arch(module: str) -> Any:
     return importlib.import_module(f"spandrel.architectures.{module}")
 
 
-def _compact(channels: int = 3) -> nn.Module:
-    return _arch("Compact").Compact(
-        num_in_ch=channels, num_out_ch=channels, num_feat=16, num_conv=4, upscale=4
-    )
-
-
-def _esrgan() -> nn.Module:
-    return _arch("ESRGAN").ESRGAN(in_nc=3, out_nc=3, num_filters=16, num_blocks=2, scale=4)
-
-
-def _swinir() -> nn.Module:
+# (spandrel architecture package and class, the constructor's keywords) of each test
+# network: tiny configurations. benchmarks/byo.py builds the published ones from the same
+# rows, changing only the sizes (``construct``'s ``changes``).
+CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "compact": ("Compact", dict(num_in_ch=3, num_out_ch=3, num_feat=16, num_conv=4, upscale=4)),
+    "compact_grey": (
+        "Compact",
+        dict(num_in_ch=1, num_out_ch=1, num_feat=16, num_conv=4, upscale=4),
+    ),
+    "esrgan": ("ESRGAN", dict(in_nc=3, out_nc=3, num_filters=16, num_blocks=2, scale=4)),
     # window_size 8: spandrel takes window 7 for a JPEG model with img_range 255.
-    return _arch("SwinIR").SwinIR(
-        img_size=64,
-        in_chans=3,
-        embed_dim=24,
-        depths=[2, 2],
-        num_heads=[2, 2],
-        window_size=8,
-        mlp_ratio=2.0,
-        upscale=4,
-        img_range=1.0,
-        upsampler="pixelshuffledirect",
-        resi_connection="1conv",
-    )
-
-
-def _span() -> nn.Module:
-    return _arch("SPAN").SPAN(num_in_ch=3, num_out_ch=3, feature_channels=16, upscale=4)
-
-
-def _hat() -> nn.Module:
+    "swinir": (
+        "SwinIR",
+        dict(
+            img_size=64,
+            in_chans=3,
+            embed_dim=24,
+            depths=[2, 2],
+            num_heads=[2, 2],
+            window_size=8,
+            mlp_ratio=2.0,
+            upscale=4,
+            img_range=1.0,
+            upsampler="pixelshuffledirect",
+            resi_connection="1conv",
+        ),
+    ),
+    "span": ("SPAN", dict(num_in_ch=3, num_out_ch=3, feature_channels=16, upscale=4)),
     # squeeze_factor 6: the default 30 leaves 24 // 30 = 0 channels in the attention.
-    return _arch("HAT").HAT(
-        img_size=64,
-        in_chans=3,
-        embed_dim=24,
-        depths=[2],
-        num_heads=[2],
-        window_size=8,
-        compress_ratio=3,
-        squeeze_factor=6,
-        overlap_ratio=0.5,
-        mlp_ratio=2.0,
-        upscale=4,
-        num_feat=16,
-    )
+    "hat": (
+        "HAT",
+        dict(
+            img_size=64,
+            in_chans=3,
+            embed_dim=24,
+            depths=[2],
+            num_heads=[2],
+            window_size=8,
+            compress_ratio=3,
+            squeeze_factor=6,
+            overlap_ratio=0.5,
+            mlp_ratio=2.0,
+            upscale=4,
+            num_feat=16,
+        ),
+    ),
+    "dat": (
+        "DAT",
+        dict(
+            img_size=64,
+            in_chans=3,
+            embed_dim=32,
+            split_size=[4, 8],
+            depth=[2],
+            num_heads=[2],
+            expansion_factor=2.0,
+            upscale=4,
+            upsampler="pixelshuffledirect",
+        ),
+    ),
+    "omnisr": (
+        "OmniSR",
+        dict(
+            num_in_ch=3,
+            num_out_ch=3,
+            num_feat=16,
+            block_num=1,
+            window_size=8,
+            res_num=1,
+            up_scale=4,
+        ),
+    ),
+}
 
 
-def _dat() -> nn.Module:
-    return _arch("DAT").DAT(
-        img_size=64,
-        in_chans=3,
-        embed_dim=32,
-        split_size=[4, 8],
-        depth=[2],
-        num_heads=[2],
-        expansion_factor=2.0,
-        upscale=4,
-        upsampler="pixelshuffledirect",
-    )
-
-
-def _omnisr() -> nn.Module:
-    return _arch("OmniSR").OmniSR(
-        num_in_ch=3, num_out_ch=3, num_feat=16, block_num=1, window_size=8, res_num=1, up_scale=4
-    )
+def construct(name: str, **changes: Any) -> nn.Module:
+    """The network ``name`` of :data:`CONFIGS`, its keywords updated by ``changes``, with
+    the constructor's own initial weights."""
+    module, keywords = CONFIGS[name]
+    return getattr(_arch(module), module)(**{**keywords, **changes})
 
 
 # Each builder gives the network with the constructor's own initial weights.
 ARCHS: dict[str, Callable[[], nn.Module]] = {
-    "compact": _compact,
-    "compact_grey": lambda: _compact(channels=1),
-    "esrgan": _esrgan,
-    "swinir": _swinir,
-    "span": _span,
-    "hat": _hat,
-    "dat": _dat,
-    "omnisr": _omnisr,
+    name: (lambda name=name: construct(name)) for name in CONFIGS
 }
 
 # The last layer of each, its output (pixel-shuffled, maybe plus a base) linear in it:
