@@ -40,7 +40,7 @@ scaled so the network adds a picture-sized signal) saved as a ``.pth`` file:
 
 --quick (what tests/benchmarks/test_byo.py runs, on three archs): the conftest's tiny
 configurations, a 96×64 input, 1 timed round, a 64×48 tiling check in 32-pixel tiles, the
-memory of esrgan alone on an 800×600 picture. spandrel missing: one line, exit 0, nothing written.
+memory of esrgan alone on a 1600×1200 picture (large enough to be tiled). spandrel missing: one line, exit 0, nothing written.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ SIZE = (640, 360)
 # Full mode without --size: the archs too slow to time at SIZE here (the module doc).
 SLOW = {"esrgan": (320, 180), "dat": (320, 180), "hat": (160, 90)}
 MEMORY_SIZE = (4000, 3000)
-MEMORY_QUICK_SIZE = (800, 600)
+MEMORY_QUICK_SIZE = (1600, 1200)
 STOP_AFTER = 2  # tiles run in a memory process
 MiB = 2**20
 
@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--memory-archs", help="comma-separated, 'all' or 'none' (default all; quick: esrgan)"
     )
-    parser.add_argument("--memory-size", type=_size, help="default 4000x3000 (quick 800x600)")
+    parser.add_argument("--memory-size", type=_size, help="default 4000x3000 (quick 1600x1200)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "byo.json")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -60,7 +60,7 @@ def test_byo_quick_measures_every_section(tmp_path: Path) -> None:
     assert by_name["compact"]["tiling"]["guarantee"] == "exact"
     assert by_name["hat"]["tiling"]["guarantee"] == "bounded"
     memory = by_name["esrgan"]["memory"]
-    assert memory["size"] == [800, 600]
+    assert memory["size"] == [1600, 1200]
     assert memory["tiles_run"] == 2 and memory["tiles"] > 2  # stopped after two tiles
     assert memory["tile"] >= 64 and memory["peak_mb"] >= memory["setup_mb"] > 0
     assert memory["working_mb"] is None or memory["working_mb"] >= 0
