@@ -147,9 +147,14 @@ def check_memory(up: AnyUpscaler, job: Job, limit: int, max_pixels: int) -> imag
     if pixels > max_pixels:
         raise BadImageError(over_max_pixels(job.src, probe.width, probe.height, max_pixels))
     flatten = job.fmt in FLATTENED_FORMATS
-    est = estimate_memory(
-        up, probe.width, probe.height, probe.channels, probe.bytes_per_sample, flatten, probe.lossy
-    )
+    args = (probe.width, probe.height, probe.channels, probe.bytes_per_sample, flatten, probe.lossy)
+    est = estimate_memory(up, *args)
+    limit_whole = getattr(up, "limit_whole", None)
+    if est.total > limit and limit_whole is not None:
+        # Another project's network would run this picture whole: tiled, it may fit. Half
+        # the limit for its working memory leaves the rest to the pictures.
+        limit_whole(limit // 2)
+        est = estimate_memory(up, *args)
     if est.total > limit:
         w, h = est.out_size
         need, most = over_limit(est.total, limit, bytes_text, "bytes")

@@ -127,6 +127,12 @@ class Engine:
             fixed = 0.0  # auto: what lossless input gets
         self.first = self._upscaler(first, fixed)[0]
 
+    def limit_whole(self, budget: int) -> None:
+        """As :meth:`Upscaler.limit_whole`, for the weight set a ``--weights`` file names
+        (srup's own networks never run whole by preference)."""
+        if self.weights is not None:
+            self.first.limit_whole(budget)
+
     def working_bytes(self, width: int, height: int) -> int | None:
         """As :meth:`Upscaler.working_bytes`, for the weight set a ``width``×``height``
         picture runs with when a ``--weights`` file names it (None otherwise)."""

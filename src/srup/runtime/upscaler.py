@@ -125,6 +125,12 @@ class Upscaler:
                 f"{self.name} does not run in {precision_name(dtype)} here ({reason}); use fp32"
             ) from None
 
+    def limit_whole(self, budget: int) -> None:
+        """Run a picture whole (another project's network, which prefers it) only where its
+        working memory is at most ``budget`` bytes, so that a memory limit (``--max-memory``)
+        tiles a picture it would otherwise refuse."""
+        self.tiler.whole_budget = max(1, int(budget))
+
     def working_bytes(self, width: int, height: int) -> int | None:
         """Host memory the network's work on a ``width``×``height`` picture needs, in
         bytes, where it differs from the batch's fixed allowance

@@ -166,6 +166,31 @@ def test_max_memory_counts_the_networks_own_working_memory(
     assert res.exit_code == 3 and "needs about" in res.output
 
 
+def test_a_memory_limit_tiles_a_picture_it_would_refuse_whole(
+    runner, foreign_weights, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import srup
+    from srup.batch.memory import estimate_memory
+
+    weights = foreign_weights["dat", ".pth"]
+    whole = estimate_memory(srup.load(weights=weights), 400, 300, 3, 1).total
+    tiled_up = srup.load(weights=weights)
+    tiled_up.limit_whole(1)
+    tiled = estimate_memory(tiled_up, 400, 300, 3, 1).total
+    assert tiled < whole
+    limit = (tiled + whole) // 2  # whole does not fit; tiled does
+    picture = tmp_path / "p.png"
+    Image.fromarray(photo(400, 300)).save(picture)
+    out = tmp_path / "o.png"
+    args = ["upscale", str(picture), "--weights", str(weights), "-o", str(out), "--json"]
+    res = runner.invoke(cli, [*args, "--max-memory", str(limit)])
+    assert res.exit_code == 0, res.output
+    (line,) = [x for x in res.output.splitlines() if x.startswith('{"input"')]
+    record = json.loads(line)
+    assert record["status"] == "done" and any("tile" in note for note in record["notes"]), record
+    assert Image.open(out).size == (1600, 1200)
+
+
 def test_a_headerless_safetensors_of_another_project_with_model_is_a_usage_error(
     runner, foreign_weights, inputs
 ) -> None:  # type: ignore[no-untyped-def]

@@ -45,10 +45,11 @@ class HostTiler(Tiler):
     def runs_whole(self, height: int, width: int) -> bool:
         """Whether a ``height``×``width`` picture runs in one tile: asked for (``tile``
         0), or ``auto`` with :attr:`prefer_whole` and its working memory within
-        :data:`WHOLE_BUDGET_BYTES`."""
+        :data:`WHOLE_BUDGET_BYTES` (and :attr:`whole_budget`, where a memory limit set it)."""
         whole = height * width * self.scale**2 * self.bytes_per_out_px
+        budget = min(WHOLE_BUDGET_BYTES, self.whole_budget or WHOLE_BUDGET_BYTES)
         asked = self.tile.side == 0
-        return asked or (self.tile.auto and self.prefer_whole and whole <= WHOLE_BUDGET_BYTES)
+        return asked or (self.tile.auto and self.prefer_whole and whole <= budget)
 
     def working_bytes(self, height: int, width: int) -> int:
         """The working memory of upscaling a ``height``×``width`` picture, in bytes: its
@@ -60,15 +61,26 @@ class HostTiler(Tiler):
             h, w = min(height, side) + 2 * self.overlap, min(width, side) + 2 * self.overlap
         return int(h * w * self.scale**2 * self.bytes_per_out_px)
 
-    def _run_tile(self, tile: np.ndarray, premultiply: bool = False) -> np.ndarray:
-        """``(h, w, C)`` uint8/uint16 → ``(h*s, w*s, C)`` of the same dtype; ``premultiply``:
-        as :meth:`~srup.runtime.color_pipeline.ColorPipeline.levels`."""
+    def _run_tile(
+        self,
+        tile: np.ndarray,
+        keep: tuple[slice, slice],
+        dest: np.ndarray,
+        premultiply: bool = False,
+    ) -> None:
+        """``(h, w, C)`` uint8/uint16 → the rows and columns ``keep`` of its ``(h*s, w*s,
+        C)`` output, written into ``dest`` (a view of the whole output, same dtype);
+        ``premultiply``: as :meth:`~srup.runtime.color_pipeline.ColorPipeline.levels`. Only
+        the kept pixels go through the colour work and the shuffle, straight into their
+        place."""
         maxv = float(np.iinfo(tile.dtype).max)
         src = torch.from_numpy(np.array(tile, copy=True, order="C")).to(self.device)
         torch_dtype = torch.uint8 if tile.dtype == np.uint8 else torch.uint16
         x = src.permute(2, 0, 1)[None].float()
-        out = self.pipeline.levels(x, maxv, torch_dtype, premultiply=premultiply)
-        return out.cpu().numpy()
+        out = torch.from_numpy(dest) if self.device.type == "cpu" else None
+        done = self.pipeline.levels(x, maxv, torch_dtype, keep, premultiply, out)
+        if out is None:
+            dest[...] = done.cpu().numpy()
 
     def run(
         self, pixels: np.ndarray, progress: Progress | None = None, premultiply: bool = False
@@ -78,13 +90,13 @@ class HostTiler(Tiler):
         :data:`WHOLE_BUDGET_BYTES`). Premultiplying is per pixel, so a tile's pixels are
         those of the premultiplied picture: tiled still equals untiled."""
 
-        def run_tile(tile: np.ndarray) -> np.ndarray:
-            return self._run_tile(tile, premultiply)
+        def run_tile(tile: np.ndarray, keep: tuple[slice, slice], dest: np.ndarray) -> None:
+            self._run_tile(tile, keep, dest, premultiply)
 
         with torch.inference_mode(), exact_numerics(self.device, self.dtype):
             # A network whose tiling is bounded runs untiled where it fits.
             side = 0 if self.runs_whole(*pixels.shape[:2]) else self.side
-            return tiling.run(
+            return tiling.run_into(
                 run_tile,
                 pixels,
                 self.scale,

@@ -100,6 +100,7 @@ class Tiler(ABC):
     tile: TileSize = TileSize.AUTO
     align: int = 1
     prefer_whole: bool = False
+    whole_budget: int | None = None  # bytes: a lower cap than the tiler's own, where set
     mirror: bool = True
 
     @property
