@@ -264,6 +264,7 @@ def test_integer_weights_for_a_floating_point_network_are_refused(tmp_path: Path
         "[0, 1e99, 100]",
         "[6, 1]",  # version 1's shape
         "[6, 1, 0]",
+        "[6, 1, 1e-300]",  # would run any picture whole
         "[6, 1, -5]",
         "[6, 1, 1e99]",
         '[6, 1, "100"]',

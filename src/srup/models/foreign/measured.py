@@ -23,7 +23,9 @@ from srup.models.foreign.reach import PERIODS, Reach
 __all__ = ["VERSION", "Measured", "cache_dir", "remembered"]
 
 VERSION = 2  # raise when the measurement changes what it returns
-_MAX_BYTES_PER_OUT_PX = 1e7  # 10 MB an output pixel: more than any network could keep
+# Bytes an output pixel: below, the output's own float32 planes (12 for RGB) are missing;
+# above, more than any network keeps. A value outside would run a huge picture whole.
+_BYTES_PER_OUT_PX = (4.0, 1e7)
 
 
 class Measured(NamedTuple):
@@ -67,7 +69,8 @@ def _entry(file: Path) -> Measured | None:
     radius, period, working = entry
     radius_ok = radius is None or (type(radius) is int and 0 <= radius <= 10**6)
     period_ok = period is None or period in PERIODS
-    working_ok = type(working) in (int, float) and 0 < working <= _MAX_BYTES_PER_OUT_PX
+    low, high = _BYTES_PER_OUT_PX
+    working_ok = type(working) in (int, float) and low <= working <= high
     if not (radius_ok and period_ok and working_ok):
         return None
     return Measured(Reach(radius, period), float(working))
