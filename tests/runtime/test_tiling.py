@@ -125,3 +125,15 @@ def test_device_resident_bands_split_a_large_output_and_keep_16_bit_levels(monke
     host = srup.load("fsrcnn", 2, device="cpu", precision="fp32", tile=0).upscale_array(deep)
     out = up.upscale_array(deep)
     assert out.dtype == np.uint16 and np.array_equal(out, host)
+
+
+def test_run_into_writes_each_tiles_kept_pixels_into_their_place_once():
+    img = np.arange(35 * 23 * 3, dtype=np.uint16).reshape(35, 23, 3)
+    out = np.zeros((70, 46, 3), dtype=img.dtype)
+
+    def write(piece, keep, dest):
+        assert np.shares_memory(dest, out)  # the output itself: no copy follows
+        dest += np.repeat(np.repeat(piece, 2, axis=0), 2, axis=1)[keep]  # twice: doubled
+
+    assert tiling.run_into(write, img, 2, tile=7, overlap=1, out=out) is out
+    assert np.array_equal(out, np.repeat(np.repeat(img, 2, axis=0), 2, axis=1))

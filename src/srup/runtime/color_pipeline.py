@@ -126,10 +126,13 @@ class ColorPipeline(nn.Module):
         dtype: torch.dtype,
         keep: tuple[slice, slice] | None = None,
         premultiply: bool = False,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``(1, C, h, w)`` float levels 0–``maxv`` → the output's rows and columns ``keep``
         (multiples of s; all of them when None) as ``(h', w', C)`` levels in ``dtype``,
-        clamped and rounded (halves up), interleaved.
+        clamped and rounded (halves up), interleaved; written into ``out`` where given
+        (``(h', w', C)`` of ``dtype``, any strides: a tile's place in the whole output, so
+        that no copy follows) and returned.
 
         ``premultiply`` (C = 2 or 4: the last channel is straight alpha): the colour is
         resampled premultiplied by alpha (Porter & Duff 1984) and divided by the output's
@@ -146,7 +149,8 @@ class ColorPipeline(nn.Module):
             phases = self.phases(x, maxv, 0.5, lr_keep)[0]
             phases.clamp_(0, maxv + 0.5)
         h, w = phases.shape[1:]
-        out = torch.empty((h * s, w * s, c), dtype=dtype, device=phases.device)
+        if out is None:
+            out = torch.empty((h * s, w * s, c), dtype=dtype, device=phases.device)
         # [i, j, c, y, x] → [y, i, x, j, c]: shuffle and cast in one copy, of runs of s·C.
         source = phases.unflatten(0, (s, s, c)).permute(3, 0, 4, 1, 2)
         out.view(h, s, w, s, c).copy_(source)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MIN_READ", "Tile", "padding", "plan", "run"]
+__all__ = ["MIN_READ", "Tile", "padding", "plan", "run", "run_into"]
 
 MIN_READ = 32
 
@@ -145,6 +145,54 @@ def run(
     called after each tile; ``align`` and ``mirror`` as :func:`plan`.
     """
     h, w = image.shape[:2]
+    for i, (piece, keep, place, count) in enumerate(
+        _pieces(image, scale, tile, overlap, align, mirror)
+    ):
+        crop = fn(piece)[keep]
+        if out is None:
+            out = np.empty((h * scale, w * scale, *crop.shape[2:]), dtype=crop.dtype)
+        out[place] = crop
+        if progress is not None:
+            progress(i + 1, count)
+    assert out is not None
+    return out
+
+
+# shape: run's knobs, with the writer in place of the function
+def run_into(
+    write: Callable[[np.ndarray, tuple[slice, slice], np.ndarray], None],
+    image: np.ndarray,
+    scale: int,
+    tile: int,
+    overlap: int,
+    out: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    align: int = 1,
+    mirror: bool = True,
+) -> np.ndarray:
+    """As :func:`run`, for a function that computes only the pixels it keeps and writes them
+    where they go: ``write(piece, keep, dest)`` puts the rows and columns ``keep`` of the
+    ×``scale`` output of ``piece`` into ``dest``, a view of the output ``(H*s, W*s, C)``
+    (``out``, or a new array of ``image``'s dtype). A tile's overlap then costs only the
+    network's work on it, and no output pixel is copied twice."""
+    h, w = image.shape[:2]
+    if out is None:
+        out = np.empty((h * scale, w * scale, *image.shape[2:]), dtype=image.dtype)
+    for i, (piece, keep, place, count) in enumerate(
+        _pieces(image, scale, tile, overlap, align, mirror)
+    ):
+        write(piece, keep, out[place])
+        if progress is not None:
+            progress(i + 1, count)
+    return out
+
+
+def _pieces(
+    image: np.ndarray, scale: int, tile: int, overlap: int, align: int, mirror: bool
+) -> Iterator[tuple[np.ndarray, tuple[slice, slice], tuple[slice, slice], int]]:
+    """For each tile of :func:`plan`: the pixels it reads, the rows and columns of its
+    output to keep, those of the whole output they fill, and the number of tiles."""
+    h, w = image.shape[:2]
     py, px = (
         padding(h, overlap, align=align, mirror=mirror),
         padding(w, overlap, align=align, mirror=mirror),
@@ -152,13 +200,6 @@ def run(
     pads = ((py, py), (px, px)) + ((0, 0),) * (image.ndim - 2)
     padded = np.pad(image, pads, mode="symmetric") if mirror else image
     tiles = plan(h, w, tile, overlap, align=align, mirror=mirror)
-    for i, t in enumerate(tiles):
+    for t in tiles:
         keep, place = t.placement(scale, py, px)
-        crop = fn(padded[t.read])[keep]
-        if out is None:
-            out = np.empty((h * scale, w * scale, *crop.shape[2:]), dtype=crop.dtype)
-        out[place] = crop
-        if progress is not None:
-            progress(i + 1, len(tiles))
-    assert out is not None
-    return out
+        yield padded[t.read], keep, place, len(tiles)
