@@ -139,6 +139,21 @@ def test_stale_temporary_files_of_dead_processes_are_removed_and_others_kept(tmp
     assert left == sorted([mine, other_host, "photo.png", ".srup-notes.txt"])
 
 
+def test_a_named_processs_temporary_files_are_removed_whatever_its_host(tmp_path):
+    """A cluster run's driver removes a dead worker's temporary files by the owner its
+    workers told it: on any host, and nothing else (srup.batch.cluster)."""
+    worker = "0a1b2c3d-4242"  # another host's process, which the driver knows has ended
+    theirs = [f".srup-{worker}-00aa11bb22cc.part", f".srup-{worker}-00aa11bb22cd.part.mp4"]
+    others = [".srup-0a1b2c3d-42420-ab.part", f".srup-{files.owner()}-ab.part", "a.png"]
+    for name in theirs + others:
+        (tmp_path / name).write_bytes(b"x")
+    assert files.owner() == f"{files._HOST}-{os.getpid()}"
+    removed = files.remove_temporaries(tmp_path, worker)
+    assert sorted(p.name for p in removed) == sorted(theirs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others)
+    assert files.remove_temporaries(tmp_path / "missing", worker) == []
+
+
 def test_a_sigkilled_runs_temporary_file_is_removed_by_the_next_run(runner, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -45,8 +45,10 @@ __all__ = [
     "OutputExistsError",
     "atomic_write",
     "is_temporary",
+    "owner",
     "publish",
     "remove_stale",
+    "remove_temporaries",
     "temporary",
     "write_file",
 ]
@@ -97,6 +99,34 @@ def remove_stale(folder: str | os.PathLike[str]) -> list[Path]:
     for entry in entries:
         m = _NAME.match(entry.name)
         if m is None or m.group(1) != _HOST or _alive(int(m.group(2))):
+            continue
+        with suppress(OSError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def owner() -> str:
+    """What this process's temporary names carry after :data:`TEMP_PREFIX`: ``HOST-PID``,
+    the host's 8-hex-digit hash and the process id (``3f2a9c01-4242``). Another process
+    that knows it (a cluster run's driver, told by its workers) can remove them once this
+    one is known to have ended (:func:`remove_temporaries`)."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+def remove_temporaries(folder: str | os.PathLike[str], of: str) -> list[Path]:
+    """Remove the temporary files in ``folder`` that the process ``of`` (its
+    :func:`owner`, on any host) left; returns what was removed. Only for a process known to
+    have ended (a killed cluster worker): its files are never finished. Errors are ignored,
+    as in :func:`remove_stale`."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _NAME.match(entry.name)
+        if m is None or f"{m.group(1)}-{m.group(2)}" != of:
             continue
         with suppress(OSError):
             os.unlink(entry.path)

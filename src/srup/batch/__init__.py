@@ -19,13 +19,16 @@ outputs' names), :mod:`~srup.batch.shard`, :mod:`~srup.batch.memory` (what a pic
 needs), :mod:`~srup.batch.picture` (one picture's stages: prepare, compute, finish),
 :mod:`~srup.batch.video` (one video), :mod:`~srup.batch.boundary` (the failure boundary),
 :mod:`~srup.batch.loop` (:func:`run_job`, :func:`run_jobs`), :mod:`~srup.batch.options`
-and :mod:`~srup.batch.result` (:class:`Status`, :class:`Result`). This module is their
-public face.
+and :mod:`~srup.batch.result` (:class:`Status`, :class:`Result`); the same jobs on a Ray
+cluster: :mod:`~srup.batch.cluster` (:class:`Cluster`, the driver; Ray imported only when one
+starts) and :mod:`~srup.batch.worker` (:class:`EngineSpec`, what each worker runs). This
+module is their public face.
 """
 
 from __future__ import annotations
 
 from srup.batch.boundary import FATAL_ERRORS
+from srup.batch.cluster import Cluster
 from srup.batch.inputs import left_out_reason
 from srup.batch.job import VIDEO, AnyUpscaler, Job
 from srup.batch.loop import OVERLAP_MAX_PIXELS, run_job, run_jobs
@@ -43,6 +46,7 @@ from srup.batch.options import NO_VIDEO_OPTIONS, WHITE, Options
 from srup.batch.plan import Plan, plan
 from srup.batch.result import Result, Status
 from srup.batch.shard import shard, shard_of
+from srup.batch.worker import EngineSpec
 
 __all__ = [
     "ESTIMATE_COPY_BYTES_PER_PIXEL",
@@ -56,6 +60,8 @@ __all__ = [
     "WHITE",
     "WORKING_BYTES",
     "AnyUpscaler",
+    "Cluster",
+    "EngineSpec",
     "Job",
     "MemoryEstimate",
     "Options",

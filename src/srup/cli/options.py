@@ -23,6 +23,7 @@ __all__ = [
     "degradation",
     "denoise",
     "engine_options",
+    "ray_address",
     "scales",
     "shard",
     "tile",
@@ -121,6 +122,20 @@ def shard(_ctx: click.Context, _param: click.Parameter, value: str | None):
     if not 1 <= k <= n:
         raise click.BadParameter(f"{value!r}: K goes from 1 to N ({n})")
     return k, n
+
+
+def ray_address(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--ray [ADDRESS]``: None without it, ``""`` alone (Ray's own rule), else an address
+    Ray takes (``auto``, ``local``, ``HOST:PORT``, ``ray://HOST:PORT``). Anything else is
+    most likely an input that followed a bare ``--ray`` (``--ray in/ -o out/``): a usage
+    error saying so, rather than a connection attempt to ``in/``."""
+    if value is None or value == "" or value in ("auto", "local") or ":" in value:
+        return value
+    raise click.BadParameter(
+        f"{value!r} is not a Ray address (auto, local, HOST:PORT, ray://HOST:PORT); "
+        "write --ray=ADDRESS, or put a bare --ray after the inputs",
+        param_hint="--ray",
+    )
 
 
 def denoise(_ctx: click.Context, _param: click.Parameter, value: str) -> str | float:

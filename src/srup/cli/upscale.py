@@ -65,6 +65,8 @@ class UpscaleOptions:
     frames_to: Path | None
     as_json: bool
     quiet: bool
+    ray: str | None = None  # --ray: "" for Ray's own rule, else the address
+    worker_cpus: int | None = None
     fit_given: bool = False  # --fit came from anywhere but its default
     denoise_typed: bool = False  # --denoise was typed on the command line
 
@@ -218,6 +220,25 @@ class Checked:
     "UTF-8 whatever the file names (bytes that are not UTF-8 are written as \\xNN).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@click.option(
+    "--ray",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    callback=opt.ray_address,
+    help="Run on a Ray cluster (pip install 'srup[ray]'): one worker per GPU or per "
+    "--worker-cpus CPUs, the outputs written by the workers on a file system every node "
+    "mounts at the same path. ADDRESS: auto, local, HOST:PORT or ray://HOST:PORT (default: "
+    "RAY_ADDRESS, else the cluster `ray start` made here, else a new local one); give it "
+    "as --ray=ADDRESS or put --ray after the inputs.",
+)
+@click.option(
+    "--worker-cpus",
+    type=click.IntRange(1),
+    help="With --ray: CPUs each worker holds, and its network's threads (default 1: a worker "
+    "per core; more for very large pictures, which then also get more of --max-memory).",
+)
 @debug_option
 def upscale(**options: Any) -> int:
     """Upscale images, videos or folders of them.
@@ -238,6 +259,10 @@ def run(o: UpscaleOptions) -> int:
     """The command: check, plan, load, run; the exit code."""
     checked = check(o)
     _start_process()
+    if o.ray is not None:
+        from srup.batch.cluster import ray_module
+
+        ray_module()  # without Ray: one line saying what to install, before any work
     from srup.cli.display import BatchDisplay
 
     sizing = checked.sizing
@@ -255,6 +280,8 @@ def run(o: UpscaleOptions) -> int:
             display.result(res)
         display.summary()
         return EXIT_PARTIAL if display.failed else EXIT_OK
+    if o.ray is not None:
+        return _run_on_ray(display, o, checked, jobs, refused, video)
     from srup.runtime.auto import Engine
 
     up = Engine(
@@ -266,14 +293,59 @@ def run(o: UpscaleOptions) -> int:
         tile=checked.tile,
         precision=o.precision,
     )
+    _begin(display, o, sizing, up, jobs, refused)
+    from srup import batch
+
+    options = _batch_options(o, checked, video)
+    results = batch.run_jobs(up, jobs, options, progress_for=lambda job: display.file(job.src))
+    return _show_results(display, up, results)
+
+
+def _begin(
+    display: BatchDisplay,
+    o: UpscaleOptions,
+    sizing: Sizing,
+    up: Any,
+    jobs: list,
+    refused: list,
+    workers: str = "",
+) -> None:
+    """Once the engine is loaded (``up``: an Engine, or a Cluster whose first worker's
+    engine speaks for all): the records' context, the refused inputs, the banner (with
+    ``workers`` after it), what --denoise does, and the run's first notes."""
     display.context = _context(o, sizing, up)
     for res in refused:  # after the engine: their records name the device as the others do
         display.result(res)
-    display.start(len(jobs), f"{up.name} {_size_text(sizing)} on {up.device.type}, {up.precision}")
+    device = str(up.device).split(":")[0]
+    display.start(len(jobs), f"{up.name} {_size_text(sizing)} on {device}, {up.precision}{workers}")
     _say_denoise(display, o, sizing, jobs)
     for text in up.new_notes():  # a strength that runs as another: said once per run
         display.note(text)
-    return _run_jobs(display, up, jobs, _batch_options(o, checked, video))
+
+
+def _run_on_ray(
+    display: BatchDisplay, o: UpscaleOptions, checked: Checked, jobs: list, refused: list, video
+) -> int:
+    """The jobs on a Ray cluster's workers (:class:`srup.batch.cluster.Cluster`): the same
+    records, notes, summary and exit code as a local run; the files bar moves as each file
+    ends (a remote file's tiles are not shown)."""
+    from srup.batch.cluster import Cluster, EngineSpec
+
+    sizing = checked.sizing
+    weights = None if o.weights is None else str(o.weights)
+    spec = EngineSpec(sizing, o.model, weights, o.denoise, o.device, checked.tile, o.precision)
+    options = _batch_options(o, checked, video)
+    # --max-memory's default is three quarters of a machine's memory: each worker's share
+    # of its own node's, not the driver's.
+    node_memory = o.max_memory is None
+    with Cluster(
+        spec, o.ray or None, o.worker_cpus, node_memory=node_memory, ray_messages=debugging()
+    ) as cluster:
+        cpus = cluster.cpus_per_worker
+        per = "1 GPU" if cluster.device_type == "cuda" else f"{cpus} CPU{'s' * (cpus > 1)}"
+        workers = f"; {cluster.planned} Ray workers of {per}"
+        _begin(display, o, sizing, cluster, jobs, refused, workers)
+        return _show_results(display, cluster, cluster.run(jobs, options), each_file=True)
 
 
 def check(o: UpscaleOptions) -> Checked:
@@ -281,6 +353,8 @@ def check(o: UpscaleOptions) -> Checked:
     the messages have always come; before torch is imported or any file decoded."""
     if o.overwrite and o.skip_existing:
         raise click.UsageError("--overwrite and --skip-existing exclude each other")
+    if o.worker_cpus is not None and o.ray is None:
+        raise click.UsageError("--worker-cpus is for a cluster run: give --ray too")
     if o.start is not None and o.end is not None and o.end <= o.start:
         raise click.UsageError("--end must come after --start")
     if o.fit_given and not (o.width and o.height):
@@ -324,15 +398,12 @@ def _start_process() -> None:
     which belong to the program, not to the library: srup applies its own --max-pixels, and
     keeps freed memory for the next tile (see srup.runtime.allocator)."""
     with _startup():
-        from PIL import Image
-
         from srup import batch  # noqa: F401  (torch, imported here without the collector)
+        from srup.batch.worker import settle_process
         from srup.cli.display import BatchDisplay  # noqa: F401
         from srup.media import pictures  # noqa: F401
-        from srup.runtime.allocator import keep_freed_memory
 
-    Image.MAX_IMAGE_PIXELS = None
-    keep_freed_memory()
+    settle_process()  # as every worker of a cluster run does
 
 
 def _plan(o: UpscaleOptions, sizing: Sizing) -> Any:
@@ -407,12 +478,13 @@ def _say_denoise(display: BatchDisplay, o: UpscaleOptions, sizing: Sizing, jobs:
         _hint_variants_for_jpeg(display, o.model, sizing.integer_scale, jobs)
 
 
-def _run_jobs(display: BatchDisplay, up: Any, jobs: list, options: Any) -> int:
-    """Run the jobs, a record per file as it ends; the summary; the exit code."""
-    from srup import batch
-
-    results = batch.run_jobs(up, jobs, options, progress_for=lambda job: display.file(job.src))
+def _show_results(display: BatchDisplay, up: Any, results: Any, each_file: bool = False) -> int:
+    """A record per file as it ends (``each_file``: moving the files bar too, for results
+    whose network stage ran elsewhere); the summary; the exit code."""
     for res in results:
+        if each_file:
+            with display.file(Path(res.input)):
+                pass
         for text in up.new_notes():  # once per run, as it first arises, not per file
             display.note(text)
         display.result(res)
