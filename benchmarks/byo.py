@@ -40,7 +40,8 @@ scaled so the network adds a picture-sized signal) saved as a ``.pth`` file:
 
 --quick (what tests/benchmarks/test_byo.py runs, on three archs): the conftest's tiny
 configurations, a 96×64 input, 1 timed round, a 64×48 tiling check in 32-pixel tiles, the
-memory of esrgan alone on a 1600×1200 picture (large enough to be tiled). spandrel missing: one line, exit 0, nothing written.
+memory of esrgan alone on a 1600×1200 picture (large enough to be tiled). spandrel missing:
+one line, exit 0, nothing written.
 """
 
 from __future__ import annotations

@@ -164,6 +164,10 @@ class SrupGroup(click.Group):
             _error(f"interrupted; {_how_to_continue()}")
             sys.exit(EXIT_INTERRUPTED)
         except Terminated:
+            # The process ends here: a repeated SIGTERM stays ignored (_on_sigterm) rather
+            # than meet the default handler again, put back below, and kill it uncounted.
+            if previous == signal.SIG_DFL:
+                previous = None
             _error(f"terminated; {_how_to_continue()}")
             sys.exit(EXIT_TERMINATED)
         except StdoutError as e:
