@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 from readme import ROOT, arguments, publish
-from timing import median_time
+from timing import alternating_medians, median_time
 
 # (OpenCV's file stem, its setModel name, scale, srup models to compare it with)
 CASES: list[tuple[str, str, int, tuple[str, ...]]] = [
@@ -129,19 +129,33 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / "benchmarks" / "results" / "opencv_superres.json",
         help="Results file (written only when something was measured).",
     )
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="Keep freed memory in the process as `srup upscale` does "
+        "(srup.runtime.allocator); the library alone leaves malloc as it is.",
+    )
     args = parser.parse_args(argv)
 
     import torch
 
     import srup
 
+    if args.keep_freed_memory:
+        from srup.runtime.allocator import keep_freed_memory
+
+        keep_freed_memory()
+
     cv2, no_cv2 = dnn_superres()
     cv_version = cv2.__version__ if cv2 is not None else "n/a"
+    memory = "kept as `srup upscale` does" if args.keep_freed_memory else "as the library leaves it"
     head = (
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
         f"OpenCV {cv_version}, {cv2.getNumThreads() if cv2 is not None else 'n/a'} threads; "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"median of {args.repeat} after a warm-up"
+        f"median of {args.repeat} after a warm-up, OpenCV and srup called in turn; "
+        f"freed memory {memory}; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     lines = [
         head,
@@ -182,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             return cv2.cvtColor(sr.upsample(bgr), cv2.COLOR_BGR2RGB)
 
         assert run_cv().shape == (h * scale, w * scale, 3), label
-        t_cv = median_time(run_cv, args.repeat)
         if not srup_models:
+            t_cv = median_time(run_cv, args.repeat)
             reason = f"srup has no ×{scale}"
             emit(
                 f"| {stem} | ×{scale} | {size} | {t_cv * 1e3:.0f} | skipped: {reason} | | | |",
@@ -197,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             up = srup.load(model, scale=scale, device="cpu")
             out = up.upscale_array(img)
             assert out.shape == (h * scale, w * scale, 3) and out.dtype == np.uint8, label
-            t = median_time(lambda u=up, i=img: u.upscale_array(i), args.repeat)
+            t_cv, t = alternating_medians(
+                [run_cv, lambda u=up, i=img: u.upscale_array(i)], args.repeat
+            )
             shown = model if model == up.name else f"{model} ({up.name})"
             if SAME_NAME.get(stem) != model:
                 shown += ", not the same network"

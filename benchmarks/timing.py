@@ -16,3 +16,19 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def alternating_medians(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Seconds per call of each of ``fns``, called in turn (A, B, A, B…) after one warm-up
+    call each, the median of ``repeat`` calls: on a machine other work keeps busy, a burst
+    of load lands on every function alike, so their ratio holds where separate runs of
+    each drift apart."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
