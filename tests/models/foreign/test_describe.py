@@ -179,9 +179,13 @@ def test_without_spandrel_a_foreign_file_says_what_to_install(
         "find_spec",
         lambda name, *a: None if name == "spandrel" else real(name, *a),
     )
+    path = foreign_weights["compact", ".pth"]
     try:
-        with pytest.raises(MissingExtraError, match=r"srup\[models\]"):
-            srup.describe(weights=foreign_weights["compact", ".pth"], scale=4)
+        with pytest.raises(MissingExtraError, match=r"srup\[models\]") as err:
+            srup.describe(weights=path, scale=4)
+        # The file named, and the installed torch kept (torchvision would replace it).
+        assert str(err.value).startswith(f"{path.resolve()}: ") or str(path) in str(err.value)
+        assert f"torch=={torch.__version__.split('+')[0]}" in str(err.value)
     finally:
         spandrel_import.spandrel.cache_clear()
 
@@ -220,13 +224,17 @@ def test_the_measurement_is_remembered_per_file_content(
         raise AssertionError("measured again")
 
     monkeypatch.setattr(foreign_describe, "measure", measure_again)
+    monkeypatch.setattr(foreign_describe, "working_bytes_per_out_px", measure_again)
+    monkeypatch.setattr(foreign_describe, "_precisions", measure_again)  # fp16 probes: slow
     again = srup.describe(weights=copy)
     assert again.tiling == first.tiling and again.receptive_radius == first.receptive_radius
+    assert again.precisions == first.precisions and again.metadata == first.metadata
     # A damaged entry is measured again, never trusted or fatal.
     (entry,) = (tmp_path / "cache" / "reach").iterdir()
     entry.write_text('["x", -1]')
     foreign_describe._described.cache_clear()
-    monkeypatch.setattr(foreign_describe, "measure", measure)
+    monkeypatch.undo()
+    monkeypatch.setenv("SRUP_CACHE_DIR", str(tmp_path / "cache"))
     assert srup.describe(weights=copy).tiling == first.tiling
     assert measured.VERSION >= 1
 
@@ -255,20 +263,33 @@ def test_integer_weights_for_a_floating_point_network_are_refused(tmp_path: Path
         srup.describe(weights=path, scale=4)
 
 
+def _entry(**changes: object) -> str:
+    good = {"radius": 6, "period": 1, "bytes_per_out_px": 100.0}
+    good |= {"precisions": ["fp32", "bf16"], "left_out": {"fp16": "fails"}}
+    return json.dumps(good | changes)
+
+
 @pytest.mark.parametrize(
     "content",
     [
         "[" * 5000,
-        "[1, 3, 100]",
-        '["x", 1, 100]',
-        "[0, 1e99, 100]",
-        "[6, 1]",  # version 1's shape
-        "[6, 1, 0]",
-        "[6, 1, 1e-300]",  # would run any picture whole
-        "[6, 1, -5]",
-        "[6, 1, 1e99]",
-        '[6, 1, "100"]',
-        "[6, 1, NaN]",
+        "[6, 1, 100]",  # version 2's shape
+        _entry(radius="x"),
+        _entry(period=3),
+        _entry(radius=-1),
+        _entry(bytes_per_out_px=0),
+        _entry(bytes_per_out_px=-5),
+        _entry(bytes_per_out_px=1e-300),  # would run any picture whole
+        _entry(bytes_per_out_px=1e99),
+        _entry(bytes_per_out_px="100"),
+        _entry(bytes_per_out_px=float("nan")),
+        _entry(precisions=["bf16"]),  # fp32 always runs, first
+        _entry(precisions=["fp32", "int4"]),
+        _entry(precisions=["fp32", "bf16", "bf16"]),
+        _entry(left_out={"bf16": "both runs and is left out"}),
+        _entry(left_out={"fp16": "x" * 1000}),
+        _entry(left_out=["fp16"]),
+        _entry(extra=1),
     ],
 )
 def test_a_damaged_or_impossible_cache_entry_is_measured_again(
@@ -279,8 +300,13 @@ def test_a_damaged_or_impossible_cache_entry_is_measured_again(
 
     monkeypatch.setenv("SRUP_CACHE_DIR", str(tmp_path / "cache"))
     path = foreign_weights["compact", ".pth"]
-    truth = remembered(path, "test", lambda: Measured(Reach(6, 1), 123.0))
-    assert remembered(path, "test", lambda: Measured(Reach(1, 1), 1.0)) == truth
+    truth = remembered(path, "test", lambda: Measured(Reach(6, 1), 123.0, ("fp32",), ()))
+    assert remembered(path, "test", lambda: Measured(Reach(1, 1), 5.0)) == truth
+    (entry,) = (tmp_path / "cache" / "reach").iterdir()
+    entry.write_text(_entry())  # a good entry of another measurement is taken as it is
+    assert remembered(path, "test", lambda: truth) == Measured(
+        Reach(6, 1), 100.0, ("fp32", "bf16"), (("fp16", "fails"),)
+    )
     (entry,) = (tmp_path / "cache" / "reach").iterdir()
     entry.write_text(content)
     assert remembered(path, "test", lambda: truth) == truth

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srup.errors import BadWeightsError, UnknownModelError
+from srup.errors import BadWeightsError, MissingExtraError, UnknownModelError
 from srup.models.foreign.checkpoint import file_kind, read_state_dict
 from srup.models.foreign.measured import Measured, remembered
 from srup.models.foreign.reach import Reach, measure
@@ -40,7 +40,10 @@ __all__ = ["describe_file"]
 
 def _descriptor(path: Path) -> Any:
     """spandrel's descriptor for the weights in ``path`` (one line for each way it fails)."""
-    sp = spandrel()
+    try:
+        sp = spandrel()
+    except MissingExtraError as e:
+        raise MissingExtraError(f"{path}: {e}") from None
     state = sp.canonicalize_state_dict(read_state_dict(path))
     try:
         with warnings.catch_warnings():  # their code's deprecation warnings: not the user's
@@ -201,9 +204,10 @@ def _described(path: Path, _stamp: tuple[int, int]) -> ModelDescriptor:
 
     def measured() -> Measured:
         reach = measure(net.picture, net.channels, net.scale)
-        return Measured(reach, working_bytes_per_out_px(net))
+        runs, why = _precisions(desc, net)
+        return Measured(reach, working_bytes_per_out_px(net), runs, tuple(why.items()))
 
-    reach, net.measured_bytes_per_out_px = remembered(path, loader, measured)
+    reach, net.measured_bytes_per_out_px, precisions, left_out = remembered(path, loader, measured)
     meta = _metadata(path, desc, reach)
     meta["working_bytes_per_out_px"] = f"{net.measured_bytes_per_out_px:.0f}"
 
@@ -212,8 +216,7 @@ def _described(path: Path, _stamp: tuple[int, int]) -> ModelDescriptor:
 
         return copy.deepcopy(net)
 
-    precisions, left_out = _precisions(desc, net)
-    for name, text in left_out.items():
+    for name, text in left_out:
         meta[f"{name}_left_out"] = text
     spec = ModelSpec(
         name=desc.architecture.id,

@@ -22,19 +22,49 @@ from srup.models.foreign.reach import PERIODS, Reach
 
 __all__ = ["VERSION", "Measured", "cache_dir", "remembered"]
 
-VERSION = 2  # raise when the measurement changes what it returns
+VERSION = 3  # raise when the measurement changes what it returns
 # Bytes an output pixel: below, the output's own float32 planes (12 for RGB) are missing;
 # above, more than any network keeps. A value outside would run a huge picture whole.
 _BYTES_PER_OUT_PX = (4.0, 1e7)
 
 
+_LOW = ("fp16", "bf16")  # the precisions a probe may leave out (fp32 always runs)
+_MAX_REASON = 300  # characters of a reason a precision is left out
+
+
 class Measured(NamedTuple):
-    """What srup measures of a weights file: its :class:`Reach` and its working memory
+    """What srup measures of a weights file: its :class:`Reach`, its working memory
     (float32 bytes kept alive per output pixel,
-    :func:`~srup.models.foreign.working.working_bytes_per_out_px`)."""
+    :func:`~srup.models.foreign.working.working_bytes_per_out_px`), the precisions it runs
+    in (``fp32`` first) and why each other one spandrel claims is left out (a deep
+    network's probe in fp16 on a CPU takes tens of seconds: not paid on every run)."""
 
     reach: Reach
     bytes_per_out_px: float
+    precisions: tuple[str, ...] = ("fp32",)
+    left_out: tuple[tuple[str, str], ...] = ()  # (precision, why)
+
+    def to_json(self) -> dict:
+        """The entry as it is remembered."""
+        return {
+            "radius": self.reach.radius,
+            "period": self.reach.period,
+            "bytes_per_out_px": self.bytes_per_out_px,
+            "precisions": list(self.precisions),
+            "left_out": dict(self.left_out),
+        }
+
+
+def _precisions_ok(precisions: object, left_out: object) -> bool:
+    return (
+        isinstance(precisions, list)
+        and precisions[:1] == ["fp32"]
+        and all(p in _LOW for p in precisions[1:])
+        and len(set(precisions)) == len(precisions)
+        and isinstance(left_out, dict)
+        and all(k in _LOW and k not in precisions for k in left_out)
+        and all(isinstance(v, str) and len(v) <= _MAX_REASON for v in left_out.values())
+    )
 
 
 def cache_dir() -> Path:
@@ -56,24 +86,26 @@ def _digest(path: Path) -> str:
 
 def _entry(file: Path) -> Measured | None:
     """The remembered :class:`Measured` in ``file``, or None unless it is a small regular
-    file holding a radius, a period and a working memory that a measurement can give (a
-    wrong entry would make srup tile a network as it must not be tiled)."""
+    file holding what a measurement can give (a wrong entry would make srup tile a network
+    as it must not be tiled, or run a whole picture it cannot hold)."""
     try:
-        if not file.is_file() or file.is_symlink() or file.stat().st_size > 96:
+        if not file.is_file() or file.is_symlink() or file.stat().st_size > 2048:
             return None
         entry = json.loads(file.read_text())
     except (OSError, ValueError, RecursionError):
         return None
-    if not (isinstance(entry, list) and len(entry) == 3):
+    if not (isinstance(entry, dict) and set(entry) == set(Measured(Reach(0, 1), 4.0).to_json())):
         return None
-    radius, period, working = entry
+    radius, period, working = entry["radius"], entry["period"], entry["bytes_per_out_px"]
     radius_ok = radius is None or (type(radius) is int and 0 <= radius <= 10**6)
     period_ok = period is None or period in PERIODS
     low, high = _BYTES_PER_OUT_PX
     working_ok = type(working) in (int, float) and low <= working <= high
-    if not (radius_ok and period_ok and working_ok):
+    precisions, left_out = entry["precisions"], entry["left_out"]
+    if not (radius_ok and period_ok and working_ok and _precisions_ok(precisions, left_out)):
         return None
-    return Measured(Reach(radius, period), float(working))
+    reasons = tuple(left_out.items())
+    return Measured(Reach(radius, period), float(working), tuple(precisions), reasons)
 
 
 def remembered(path: Path, loader: str, measure: Callable[[], Measured]) -> Measured:
@@ -92,8 +124,7 @@ def remembered(path: Path, loader: str, measure: Callable[[], Measured]) -> Meas
     found = measure()
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        reach = found.reach
-        blob = json.dumps([reach.radius, reach.period, found.bytes_per_out_px]).encode()
+        blob = json.dumps(found.to_json()).encode()
         write_file(file, lambda f: f.write(blob))
     except (OSError, OutputError):
         pass  # a read-only home: measured again next time

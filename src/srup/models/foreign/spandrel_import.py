@@ -26,10 +26,22 @@ from typing import Any
 
 from srup.errors import MissingExtraError
 
-__all__ = ["INSTALL", "spandrel", "torchvision_problem"]
-
-INSTALL = "pip install 'srup[models]'  (or: pip install spandrel)"
+__all__ = ["install_command", "spandrel", "torchvision_problem"]
 _STAND_IN = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional")
+
+
+def install_command() -> str:
+    """What to run to add spandrel, keeping the installed torch: spandrel pulls torchvision,
+    whose newest release would otherwise make pip replace a CPU torch with the newest CUDA
+    build (several GB). ``torch==X`` without its local label (``+cpu``) is met by the one
+    installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pin = f" torch=={version('torch').split('+')[0]}"
+    except PackageNotFoundError:
+        pin = ""
+    return f"pip install 'srup[models]'{pin}"
 
 
 def torchvision_problem() -> str | None:
@@ -71,7 +83,8 @@ def spandrel() -> types.ModuleType:
     install) when it is not installed."""
     if importlib.util.find_spec("spandrel") is None:
         raise MissingExtraError(
-            f"this weights file is not srup's; other projects' models need spandrel: {INSTALL}"
+            "this weights file is not srup's; other projects' models need spandrel: "
+            f"{install_command()}"
         )
     problem = torchvision_problem()
     if problem is None:
