@@ -38,7 +38,10 @@ def models(as_json: bool, inspect: Path | None) -> None:
             else:
                 width = max(map(len, facts))
                 for key, value in facts.items():
-                    shown = ", ".join(value) if isinstance(value, list) else value
+                    if isinstance(value, dict):  # precisions left out: each with its reason
+                        shown = "; ".join(f"{k}: {v}" for k, v in value.items())
+                    else:
+                        shown = ", ".join(value) if isinstance(value, list) else value
                     click.echo(f"{key.replace('_', ' '):<{width}}  {shown}")
         return
     from srup.models.catalog import catalog

@@ -133,12 +133,15 @@ class BenchmarkRun:
             (n, lambda n=n: load(n, scale, self.device, None, self.tile, self.precision))
             for n in chosen
         ]
+        stems = [Path(w).stem for w in self.weights]
         for w in self.weights:
             # srup's header, or another project's file as spandrel reads it
             if weights_scale(w) == scale:
+                # The stem, or the whole name where two files share it (x.pth, x.safetensors)
+                label = Path(w).stem if stems.count(Path(w).stem) == 1 else Path(w).name
                 methods.append(
                     (
-                        Path(w).stem,
+                        label,
                         lambda w=w: load("auto", scale, self.device, w, self.tile, self.precision),
                     )
                 )

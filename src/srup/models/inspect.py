@@ -43,6 +43,9 @@ def inspect_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key in ("purpose", "tags", "spandrel_tiling"):
         if meta.get(key):
             facts[key] = meta[key]
+    left_out = {p: meta[f"{p}_left_out"] for p in ("fp16", "bf16") if meta.get(f"{p}_left_out")}
+    if left_out:  # claimed by spandrel, failed here: why
+        facts["precisions_left_out"] = left_out
     if meta.get("working_bytes_per_out_px"):  # measured: srup.models.foreign.working
         facts["working_bytes_per_out_px"] = int(meta["working_bytes_per_out_px"])
     for key in _CARRIED:

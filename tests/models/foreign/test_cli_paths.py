@@ -108,6 +108,14 @@ def test_benchmark_scores_another_projects_file(runner, foreign_weights, tmp_pat
     assert res.exit_code == 0, res.output
     assert "compact" in res.output and "compact" in report.read_text()
 
+    # The same network in two formats: two rows told apart by their whole names.
+    both = ["--weights", str(weights), "--weights", str(foreign_weights["compact", ".safetensors"])]
+    report.unlink()
+    res = runner.invoke(cli, ["benchmark", str(tmp_path), "-s", "4", *both, "--json", str(report)])
+    assert res.exit_code == 0, res.output
+    models = {row["model"] for row in json.loads(report.read_text())["results"]}
+    assert {weights.name, weights.with_suffix(".safetensors").name} <= models, models
+
 
 def test_video_runs_through_another_projects_model_with_its_audio(
     runner, foreign_weights, tmp_path: Path
