@@ -168,8 +168,9 @@ def wait_for(condition, proc: subprocess.Popen, seconds: float = 120.0) -> None:
         (signal.SIGINT, 130, "interrupted", 1),
         (signal.SIGTERM, 143, "terminated", 1),
         (signal.SIGTERM, 143, "terminated", 3),  # a supervisor repeating itself
+        (signal.SIGINT, 130, "interrupted", 3),  # an impatient user
     ],
-    ids=["sigint", "sigterm", "sigterm-repeated"],
+    ids=["sigint", "sigterm", "sigterm-repeated", "sigint-repeated"],
 )
 def test_a_signal_during_a_batch_keeps_finished_outputs_whole_and_leaves_no_partial_file(
     tmp_path, sig, code, word, times

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import traceback
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -47,6 +47,7 @@ class _Run:
     """Per invocation: whether tracebacks are shown (``--debug`` or ``SRUP_DEBUG``)."""
 
     debug = False
+    signalled: ClassVar[set[int]] = set()  # the signals that came during this invocation
 
 
 def debugging() -> bool:
@@ -64,12 +65,39 @@ class Terminated(BaseException):
     """SIGTERM, raised like KeyboardInterrupt so that atomic writes clean up."""
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
+def _on_signal(signum: int, _frame: object) -> None:
     # Honoured once: while atomic writes clean up and the one line is printed, a repeat
-    # (a supervisor's second SIGTERM) must not interrupt them with a traceback. SIGKILL
-    # still stops a process whose cleanup hangs; main() puts the old handler back.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise Terminated
+    # (a second Ctrl-C, a supervisor's second SIGTERM) must not interrupt them with a
+    # traceback. SIGKILL still stops a process whose cleanup hangs.
+    _Run.signalled.add(signum)
+    signal.signal(signum, signal.SIG_IGN)
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+def _install_handlers() -> dict[int, Any]:
+    """:func:`_on_signal` for SIGTERM, and for SIGINT where Python's own handler has it (a
+    shell that started srup in the background ignores SIGINT: left so); the handlers
+    replaced. None replaced outside the main thread."""
+    _Run.signalled = set()
+    previous: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old = signal.getsignal(sig)
+            if sig == signal.SIGTERM or old is signal.default_int_handler:
+                signal.signal(sig, _on_signal)
+                previous[sig] = old
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    """Put back the handlers :func:`_install_handlers` replaced, except a default one whose
+    signal came: the process is ending, and a repeat would otherwise kill it uncounted."""
+    for sig, old in previous.items():
+        if sig in _Run.signalled and old in (signal.SIG_DFL, signal.default_int_handler):
+            continue
+        signal.signal(sig, old)
 
 
 def _error(message: str) -> None:
@@ -141,11 +169,7 @@ class SrupGroup(click.Group):
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra.pop("standalone_mode", None)
         _Run.debug = False
-        previous = signal.getsignal(signal.SIGTERM)
-        try:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-        except ValueError:  # not the main thread: leave SIGTERM alone
-            previous = None
+        previous = _install_handlers()
         try:
             rv = super().main(args, prog_name or "srup", standalone_mode=False, **extra)
         except click.exceptions.Exit as e:
@@ -164,10 +188,6 @@ class SrupGroup(click.Group):
             _error(f"interrupted; {_how_to_continue()}")
             sys.exit(EXIT_INTERRUPTED)
         except Terminated:
-            # The process ends here: a repeated SIGTERM stays ignored (_on_sigterm) rather
-            # than meet the default handler again, put back below, and kill it uncounted.
-            if previous == signal.SIG_DFL:
-                previous = None
             _error(f"terminated; {_how_to_continue()}")
             sys.exit(EXIT_TERMINATED)
         except StdoutError as e:
@@ -192,8 +212,7 @@ class SrupGroup(click.Group):
             )
             sys.exit(EXIT_FATAL)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            _restore_handlers(previous)
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 

@@ -29,6 +29,7 @@ def models(as_json: bool, inspect: Path | None) -> None:
     from srup.cli.display import stdout_guard
 
     if inspect is not None:
+        from srup.cli.display import one_line
         from srup.models.inspect import inspect_weights
 
         facts = inspect_weights(inspect)
@@ -41,8 +42,9 @@ def models(as_json: bool, inspect: Path | None) -> None:
                     if isinstance(value, dict):  # precisions left out: each with its reason
                         shown = "; ".join(f"{k}: {v}" for k, v in value.items())
                     else:
-                        shown = ", ".join(value) if isinstance(value, list) else value
-                    click.echo(f"{key.replace('_', ' '):<{width}}  {shown}")
+                        shown = ", ".join(value) if isinstance(value, list) else str(value)
+                    # A file's own text (its license, author): one line, no escape codes.
+                    click.echo(f"{key.replace('_', ' '):<{width}}  {one_line(shown)}")
         return
     from srup.models.catalog import catalog
 

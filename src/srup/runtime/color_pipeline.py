@@ -185,7 +185,10 @@ def working_bytes_per_out_px(
     for another project's network, the float32 working memory measured on it,
     ``net.measured_bytes_per_out_px``: srup.models.foreign.working), plus ~16 float32
     planes of colour work."""
-    size = 16
+    measured = getattr(net, "measured_bytes_per_out_px", None)
+    # Another project's network may not take 16 pixels (SwinIR with 32-pixel windows
+    # reflects a side into 32, which needs more than 16).
+    size = 16 if measured is None else 24
     peak = 0
 
     def hook(_m: nn.Module, _i: object, out: object) -> None:
@@ -201,7 +204,6 @@ def working_bytes_per_out_px(
     finally:
         for h in hooks:
             h.remove()
-    measured = getattr(net, "measured_bytes_per_out_px", None)
     if measured is not None:
         return float(measured) + 64
     per_out_px = peak / (size * scale) ** 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -340,3 +341,63 @@ def test_a_state_dict_that_half_matches_its_architecture_names_the_tensor(
     assert "\n" not in text and "could not build" in text
     # The tensor is named (spandrel canonicalises a few prefixes; the key's tail stays).
     assert hit.split(".", 1)[-1] in text, text
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"body.100000000.bias": torch.zeros(16)},  # spandrel would build 5e7 layers
+        {"body.2.weight": torch.zeros(16, 0)},  # an empty tensor: a shape spandrel reads
+    ],
+    ids=["layer-number", "empty"],
+)
+def test_a_layout_that_would_build_a_network_far_larger_than_the_file_is_refused_first(
+    tmp_path: Path, damage: dict
+) -> None:
+    from tests.models.foreign.conftest import build
+
+    path = tmp_path / "bomb.pth"
+    torch.save({**build("compact").state_dict(), **damage}, path)
+    with pytest.raises(BadWeightsError, match=r"no values|far larger than the file"):
+        srup.describe(weights=path)
+
+
+def test_a_network_too_wide_for_the_thin_probes_is_measured_on_thick_ones(
+    tmp_path: Path,
+) -> None:
+    from tests.models.foreign.conftest import _randomise, construct
+
+    # SwinIR with 32-pixel windows reflects a 16-pixel side into 32, which fails.
+    model = construct("swinir", window_size=32, depths=[1], num_heads=[2]).eval()
+    _randomise(model, torch.Generator().manual_seed(0))
+    path = tmp_path / "swinir_w32.pth"
+    torch.save(model.state_dict(), path)
+    desc = srup.describe(weights=path)
+    assert desc.tiling[0] == "exact" and desc.tile_alignment == 32
+    up = srup.load(weights=path, device="cpu")
+    picture = (np.random.default_rng(0).random((72, 80, 3)) * 255).astype(np.uint8)
+    whole = up.upscale_array(picture)
+    up.tile = 32
+    assert whole.shape == (288, 320, 3)
+    assert np.abs(up.upscale_array(picture).astype(int) - whole).max() <= 1
+
+
+def test_models_inspect_shows_a_files_own_text_as_one_plain_line(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from safetensors.torch import save_file
+
+    from srup.cli import cli
+    from tests.models.foreign.conftest import build
+
+    state = {k: v.contiguous() for k, v in build("compact").state_dict().items()}
+    path = tmp_path / "odd.safetensors"
+    forged = {"license": "MIT\ntiling  exact", "author": "\x1b]0;title\x07\x1b[2J"}
+    save_file(state, str(path), metadata=forged)
+    res = runner.invoke(cli, ["models", "--inspect", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.output and "\x07" not in res.output
+    # The newline in the license forges no row of its own.
+    assert "\ntiling  exact" not in res.output
+    assert any(
+        line.startswith("license") and "MIT tiling exact" in line
+        for line in res.output.splitlines()
+    )

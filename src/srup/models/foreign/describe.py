@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from srup.errors import BadWeightsError, MissingExtraError, UnknownModelError
 from srup.models.foreign.checkpoint import file_kind, read_state_dict
 from srup.models.foreign.measured import Measured, remembered
-from srup.models.foreign.reach import Reach, measure
+from srup.models.foreign.reach import Reach, measure, thickened
 from srup.models.foreign.spandrel_import import spandrel
 from srup.models.foreign.working import working_bytes_per_out_px
 
@@ -45,6 +45,7 @@ def _descriptor(path: Path) -> Any:
     except MissingExtraError as e:
         raise MissingExtraError(f"{path}: {e}") from None
     state = sp.canonicalize_state_dict(read_state_dict(path))
+    _check_layout(path, state)
     try:
         with warnings.catch_warnings():  # their code's deprecation warnings: not the user's
             warnings.simplefilter("ignore")
@@ -61,6 +62,29 @@ def _descriptor(path: Path) -> Any:
         ) from None
     _check_dtypes(path, desc, state)
     return desc
+
+
+def _check_layout(path: Path, state: dict[str, Any]) -> None:
+    """Refuse, before spandrel builds anything, a state dict whose shape would make it build
+    a network far larger than the file: spandrel reads the number of blocks from the
+    highest layer number in the keys and window sizes from tensor shapes, and builds the
+    whole network before loading checks a tensor (a 73 KB file with one key numbered 10⁸
+    grew past 6 GB). A real network numbers its layers densely, a few numbers per tensor
+    at most (ReLUs have none), and none of its tensors is empty."""
+    most = 4 * len(state) + 16
+    for key, value in state.items():
+        if value.numel() == 0:
+            raise BadWeightsError(
+                f"{path}: tensor {key} has no values (shape {tuple(value.shape)}); not weights "
+                "as a network saves them"
+            )
+        numbers = [int(part) for part in key.split(".") if part.isdigit()]
+        if numbers and max(numbers) > most:
+            raise BadWeightsError(
+                f"{path}: key {key[:80]} numbers a layer {max(numbers)}, but the file holds "
+                f"{len(state)} tensors; its numbering would build a network far larger "
+                "than the file"
+            )
 
 
 def _why_not_built(e: Exception) -> str:
@@ -109,6 +133,7 @@ def _check_kind(path: Path, desc: Any) -> None:
 
 
 _PROBE = 20  # pixels a side: not a multiple of common windows, nor a size built for
+_THICK = 64  # the reach probes' thickness for networks that cannot take 8 pixels
 
 
 def _precisions(desc: Any, net: ForeignNetwork) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -131,11 +156,28 @@ def _precisions(desc: Any, net: ForeignNetwork) -> tuple[tuple[str, ...], dict[s
                 warnings.simplefilter("ignore")
                 low.picture(torch.rand(1, net.channels, _PROBE, _PROBE))
         except RuntimeError as e:
+            if not _runs_probe(net):  # the probe's size, not the precision: as spandrel says
+                runs.append(name)
+                continue
             text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             why[name] = f"declared by spandrel, but fails here: {text[:100]}"
             continue
         runs.append(name)
     return tuple(runs), why
+
+
+def _runs_probe(net: ForeignNetwork) -> bool:
+    """Whether the float32 network runs the precision probe's picture at all (SwinIR with
+    32-pixel windows cannot reflect 20 pixels into 32)."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net.picture(torch.rand(1, net.channels, _PROBE, _PROBE))
+    except RuntimeError:
+        return False
+    return True
 
 
 def _requirements(desc: Any) -> str:
@@ -203,7 +245,10 @@ def _described(path: Path, _stamp: tuple[int, int]) -> ModelDescriptor:
     loader = f"spandrel {spandrel().__version__}"
 
     def measured() -> Measured:
-        reach = measure(net.picture, net.channels, net.scale)
+        try:
+            reach = measure(net.picture, net.channels, net.scale)
+        except RuntimeError:  # too thin a probe for its windows: measured on thicker ones
+            reach = measure(thickened(net.picture, _THICK), net.channels, net.scale)
         runs, why = _precisions(desc, net)
         return Measured(reach, working_bytes_per_out_px(net), runs, tuple(why.items()))
 

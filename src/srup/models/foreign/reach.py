@@ -42,6 +42,7 @@ __all__ = [
     "PERIODS",
     "Reach",
     "measure",
+    "thickened",
 ]
 
 MAX_EXACT_RADIUS = 64  # input pixels; beyond it, tiles would be mostly overlap: bounded instead
@@ -112,6 +113,26 @@ def _strip(channels: int, length: int, axis: int, fill: object) -> torch.Tensor:
     if callable(fill):
         return fill(shape)
     return torch.full(shape, float(fill))  # type: ignore[arg-type]
+
+
+def thickened(run: Run, thickness: int) -> Run:
+    """``run`` on probes padded across their :data:`_STRIP`-pixel thickness to
+    ``thickness`` (edge pixels repeated, the output cropped back), for networks that cannot
+    take so thin a picture (SwinIR with 32-pixel windows reflects a 16-pixel side into 32).
+    The NaN sits mid-strip, away from the repeated edges, and the reach is read along the
+    strip: what is measured is unchanged."""
+    import torch.nn.functional as F
+
+    def run_thick(x: torch.Tensor) -> torch.Tensor:
+        across = 3 if x.shape[3] == _STRIP else 2
+        before = (thickness - _STRIP) // 2
+        pads = [0, 0, 0, 0]
+        pads[2 * (3 - across) : 2 * (3 - across) + 2] = [before, thickness - _STRIP - before]
+        out = run(F.pad(x, pads, mode="replicate"))
+        scale = out.shape[across] // thickness
+        return out.narrow(across, before * scale, _STRIP * scale)
+
+    return run_thick
 
 
 def _nan_radius(run: Run, channels: int, scale: int, length: int, phase: int = 0) -> int | None:
