@@ -2,13 +2,20 @@
 
     python benchmarks/int8.py [--models espcn fsrcnn] [--scales 2 3 4] [--repeat 7]
                               [--json benchmarks/results/int8.json]
+    python benchmarks/int8.py --calibrate     # writes weights/int8.json (srup's int8 precision)
 
 benchmarks/int8_layers.py found oneDNN's int8 convolutions 3.4-8.5x faster than float32 per
 layer on this CPU (AVX-512 VNNI, no AMX). This script asks the question a precision has to
 answer: what the whole network, and the whole ``upscale_array``, gain once the activations
 between the layers, the input's quantization and the output's dequantization are paid for,
-and what the quantization costs on Set5 and Set14. No precision is built here: a float32
-Upscaler's ``net.detail`` is replaced by :class:`Int8Detail`.
+and what the quantization costs on Set5 and Set14. The quantizer is srup's own
+(:mod:`srup.models.int8`, ``--precision int8``); here a float32 Upscaler's ``net.detail`` is
+replaced by an :class:`Int8Detail` of each kind, calibrated afresh on T91.
+
+``--calibrate`` writes what ``--precision int8`` reads: the T91 calibration of each weight
+set within the quality bound (``ELIGIBLE``: ≤ 0.05 dB on Set5 and Set14 in
+benchmarks/results/int8.json), keyed by file name and sha256, in ``weights/int8.json``
+(or ``$SRUP_WEIGHTS``'s), beside the unchanged float32 weights.
 
 How the network is quantized (static, on PyTorch's oneDNN operators, the int8 path in torch
 2.13's CPU wheel that runs without a compiler), on srup's own infer form of the network:
@@ -38,25 +45,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
+
+from srup.models.int8 import Int8Detail, calibrate, store_calibration
 
 BETWEEN = ("int8", "float")
+# The weight sets whose int8 costs at most 0.05 dB on Set5 and Set14 (FSRCNN x2: 0.077 dB on
+# Set5), the ones --calibrate stores a calibration for.
+ELIGIBLE = (("espcn", 2), ("espcn", 3), ("espcn", 4), ("fsrcnn", 3), ("fsrcnn", 4))
 DATA = Path(os.environ.get("SRUP_DATA", "/work/shared/data"))
-
-# torch 2.13 warns that its quantized tensor types are deprecated (pytorch#184982); the
-# warning would repeat on every tile.
-warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
 
 
 def cpu_flags() -> str:
@@ -92,205 +96,6 @@ def training_y(scale: int) -> list[torch.Tensor] | None:
         y = torch.from_numpy(rgb_to_y(lr / 255.0).astype(np.float32))[None, None]
         out.append(y.contiguous(memory_format=torch.channels_last))
     return out
-
-
-# Beyond ±ln(255.5 / 0.5) the quantized sigmoid (scale 1/256, levels 0-255) is 0 or 255
-# whatever the input: a sigmoid's input range clipped there loses nothing and halves the
-# step of ESPCN's second layer (calibrated -10.5 … 11.4).
-SIGMOID_SATURATES = math.log(255.5 / 0.5)
-
-
-class Calibration:
-    """What the training set says about a network's tensors: ``ranges[key]`` the (min, max)
-    of the network's input (``input``), of each layer's output (``body.<i>``) and of the
-    sub-pixel convolution's (``subpixel``); ``means[key]`` the ``(C,)`` mean of each input
-    channel of the convolution ``body.<i>`` (or ``subpixel``), for bias correction."""
-
-    def __init__(self) -> None:
-        self.ranges: dict[str, tuple[float, float]] = {}
-        self.means: dict[str, torch.Tensor] = {}
-        self._sums: dict[str, tuple[torch.Tensor, int]] = {}
-
-    def see(self, key: str, t: torch.Tensor) -> None:
-        lo, hi = self.ranges.get(key, (math.inf, -math.inf))
-        self.ranges[key] = (min(lo, float(t.min())), max(hi, float(t.max())))
-
-    def see_input(self, key: str, t: torch.Tensor) -> None:
-        total, n = self._sums.get(key, (torch.zeros(t.shape[1], dtype=torch.float64), 0))
-        self._sums[key] = (total + t.sum(dim=(0, 2, 3), dtype=torch.float64), n + t[0, 0].numel())
-        self.means[key] = (self._sums[key][0] / self._sums[key][1]).float()
-
-    def qparams(self, key: str, clip: float = math.inf) -> tuple[float, int]:
-        """(scale, zero point) of uint8 covering ``key``'s range, cut to ±``clip``, and 0
-        (as PyTorch's observers)."""
-        lo, hi = self.ranges[key]
-        lo, hi = min(max(lo, -clip), 0.0), max(min(hi, clip), 0.0)
-        scale = max(hi - lo, 1e-8) / 255
-        return scale, round(-lo / scale)
-
-
-def _sub_pixel(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor, int, int] | None:
-    """FSRCNN's deconvolution as the infer form runs it: the ``(s², 56, k, k)`` float32
-    weight, ``(s²,)`` bias, the padding, and the offset of the detail's first row in the
-    phases (:meth:`srup.models.arch.fsrcnn.FSRCNN.detail`). None for a sub-pixel network."""
-    deconv = getattr(net, "deconv", None)
-    if deconv is None:
-        return None
-    from srup.models.arch.fsrcnn import subpixel_weight
-
-    weight, (before, after) = subpixel_weight(deconv.weight.detach(), net.scale)
-    pad = min(before, after)
-    return weight, deconv.bias.detach().expand(weight.shape[0]).clone(), pad, before - pad
-
-
-def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
-    """Run the float32 infer form of ``net`` over ``pictures`` (``(1, 1, h, w)`` Y in
-    [0, 1]) and record its tensors' ranges and its convolutions' input means."""
-    cal = Calibration()
-    sub = _sub_pixel(net)
-    with torch.inference_mode():
-        for y in pictures:
-            cal.see("input", y)
-            t = y
-            for i, layer in enumerate(net.body):
-                if isinstance(layer, nn.Conv2d):
-                    cal.see_input(f"body.{i}", t)
-                # clone: srup's activations run in place, and t's range is already recorded
-                t = layer(t.clone())
-                cal.see(f"body.{i}", t)
-            if sub is not None:
-                weight, bias, pad, _ = sub
-                cal.see_input("subpixel", t)
-                cal.see("subpixel", F.conv2d(t, weight, bias, padding=pad))
-    return cal
-
-
-# --- the int8 network --------------------------------------------------------------------
-
-
-def int8_weight(
-    weight: torch.Tensor, bias: torch.Tensor, mean: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``weight`` ``(out, in, k, k)`` float32 as int8 with one symmetric scale per output
-    channel (absmax / 127): (int8 weight, ``(out,)`` float32 scales, bias corrected).
-
-    Bias correction (Nagel et al. 2019): the rounding error of the weights times the mean
-    input (``mean``, ``(in,)``, over the training set) is a constant per output channel, and
-    a large one after a sigmoid, whose outputs are all positive; it is taken off the bias.
-    On ESPCN ×3 (Set5 and Set14 LR), weight rounding put 2.27 squared Y levels of error on
-    the detail without it (1.85 from the last layer), 0.11 with it."""
-    w = weight.detach().float()
-    scales = w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127
-    q = torch.round(w / scales[:, None, None, None]).clamp(-127, 127)
-    error = q * scales[:, None, None, None] - w
-    corrected = bias.detach().float() - (error.sum(dim=(2, 3)) * mean[None]).sum(dim=1)
-    return q.to(torch.int8), scales, corrected
-
-
-def _uint8(x: torch.Tensor, scale: float, zero: int) -> torch.Tensor:
-    """``x`` float32 as plain uint8 levels ``round(x / scale) + zero``, clamped: PyTorch's
-    vectorised quantize, then its integers (the cheapest of the ways tried)."""
-    return torch.quantize_per_tensor(x, scale, zero, torch.quint8).int_repr()
-
-
-class Int8Detail:
-    """A drop-in for ``net.detail`` (:class:`srup.models.layers.BicubicResidual`) that runs
-    the learned layers' convolutions in int8 on oneDNN: ``(N, 1, h, w)`` float32 Y in
-    [0, 1], channels-last → ``((N, s², h', w')`` float32 detail, offset)``, as the float32
-    infer form returns.
-
-    ``between``: how the activations between two convolutions are held.
-
-    - ``int8``: uint8 throughout (PyTorch's quantized tensors): each convolution's output
-      requantized by oneDNN to its calibrated range, then the quantized sigmoid (output
-      scale fixed at 1/256) or ``quantized::prelu``; the last layer dequantized.
-    - ``float``: each convolution returns float32 (``onednn::qconv2d_pointwise``), the
-      activation runs in float32 and the result is quantized for the next layer (sigmoid
-      outputs at 1/255, PReLU outputs to their calibrated range); the last layer's output is
-      float32. The pre-activation never rounds to uint8: more passes over memory, less error.
-    """
-
-    def __init__(self, net: nn.Module, cal: Calibration, between: str = "float") -> None:
-        from srup.models.forms import InPlace
-
-        self.between = between
-        self.in_q = cal.qparams("input")
-        layers: list[tuple[str, nn.Module | tuple]] = list(
-            (f"body.{i}", m) for i, m in enumerate(net.body)
-        )
-        self.offset = 0
-        sub = _sub_pixel(net)
-        if sub is not None:
-            weight, bias, pad, self.offset = sub
-            layers.append(("subpixel", (weight, bias, pad)))
-        self.steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
-        x_q = self.in_q  # the qparams of the tensor the next convolution reads
-        for n, (key, layer) in enumerate(layers):
-            after = layers[n + 1][1] if n + 1 < len(layers) else None
-            sigmoid_next = isinstance(after, InPlace) and after.fn == "sigmoid"
-            if isinstance(layer, nn.Conv2d | tuple):
-                w, b, pad = (
-                    layer
-                    if isinstance(layer, tuple)
-                    else (layer.weight, layer.bias, layer.padding[0])
-                )
-                qw, ws, qb = int8_weight(w, b, cal.means[key])
-                clip = SIGMOID_SATURATES if sigmoid_next else math.inf
-                out_q = cal.qparams(key, clip)
-                self.steps.append(self._conv(qw, ws, qb, pad, x_q, out_q, last=after is None))
-                x_q = out_q
-            elif isinstance(layer, InPlace) and layer.fn == "sigmoid":
-                if between == "int8":
-                    self.steps.append(torch.sigmoid)  # quantized: fixed qparams (1/256, 0)
-                else:
-                    self.steps.append(lambda x: _uint8(x.sigmoid_(), 1 / 255, 0))
-                x_q = (1 / 256, 0) if between == "int8" else (1 / 255, 0)
-            elif isinstance(layer, nn.PReLU):
-                slope = layer.weight.detach()
-                out_q = cal.qparams(key)
-                if between == "int8":
-                    # quantized::prelu takes its slopes as quint8 (zero point 128).
-                    step = max(float(slope.abs().max()), 1e-8) / 127
-                    qslope = torch.quantize_per_tensor(slope, step, 128, torch.quint8)
-                    self.steps.append(
-                        lambda q, a=qslope, o=out_q: torch.ops.quantized.prelu(q, a, *o)
-                    )
-                else:
-                    self.steps.append(lambda x, a=slope, o=out_q: _uint8(F.prelu(x, a), *o))
-                x_q = out_q
-            else:
-                raise NotImplementedError(f"no int8 form of {layer!r}")
-
-    def _conv(
-        self,
-        qw: torch.Tensor,
-        ws: torch.Tensor,
-        bias: torch.Tensor,
-        pad: int,
-        x_q: tuple[float, int],
-        out_q: tuple[float, int],
-        last: bool,
-    ) -> Callable[[torch.Tensor], torch.Tensor]:
-        """One convolution: uint8 ``(N, in, h, w)`` in (quantized or plain, as ``between``
-        says) → its output (quantized to ``out_q``, or float32)."""
-        if self.between == "int8":
-            zeros = torch.zeros(qw.shape[0], dtype=torch.long)
-            weight = torch._make_per_channel_quantized_tensor(qw, ws.double(), zeros, 0)
-            packed = torch.ops.quantized.conv2d_prepack(weight, bias, [1, 1], [pad] * 2, [1, 1], 1)
-            return lambda q: torch.ops.quantized.conv2d(q, packed, *out_q)
-        zeros = torch.zeros(qw.shape[0], dtype=torch.long)
-        packed = torch.ops.onednn.qconv_prepack(qw, ws, *x_q, [1, 1], [pad] * 2, [1, 1], 1, None)
-        return lambda x: torch.ops.onednn.qconv2d_pointwise(
-            x, *x_q, packed, ws, zeros, bias, [1, 1], [pad] * 2, [1, 1], 1,
-            1.0, 0, torch.float32, "none", [], "",
-        )  # fmt: skip
-
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        q = torch.quantize_per_tensor(x, *self.in_q, torch.quint8)
-        t = q if self.between == "int8" else q.int_repr()
-        for step in self.steps:
-            t = step(t)
-        return (t.dequantize() if t.is_quantized else t), self.offset
 
 
 # --- measurements ------------------------------------------------------------------------
@@ -385,13 +190,35 @@ def measure(model: str, scale: int, repeat: int, pictures: list[torch.Tensor]) -
     return out
 
 
+def store_calibrations() -> None:
+    """Calibrate every ``ELIGIBLE`` shipped weight set on T91 and store it beside the
+    weights (:func:`srup.models.int8.store_calibration`)."""
+    from srup.models.descriptor import describe
+
+    for scale in sorted({s for _, s in ELIGIBLE}):
+        pictures = training_y(scale)
+        if pictures is None:
+            raise SystemExit(f"no T91 at {DATA / 'T91'} to calibrate on")
+        for model in [m for m, s in ELIGIBLE if s == scale]:
+            described = describe(model, scale)
+            store_calibration(described.path, calibrate(described.build("infer"), pictures))
+            print(f"{described.path.name}: calibrated on T91 ({len(pictures)} pictures)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["espcn", "fsrcnn"])
     parser.add_argument("--scales", nargs="+", type=int, default=[3])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--calibrate", action="store_true", help="write weights/int8.json, and measure nothing"
+    )
     args = parser.parse_args()
+    if args.calibrate:
+        torch.set_num_threads(1)  # the ranges as the measurements saw them, to the last bit
+        store_calibrations()
+        return
     from srup.runtime.allocator import keep_freed_memory
 
     keep_freed_memory()

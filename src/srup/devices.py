@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from srup.errors import DeviceError, DeviceMemoryError
+from srup.errors import DeviceError, DeviceMemoryError, UnsupportedPrecision
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,17 +20,21 @@ __all__ = [
     "auto_precision",
     "device_constant",
     "exact_numerics",
+    "int8_engine",
     "out_of_memory",
     "out_of_memory_as_error",
     "precision_name",
     "release_cached_memory",
+    "require_int8",
     "resolve_device",
     "resolve_precision",
     "tf32_switches",
     "upload",
 ]
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+# int8: oneDNN's int8 convolutions, CPU only, for calibrated weight sets (srup.models.int8);
+# asked for by name only, never by auto.
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 _SUPPORTED = {"cpu": {"fp32", "bf16"}, "cuda": {"fp32", "fp16", "bf16"}, "mps": {"fp32", "fp16"}}
 
 
@@ -219,29 +223,64 @@ def auto_precision(device: torch.device) -> str:
     and bf16 does not pay for giving that up: emulated it is 2–9× slower, and with native
     bf16 (AVX-512 BF16 on an AMD EPYC) FSRCNN and ESPCN, the models auto picks, took
     0.96–1.16× of fp32's time (benchmarks/precision.py). So the CPU's bf16 support plays no
-    part in the choice."""
+    part in the choice. Nor does int8: it is asked for by name only (srup.models.int8)."""
     forced = os.environ.get("SRUP_PRECISION", "auto")
+    if forced == "int8":
+        raise DeviceError("SRUP_PRECISION=int8: auto never means int8; ask --precision int8")
     if forced != "auto":
         return forced
     return "fp32" if device.type == "cpu" else "fp16"
 
 
 def precision_name(dtype: torch.dtype) -> str:
-    """``torch.float32`` → ``fp32`` and so on."""
+    """``torch.float32`` → ``fp32`` and so on (``torch.qint8`` → ``int8``)."""
     import torch
 
-    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+    return {
+        torch.float32: "fp32",
+        torch.float16: "fp16",
+        torch.bfloat16: "bf16",
+        torch.qint8: "int8",
+    }[dtype]
+
+
+def int8_engine() -> bool:
+    """Whether this torch build runs oneDNN's int8 convolutions on the CPU (quantized engine
+    ``onednn``, or ``x86``, which dispatches to it)."""
+    import torch
+
+    return bool({"onednn", "x86"} & set(torch.backends.quantized.supported_engines))
+
+
+def require_int8(device: torch.device) -> None:
+    """:class:`~srup.errors.UnsupportedPrecision` where int8 cannot run: off the CPU, or
+    without oneDNN's int8 convolutions."""
+    if device.type != "cpu":
+        raise UnsupportedPrecision(
+            f"precision int8 runs on the CPU only, not on {device.type}; use --device cpu"
+        )
+    if not int8_engine():
+        raise UnsupportedPrecision(
+            "precision int8 needs oneDNN's int8 convolutions, which this torch build lacks "
+            "(torch.backends.quantized.supported_engines has neither onednn nor x86); use fp32"
+        )
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     """``auto`` → :func:`auto_precision`; otherwise the asked precision if the device
-    supports it. bf16 changes Set5 PSNR by at most 0.02 dB (benchmarks/precision.py)."""
+    supports it. bf16 changes Set5 PSNR by at most 0.02 dB (benchmarks/precision.py).
+    ``int8`` → ``torch.qint8`` (the network's learned layers in int8, around them float32:
+    :mod:`srup.models.int8`) on a CPU with oneDNN's int8 convolutions, else
+    :class:`~srup.errors.UnsupportedPrecision`; auto never means it."""
     import torch
 
     if name == "auto":
         name = auto_precision(device)
     if name not in PRECISIONS:
         raise DeviceError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
+    if name == "int8":
+        require_int8(device)
+        return torch.qint8
     if name not in _SUPPORTED[device.type]:
         raise DeviceError(
             f"precision {name} is not supported on {device.type}; "

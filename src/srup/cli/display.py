@@ -378,7 +378,7 @@ _AUTO_FOR = (("lossless", "default_for"), ("lossy", "default_for_lossy"))
 
 def models_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="srup models (one row per shipped weights file)")
-    cols = ("model", "scale", "trained for", "params", "MACs/px", "Set5 dB")
+    cols = ("model", "scale", "trained for", "params", "MACs/px", "Set5 dB", "int8")
     for col in (*cols, "auto for"):
         justify = "left" if col in ("model", "trained for", "auto for") else "right"
         table.add_column(col, justify=justify, no_wrap=col == "model")
@@ -394,6 +394,7 @@ def models_table(rows: list[dict[str, Any]]) -> None:
                 f"{r['parameters'][str(s)]:,}",
                 f"{r['macs_per_pixel'][str(s)]:,.0f}",
                 f"{psnr:.2f}" if psnr else "-",
+                "yes" if s in r.get("int8_scales", []) else "",
                 ", ".join(auto),
             )
     stdout.print(table)
@@ -406,7 +407,8 @@ def models_table(rows: list[dict[str, Any]]) -> None:
         "lossless row's model for lossless files; for JPEG and lossy WebP it walks the lossy "
         "row's architecture from clean (--denoise 0) to real (0.5) to capture (1), "
         "interpolating their weights, by each file's estimated quality, noise, blur and "
-        "how document-like it is.[/]"
+        "how document-like it is. int8: runs in --precision int8 (CPU only; calibrated "
+        "in weights/int8.json).[/]"
     )
 
 

@@ -49,7 +49,8 @@ def engine_options(f, precision: str = "auto"):
         show_default=True,
         type=click.Choice(PRECISIONS),
         help="Arithmetic precision of the network (auto: fp32 on CPUs, where it is exact and "
-        "tile-independent; fp16 on GPUs).",
+        "tile-independent; fp16 on GPUs; int8: CPU only, by name only, for the weight sets "
+        "srup models marks).",
     )(f)
     f = click.option(
         "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."

@@ -17,6 +17,7 @@ from typing import Any
 
 from srup._moved import names_moved_from
 from srup.errors import SrupError
+from srup.models.int8 import calibrated
 from srup.models.weights import parameter_count, read_metadata, shipped, split_name, weights_dir
 
 __all__ = [
@@ -140,6 +141,8 @@ def catalog() -> list[dict[str, Any]]:
                 "paper": about["paper"],
                 "scales": scales,
                 "parameters": {str(s): parameter_count(files[(name, s)]) for s in scales},
+                # The scales whose weights run in --precision int8 (srup.models.int8).
+                "int8_scales": [s for s in scales if calibrated(files[(name, s)])],
                 "macs_per_pixel": {str(s): about[macs_key][str(s)] for s in scales},
                 "set5_psnr": {str(s): _float(metas[s].get("set5_psnr")) for s in scales},
                 "set14_psnr": {str(s): _float(metas[s].get("set14_psnr")) for s in scales},

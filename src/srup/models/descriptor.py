@@ -110,8 +110,20 @@ class ModelDescriptor:
     @property
     def precisions(self) -> tuple[str, ...]:
         """The precisions its learned layers run in (fp32 always; fp16 and bf16 where the
-        quality bound of benchmarks/precision.py holds)."""
+        quality bound of benchmarks/precision.py holds; int8, on CPUs, where the weights
+        file has a calibration beside it: :mod:`srup.models.int8`)."""
+        if self._int8_calibrated():
+            return (*self.spec.precisions, "int8")
         return self.spec.precisions
+
+    def _int8_calibrated(self) -> bool:
+        """Whether these weights are a plain weights file of srup's, Y in, whose bytes
+        ``int8.json`` beside it calibrates (:func:`srup.models.int8.calibrated`)."""
+        if self.network is not None or self.mix or self.foreign or self.input_space != "Y":
+            return False
+        from srup.models.int8 import calibrated
+
+        return calibrated(self.path)
 
     @property
     def receptive_radius(self) -> int:
@@ -146,9 +158,17 @@ class ModelDescriptor:
         return self.metadata.get("degradation", "clean")
 
     def require_precision(self, precision: str) -> None:
-        """Nothing when the weight set runs in ``precision`` (fp32, fp16, bf16);
+        """Nothing when the weight set runs in ``precision`` (fp32, fp16, bf16, int8);
         :class:`~srup.errors.UnsupportedPrecision`, naming those it runs in, otherwise."""
         if precision not in self.precisions:
+            if precision == "int8":
+                from srup.models.int8 import calibrated_names
+                from srup.models.weights import weights_dir
+
+                have = ", ".join(calibrated_names(weights_dir())) or "no weight set here"
+                raise UnsupportedPrecision(
+                    f"{self.name} ×{self.scale} has no int8 calibration; int8 runs only {have}"
+                )
             why = self.metadata.get(f"{precision}_left_out")
             raise UnsupportedPrecision(
                 f"{self.name} does not run in {precision}{f' ({why})' if why else ''}; use "
@@ -157,9 +177,16 @@ class ModelDescriptor:
 
     def runnable(self, dtype: torch.dtype) -> nn.Module:
         """The network a runner runs in ``dtype``, on the CPU: :meth:`build` in the form
-        :attr:`runs_as` says, once :meth:`require_precision` has let ``dtype`` through."""
-        self.require_precision(precision_name(dtype))
-        return self.build(self.runs_as, dtype)
+        :attr:`runs_as` says, once :meth:`require_precision` has let ``dtype`` through. For
+        int8 (``torch.qint8``) the float32 infer form with its learned layers quantized
+        (:func:`srup.models.int8.quantize`), to run in float32 around them."""
+        precision = precision_name(dtype)
+        self.require_precision(precision)
+        if precision != "int8":
+            return self.build(self.runs_as, dtype)
+        from srup.models.int8 import quantize, stored_calibration
+
+        return quantize(self.build("infer"), stored_calibration(self.path))
 
     def build(self, form: str = "train", dtype: torch.dtype | None = None) -> nn.Module:
         """The network with these weights, on the CPU, in ``form``: ``train`` (plain,

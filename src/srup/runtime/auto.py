@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from srup.errors import InvalidArgument, UnknownModelError
+from srup.errors import InvalidArgument, UnknownModelError, UnsupportedPrecision
 from srup.imaging.resize import resize_pixels
 from srup.imaging.sizing import Sizing, network_scale
 from srup.media import pictures as imageio
@@ -99,6 +99,13 @@ class Engine:
     ) -> None:
         self.sizing, self.model, self.weights, self.options = sizing, model, weights, options
         self.denoise = dn.parse(denoise)
+        if options.get("precision") == "int8" and model == "auto" and weights is None:
+            # auto's members include weight sets without an int8 calibration (fsrcnn ×2,
+            # espcn7): int8 is asked for one named weight set at a time.
+            raise UnsupportedPrecision(
+                "precision int8 runs a named model only (-m espcn or -m fsrcnn, "
+                "calibrated scales as srup models lists them), not -m auto"
+            )
         if self.denoise != "auto" and weights is not None:
             raise InvalidArgument(
                 f"--denoise {self.denoise:g}: a --weights file is one weight set, with "

@@ -19,7 +19,7 @@ import numpy as np
 
 from srup import arguments
 from srup._moved import names_moved_from
-from srup.devices import out_of_memory, out_of_memory_as_error, precision_name
+from srup.devices import out_of_memory, out_of_memory_as_error, precision_name, require_int8
 from srup.errors import UnsupportedPrecision
 from srup.imaging.resize import has_alpha, resize_pixels
 from srup.media import pictures as imageio
@@ -80,7 +80,12 @@ class Upscaler:
         self.descriptor = descriptor
         self.device = device
         self.dtype = dtype
+        if dtype == torch.qint8:
+            require_int8(device)
         net = descriptor.runnable(dtype)
+        # int8 (torch.qint8) quantizes the learned layers alone: around them (the input's
+        # quantization, the activations, the bicubic path, the tiler) it is float32.
+        dtype = torch.float32 if dtype == torch.qint8 else dtype
         # Channels-last is oneDNN's fast layout and, unlike NCHW, computes every output
         # pixel the same way whatever the tile shape: tiled output equals untiled output.
         self.net = net.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
@@ -194,7 +199,7 @@ class Upscaler:
 
     @property
     def precision(self) -> str:
-        """The precision the network runs in: fp32, fp16 or bf16."""
+        """The precision the network runs in: fp32, fp16, bf16 or int8."""
         return precision_name(self.dtype)
 
     def upscale_array(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
@@ -299,7 +304,8 @@ def load(
     (docs/models.md: read without unpickling anything but tensors, a tiling guarantee
     measured on the weights). ``tile``: input tile side in pixels, 0 for the whole image, at least
     :data:`srup.choices.MIN_TILE` (32) otherwise, or ``auto`` for a memory budget. ``device``:
-    auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32, fp16 or bf16. ``resident``: keep
+    auto, cpu, cuda[:N] or mps. ``precision``: auto, fp32, fp16, bf16 or int8 (CPU only,
+    the calibrated weight sets: ``srup models``; auto never chooses it). ``resident``: keep
     the picture on the device for the whole upscale (:mod:`srup.runtime.tilers.device`); None: on
     GPUs, not on the CPU. ``denoise``: ``"auto"`` (the model as ``model`` and ``lossy`` say),
     or a strength from 0 to 1 on the family of ``model`` (``auto`` or a clean model such as

@@ -1,0 +1,377 @@
+"""The int8 precision (issue 28): a float32 infer form whose learned convolutions run in int8
+on oneDNN, CPU only, for the weight sets calibrated in ``weights/int8.json``.
+
+How a network is quantized (static, on PyTorch's oneDNN operators, the int8 path in torch
+2.13's CPU wheel that runs without a compiler; measured in benchmarks/int8.py):
+
+- weights: int8, symmetric, one scale per output channel (absmax / 127), bias-corrected
+  (:func:`int8_weight`);
+- activations: uint8, one scale and zero point per tensor, from the min and max over the
+  training set (T91, each picture MATLAB-bicubic downscaled by the scale, as the networks
+  were trained): a :class:`Calibration`, stored beside the weights
+  (:func:`stored_calibration`), so that the float32 weights' bytes stay as they are;
+- ESPCN's tanh is a sigmoid in the infer form (:mod:`srup.models.forms`), FSRCNN has PReLU;
+  neither is a post-op ``onednn::qconv2d_pointwise`` takes in torch 2.13, so each
+  convolution returns float32, the activation runs in float32 and its output is quantized to
+  uint8 for the next layer (``between="float"``, :class:`Int8Detail`; ``"int8"``, uint8
+  throughout, is kept for the benchmark: 0.07-1.3 dB worse);
+- the network's input (Y in [0, 1], float32) is quantized once; the bicubic path that
+  carries the picture, the colour pipeline and the tiler stay float32.
+
+Every output pixel is computed the same way whatever the tile (integer accumulation, then
+per-element float32 scaling): tiled output equals untiled output, as in float32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = [
+    "CALIBRATION_FILE",
+    "Calibration",
+    "Int8Detail",
+    "calibrate",
+    "calibrated",
+    "calibrated_names",
+    "int8_weight",
+    "quantize",
+    "store_calibration",
+    "stored_calibration",
+]
+
+CALIBRATION_FILE = "int8.json"  # beside the weights: {file name: {sha256, ranges, means}}
+
+# Beyond ±ln(255.5 / 0.5) the quantized sigmoid (scale 1/256, levels 0-255) is 0 or 255
+# whatever the input: a sigmoid's input range clipped there loses nothing and halves the
+# step of ESPCN's second layer (calibrated -10.5 … 11.4).
+SIGMOID_SATURATES = math.log(255.5 / 0.5)
+
+
+def _quiet() -> None:
+    # torch 2.13 warns that its quantized tensor types are deprecated (pytorch#184982); the
+    # warning would repeat on every tile.
+    warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+
+
+class Calibration:
+    """What the training set says about a network's tensors: ``ranges[key]`` the (min, max)
+    of the network's input (``input``), of each layer's output (``body.<i>``) and of the
+    sub-pixel convolution's (``subpixel``); ``means[key]`` the ``(C,)`` mean of each input
+    channel of the convolution ``body.<i>`` (or ``subpixel``), for bias correction."""
+
+    def __init__(self) -> None:
+        self.ranges: dict[str, tuple[float, float]] = {}
+        self.means: dict[str, torch.Tensor] = {}
+        self._sums: dict[str, tuple[torch.Tensor, int]] = {}
+
+    def see(self, key: str, t: torch.Tensor) -> None:
+        lo, hi = self.ranges.get(key, (math.inf, -math.inf))
+        self.ranges[key] = (min(lo, float(t.min())), max(hi, float(t.max())))
+
+    def see_input(self, key: str, t: torch.Tensor) -> None:
+        import torch
+
+        total, n = self._sums.get(key, (torch.zeros(t.shape[1], dtype=torch.float64), 0))
+        self._sums[key] = (total + t.sum(dim=(0, 2, 3), dtype=torch.float64), n + t[0, 0].numel())
+        self.means[key] = (self._sums[key][0] / self._sums[key][1]).float()
+
+    def qparams(self, key: str, clip: float = math.inf) -> tuple[float, int]:
+        """(scale, zero point) of uint8 covering ``key``'s range, cut to ±``clip``, and 0
+        (as PyTorch's observers)."""
+        lo, hi = self.ranges[key]
+        lo, hi = min(max(lo, -clip), 0.0), max(min(hi, clip), 0.0)
+        scale = max(hi - lo, 1e-8) / 255
+        return scale, round(-lo / scale)
+
+    def to_json(self) -> dict:
+        """Ranges and means as JSON numbers (float32 values, exact as JSON doubles)."""
+        return {
+            "ranges": {k: list(v) for k, v in self.ranges.items()},
+            "means": {k: [float(x) for x in v.tolist()] for k, v in self.means.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Calibration:
+        import torch
+
+        cal = cls()
+        cal.ranges = {k: (float(lo), float(hi)) for k, (lo, hi) in data["ranges"].items()}
+        cal.means = {k: torch.tensor(v, dtype=torch.float32) for k, v in data["means"].items()}
+        return cal
+
+
+def _sub_pixel(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor, int, int] | None:
+    """FSRCNN's deconvolution as the infer form runs it: the ``(s², 56, k, k)`` float32
+    weight, ``(s²,)`` bias, the padding, and the offset of the detail's first row in the
+    phases (:meth:`srup.models.arch.fsrcnn.FSRCNN.detail`). None for a sub-pixel network."""
+    deconv = getattr(net, "deconv", None)
+    if deconv is None:
+        return None
+    from srup.models.arch.fsrcnn import subpixel_weight
+
+    weight, (before, after) = subpixel_weight(deconv.weight.detach(), net.scale)
+    pad = min(before, after)
+    return weight, deconv.bias.detach().expand(weight.shape[0]).clone(), pad, before - pad
+
+
+def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
+    """Run the float32 infer form of ``net`` over ``pictures`` (``(1, 1, h, w)`` Y in
+    [0, 1]) and record its tensors' ranges and its convolutions' input means."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    cal = Calibration()
+    sub = _sub_pixel(net)
+    with torch.inference_mode():
+        for y in pictures:
+            cal.see("input", y)
+            t = y
+            for i, layer in enumerate(net.body):
+                if isinstance(layer, nn.Conv2d):
+                    cal.see_input(f"body.{i}", t)
+                # clone: srup's activations run in place, and t's range is already recorded
+                t = layer(t.clone())
+                cal.see(f"body.{i}", t)
+            if sub is not None:
+                weight, bias, pad, _ = sub
+                cal.see_input("subpixel", t)
+                cal.see("subpixel", F.conv2d(t, weight, bias, padding=pad))
+    return cal
+
+
+def int8_weight(
+    weight: torch.Tensor, bias: torch.Tensor, mean: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``weight`` ``(out, in, k, k)`` float32 as int8 with one symmetric scale per output
+    channel (absmax / 127): (int8 weight, ``(out,)`` float32 scales, bias corrected).
+
+    Bias correction (Nagel et al. 2019): the rounding error of the weights times the mean
+    input (``mean``, ``(in,)``, over the training set) is a constant per output channel, and
+    a large one after a sigmoid, whose outputs are all positive; it is taken off the bias.
+    On ESPCN ×3 (Set5 and Set14 LR), weight rounding put 2.27 squared Y levels of error on
+    the detail without it (1.85 from the last layer), 0.11 with it."""
+    import torch
+
+    w = weight.detach().float()
+    scales = w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127
+    q = torch.round(w / scales[:, None, None, None]).clamp(-127, 127)
+    error = q * scales[:, None, None, None] - w
+    corrected = bias.detach().float() - (error.sum(dim=(2, 3)) * mean[None]).sum(dim=1)
+    return q.to(torch.int8), scales, corrected
+
+
+def _uint8(x: torch.Tensor, scale: float, zero: int) -> torch.Tensor:
+    """``x`` float32 as plain uint8 levels ``round(x / scale) + zero``, clamped: PyTorch's
+    vectorised quantize, then its integers (the cheapest of the ways tried)."""
+    import torch
+
+    return torch.quantize_per_tensor(x, scale, zero, torch.quint8).int_repr()
+
+
+def _layers(net: nn.Module) -> tuple[list[tuple[str, object]], int]:
+    """The learned layers of ``net``'s infer form in order, as (calibration key, module or
+    FSRCNN's ``(weight, bias, pad)``), and the offset of the detail in the phases."""
+    layers: list[tuple[str, object]] = [(f"body.{i}", m) for i, m in enumerate(net.body)]
+    sub = _sub_pixel(net)
+    if sub is None:
+        return layers, 0
+    weight, bias, pad, offset = sub
+    layers.append(("subpixel", (weight, bias, pad)))
+    return layers, offset
+
+
+class Int8Detail:
+    """A drop-in for ``net.detail`` (:class:`srup.models.layers.BicubicResidual`) that runs
+    the learned layers' convolutions in int8 on oneDNN: ``(N, 1, h, w)`` float32 Y in
+    [0, 1], channels-last → ``((N, s², h', w')`` float32 detail, offset)``, as the float32
+    infer form returns.
+
+    ``between``: how the activations between two convolutions are held.
+
+    - ``float`` (srup's int8 precision): each convolution returns float32
+      (``onednn::qconv2d_pointwise``), the activation runs in float32 and the result is
+      quantized for the next layer (sigmoid outputs at 1/255, PReLU outputs to their
+      calibrated range); the last layer's output is float32.
+    - ``int8`` (benchmarks/int8.py's comparison): uint8 throughout (PyTorch's quantized
+      tensors): each convolution's output requantized by oneDNN to its calibrated range,
+      then the quantized sigmoid (output scale fixed at 1/256) or ``quantized::prelu``.
+    """
+
+    def __init__(self, net: nn.Module, cal: Calibration, between: str = "float") -> None:
+        from torch import nn
+
+        from srup.models.forms import InPlace
+
+        _quiet()
+        self.between = between
+        self.in_q = cal.qparams("input")
+        layers, self.offset = _layers(net)
+        self.steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
+        self.widest = 0  # the most channels of a layer's output
+        x_q = self.in_q  # the qparams of the tensor the next convolution reads
+        for n, (key, layer) in enumerate(layers):
+            after = layers[n + 1][1] if n + 1 < len(layers) else None
+            if isinstance(layer, nn.Conv2d | tuple):
+                sigmoid_next = isinstance(after, InPlace) and after.fn == "sigmoid"
+                out_q = cal.qparams(key, SIGMOID_SATURATES if sigmoid_next else math.inf)
+                w, b, pad = (
+                    layer
+                    if isinstance(layer, tuple)
+                    else (layer.weight, layer.bias, layer.padding[0])
+                )
+                self.widest = max(self.widest, w.shape[0])
+                self.steps.append(self._conv(int8_weight(w, b, cal.means[key]), pad, x_q, out_q))
+            elif isinstance(layer, InPlace) and layer.fn == "sigmoid":
+                self.steps.append(self._sigmoid())
+                out_q = (1 / 256, 0) if between == "int8" else (1 / 255, 0)
+            elif isinstance(layer, nn.PReLU):
+                out_q = cal.qparams(key)
+                self.steps.append(self._prelu(layer.weight.detach(), out_q))
+            else:
+                raise NotImplementedError(f"no int8 form of {layer!r}")
+            x_q = out_q
+
+    def _sigmoid(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        import torch
+
+        if self.between == "int8":
+            return torch.sigmoid  # quantized: fixed qparams (1/256, 0)
+        return lambda x: _uint8(x.sigmoid_(), 1 / 255, 0)
+
+    def _prelu(
+        self, slope: torch.Tensor, out_q: tuple[float, int]
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        import torch
+        import torch.nn.functional as F
+
+        if self.between != "int8":
+            return lambda x: _uint8(F.prelu(x, slope), *out_q)
+        # quantized::prelu takes its slopes as quint8 (zero point 128).
+        step = max(float(slope.abs().max()), 1e-8) / 127
+        qslope = torch.quantize_per_tensor(slope, step, 128, torch.quint8)
+        return lambda q: torch.ops.quantized.prelu(q, qslope, *out_q)
+
+    def _conv(
+        self,
+        weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        pad: int,
+        x_q: tuple[float, int],
+        out_q: tuple[float, int],
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """One convolution (``weights``: :func:`int8_weight`'s int8 weight, scales and
+        bias): uint8 ``(N, in, h, w)`` in (quantized or plain, as ``between`` says) → its
+        output (quantized to ``out_q``, or float32)."""
+        import torch
+
+        qw, ws, bias = weights
+        zeros = torch.zeros(qw.shape[0], dtype=torch.long)
+        if self.between == "int8":
+            weight = torch._make_per_channel_quantized_tensor(qw, ws.double(), zeros, 0)
+            packed = torch.ops.quantized.conv2d_prepack(weight, bias, [1, 1], [pad] * 2, [1, 1], 1)
+            return lambda q: torch.ops.quantized.conv2d(q, packed, *out_q)
+        packed = torch.ops.onednn.qconv_prepack(qw, ws, *x_q, [1, 1], [pad] * 2, [1, 1], 1, None)
+        return lambda x: torch.ops.onednn.qconv2d_pointwise(
+            x, *x_q, packed, ws, zeros, bias, [1, 1], [pad] * 2, [1, 1], 1,
+            1.0, 0, torch.float32, "none", [], "",
+        )  # fmt: skip
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        import torch
+
+        q = torch.quantize_per_tensor(x.float(), *self.in_q, torch.quint8)
+        t = q if self.between == "int8" else q.int_repr()
+        for step in self.steps:
+            t = step(t)
+        return (t.dequantize() if t.is_quantized else t), self.offset
+
+
+def quantize(net: nn.Module, cal: Calibration) -> nn.Module:
+    """``net`` (a float32 infer form) with its learned layers in int8: its ``detail`` an
+    :class:`Int8Detail` (an instance attribute shadows the method; the colour pipeline and
+    ``forward`` call it), and the tilers' working-memory estimate that of float32 (the
+    activations are float32 between the layers)."""
+    detail = Int8Detail(net, cal)
+    net.detail = detail
+    # Two live float32 activations of the widest layer per output pixel, as measured for
+    # float32 (srup.runtime.color_pipeline.working_bytes_per_out_px adds the colour work).
+    net.measured_bytes_per_out_px = 2 * 4 * detail.widest / net.scale**2
+    return net
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _stored(folder: Path, stamp: tuple[int, int]) -> dict:
+    del stamp  # in the cache key only: a rewritten file is read again
+    return json.loads((folder / CALIBRATION_FILE).read_text())
+
+
+def _table(folder: Path) -> dict:
+    """``folder``'s calibration file as a dict, ``{}`` when there is none."""
+    file = folder / CALIBRATION_FILE
+    try:
+        st = file.stat()
+    except OSError:
+        return {}
+    return _stored(folder, (st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=64)
+def _matches(path: Path, sha256: str, stamp: tuple[int, int]) -> bool:
+    del stamp
+    return _sha256(path) == sha256
+
+
+def calibrated(path: Path | None) -> bool:
+    """Whether ``int8.json`` beside the weights file ``path`` holds a calibration of its
+    bytes (its sha256); torch is not imported."""
+    if path is None or not path.is_file():
+        return False
+    entry = _table(path.parent).get(path.name)
+    if entry is None:
+        return False
+    st = path.stat()
+    return _matches(path, entry["sha256"], (st.st_mtime_ns, st.st_size))
+
+
+def stored_calibration(path: Path | None) -> Calibration | None:
+    """The calibration stored for the weights file ``path`` in ``int8.json`` beside it, if
+    its sha256 there is the file's own; None otherwise (no file, another file's bytes)."""
+    if path is None or not calibrated(path):
+        return None
+    return Calibration.from_json(_table(path.parent)[path.name])
+
+
+def calibrated_names(folder: Path) -> list[str]:
+    """The weights files in ``folder`` with a calibration that matches their bytes, as
+    ``espcn ×2`` in name order."""
+    found = []
+    for name in sorted(_table(folder)):
+        path = folder / name
+        if calibrated(path):
+            model, _, scale = path.stem.rpartition("_x")
+            found.append(f"{model} ×{scale}")
+    return found
+
+
+def store_calibration(path: Path, cal: Calibration) -> None:
+    """Record ``cal`` for the weights file ``path`` in ``int8.json`` beside it (the other
+    entries kept, sorted by name)."""
+    table = dict(_table(path.parent))
+    table[path.name] = {"sha256": _sha256(path), **cal.to_json()}
+    text = json.dumps(dict(sorted(table.items())), indent=1) + "\n"
+    (path.parent / CALIBRATION_FILE).write_text(text)

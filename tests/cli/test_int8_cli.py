@@ -1,0 +1,38 @@
+"""``--precision int8`` on the command line."""
+
+import pytest
+from PIL import Image
+
+from srup.cli import cli
+from srup.devices import int8_engine
+from srup.errors import EXIT_USAGE
+
+
+@pytest.mark.skipif(not int8_engine(), reason="torch build without oneDNN int8")
+def test_upscale_runs_a_calibrated_model_in_int8(runner, rgb_file, tmp_path):
+    out = tmp_path / "x3.png"
+    res = runner.invoke(
+        cli, ["upscale", str(rgb_file), "-s", "3", "-m", "espcn", "--precision", "int8",
+              "-o", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert Image.open(out).size == (48 * 3, 40 * 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["-s", "2", "-m", "fsrcnn"], "fsrcnn ×2 has no int8 calibration; int8 runs only"),
+        (["-s", "3", "-m", "srcnn"], "srcnn ×3 has no int8 calibration"),
+        (["-s", "3"], "not -m auto"),
+    ],
+)
+def test_int8_is_refused_in_one_line_where_it_does_not_run(runner, rgb_file, tmp_path, args, says):
+    out = tmp_path / "o.png"
+    res = runner.invoke(
+        cli, ["upscale", str(rgb_file), *args, "--precision", "int8", "-o", str(out)]
+    )
+    assert res.exit_code == EXIT_USAGE, res.output
+    assert says in res.output
+    assert len([line for line in res.output.splitlines() if line.startswith("error")]) == 1
+    assert not out.exists()
