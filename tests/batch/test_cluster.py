@@ -30,11 +30,21 @@ _TEMPORARY = re.compile(r"^\.srup-[0-9a-f]{8}-(\d+)-")
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two CPUs, so two workers of one; no dashboard (seconds of start-up, and a web
-    server); Ray's logs kept off the test's output."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    """A fresh local cluster of two CPUs, so two workers of one, whatever cluster this
+    machine already runs (``address="local"``: never joined; RAY_ADDRESS set aside); no
+    dashboard (seconds of start-up, and a web server); Ray's logs kept off the output."""
+    saved = os.environ.pop("RAY_ADDRESS", None)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+    )
     yield
     ray.shutdown()
+    if saved is not None:
+        os.environ["RAY_ADDRESS"] = saved
 
 
 def _upscale(runner, src: Path, out: Path, *more: str):
