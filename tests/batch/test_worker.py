@@ -88,7 +88,7 @@ def test_without_ray_the_cluster_run_says_what_to_install(runner, folder, tmp_pa
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as without the extra
     res = runner.invoke(cli, ["upscale", str(folder), "-o", str(tmp_path / "o") + "/", "--ray"])
     assert res.exit_code == EXIT_FATAL, res.output
-    assert res.stderr.strip() == "error: a cluster run needs Ray: pip install 'srup[ray]'"
+    assert res.stderr.strip() == "error: a cluster run needs Ray: pip install 'ray>=2.60,<3'"
     assert not (tmp_path / "o").exists()
 
 

@@ -54,7 +54,7 @@ __all__ = [
     "ray_module",
 ]
 
-INSTALL = "pip install 'srup[ray]'"
+INSTALL = "pip install 'ray>=2.60,<3'"  # srup's ray extra, by its one package
 # Files handed to one worker at a time: one running, one waiting, so that a worker never
 # idles for the driver's round trip, while the rest stay on the driver (bounded in flight).
 IN_FLIGHT = 2
@@ -265,9 +265,10 @@ class Cluster:
             sigterm = signal.getsignal(signal.SIGTERM)
             try:
                 ray.init(self.address, logging_level=level, log_to_driver=self.ray_messages)
-            except (ConnectionError, ValueError, RuntimeError) as e:
+            except Exception as e:  # ConnectionError, ValueError, Ray's AuthenticationError…
                 where = self.address or os.environ.get("RAY_ADDRESS") or "a local cluster"
-                raise SrupError(f"cannot reach the Ray cluster at {where} ({e})") from None
+                why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+                raise SrupError(f"cannot reach the Ray cluster at {where} ({why})") from None
             finally:
                 if sigterm is not None and threading.current_thread() is threading.main_thread():
                     signal.signal(signal.SIGTERM, sigterm)

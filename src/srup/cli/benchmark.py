@@ -93,7 +93,7 @@ def report_option(kind: str):  # type: ignore[no-untyped-def]
     type=click.Path(path_type=Path),
     multiple=True,
     help="Extra weights files to score at their scale: srup's .safetensors, or another "
-    "project's .pth/.ckpt/.safetensors (pip install 'srup[models]').",
+    "project's .pth/.ckpt/.safetensors (the models extra).",
 )
 @functools.partial(engine_options, precision="fp32")  # exact published protocol
 @report_option("json")

@@ -127,7 +127,7 @@ class Checked:
     "--weights",
     type=click.Path(path_type=Path),
     help="A weights file to use: srup's .safetensors, or another project's .pth/.ckpt/.bin/"
-    ".safetensors of any architecture spandrel knows (pip install 'srup[models]').",
+    ".safetensors of any architecture spandrel knows (the models extra).",
 )
 @click.option(
     "--denoise",
@@ -227,7 +227,7 @@ class Checked:
     default=None,
     metavar="[ADDRESS]",
     callback=opt.ray_address,
-    help="Run on a Ray cluster (pip install 'srup[ray]'): one worker per GPU or per "
+    help="Run on a Ray cluster (the ray extra): one worker per GPU or per "
     "--worker-cpus CPUs, the outputs written by the workers on a file system every node "
     "mounts at the same path. ADDRESS: auto, local, HOST:PORT or ray://HOST:PORT (default: "
     "RAY_ADDRESS, else the cluster `ray start` made here, else a new local one); give it "

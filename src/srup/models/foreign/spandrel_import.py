@@ -41,7 +41,7 @@ def install_command() -> str:
         pin = f" torch=={version('torch').split('+')[0]}"
     except PackageNotFoundError:
         pin = ""
-    return f"pip install 'srup[models]'{pin}"
+    return f"pip install 'spandrel>=0.4.2,<0.5'{pin}"  # srup's models extra, by its package
 
 
 def torchvision_problem() -> str | None:
