@@ -87,10 +87,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: str | os.PathLike[str]) -> list[Path]:
-    """Remove the temporary files in ``folder`` left by srup processes of this host that are
-    no longer alive; returns what was removed. Errors (a read-only folder, a file removed
-    meanwhile by another run) are ignored: cleaning is a courtesy, never a failure."""
+def _remove_temporaries_where(
+    folder: str | os.PathLike[str], whose: Callable[[str, int], bool]
+) -> list[Path]:
+    """Remove the temporary files in ``folder`` whose (host hash, pid) ``whose`` accepts;
+    returns what was removed. Errors (a read-only folder, a file removed meanwhile by
+    another run) are ignored: cleaning is a courtesy, never a failure."""
     removed = []
     try:
         entries = list(os.scandir(folder))
@@ -98,12 +100,18 @@ def remove_stale(folder: str | os.PathLike[str]) -> list[Path]:
         return removed
     for entry in entries:
         m = _NAME.match(entry.name)
-        if m is None or m.group(1) != _HOST or _alive(int(m.group(2))):
+        if m is None or not whose(m.group(1), int(m.group(2))):
             continue
         with suppress(OSError):
             os.unlink(entry.path)
             removed.append(Path(entry.path))
     return removed
+
+
+def remove_stale(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files in ``folder`` left by srup processes of this host that are
+    no longer alive; returns what was removed (errors ignored)."""
+    return _remove_temporaries_where(folder, lambda host, pid: host == _HOST and not _alive(pid))
 
 
 def owner() -> str:
@@ -119,19 +127,7 @@ def remove_temporaries(folder: str | os.PathLike[str], of: str) -> list[Path]:
     :func:`owner`, on any host) left; returns what was removed. Only for a process known to
     have ended (a killed cluster worker): its files are never finished. Errors are ignored,
     as in :func:`remove_stale`."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _NAME.match(entry.name)
-        if m is None or f"{m.group(1)}-{m.group(2)}" != of:
-            continue
-        with suppress(OSError):
-            os.unlink(entry.path)
-            removed.append(Path(entry.path))
-    return removed
+    return _remove_temporaries_where(folder, lambda host, pid: f"{host}-{pid}" == of)
 
 
 def _clean_once(folder: Path) -> None:
