@@ -60,7 +60,8 @@ BETWEEN = ("int8", "float")
 # The weight sets whose int8 costs at most 0.05 dB on Set5 and Set14 (FSRCNN x2: 0.077 dB on
 # Set5), the ones --calibrate stores a calibration for.
 ELIGIBLE = (("espcn", 2), ("espcn", 3), ("espcn", 4), ("fsrcnn", 3), ("fsrcnn", 4))
-DATA = Path(os.environ.get("SRUP_DATA", "/work/shared/data"))
+# ../shared/data beside the checkout, as the tests find it (SRUP_DATA elsewhere).
+DATA = Path(os.environ.get("SRUP_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def cpu_flags() -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from int8 import cpu_flags  # benchmarks/int8.py, beside this script
 from torch import nn
 
 SHAPES = [  # (network, input channels, output channels, kernel)
@@ -49,16 +50,6 @@ def best_cpu_seconds(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
-def flags() -> str:
-    """The CPU's int8 dot-product flags, as /proc/cpuinfo names them."""
-    try:
-        words = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return "unknown"
-    wanted = ("avx512_vnni", "avx_vnni", "amx_int8", "amx_tile")
-    return ", ".join(f for f in wanted if f in words) or "none of avx512_vnni/avx_vnni/amx"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--side", type=int, default=400)
@@ -72,7 +63,7 @@ def main() -> None:
     side = args.side
     lines = [
         f"{side}×{side} tile, channels-last, 1 thread, best CPU time of {args.repeat}; "
-        f"CPU flags: {flags()}; torch {torch.__version__}",
+        f"CPU flags: {cpu_flags()}; torch {torch.__version__}",
         "",
         "| layer | conv | float32 ms | engine | int8 ms | float32 ÷ int8 | quantize input ms |",
         "|---|---|---|---|---|---|---|",
