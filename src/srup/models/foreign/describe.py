@@ -150,34 +150,28 @@ def _precisions(desc: Any, net: ForeignNetwork) -> tuple[tuple[str, ...], dict[s
     for name, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
         if not claimed[name]:
             continue
-        low = copy.deepcopy(net).to(dtype)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                low.picture(torch.rand(1, net.channels, _PROBE, _PROBE))
-        except RuntimeError as e:
-            if not _runs_probe(net):  # the probe's size, not the precision: as spandrel says
-                runs.append(name)
-                continue
-            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            why[name] = f"declared by spandrel, but fails here: {text[:100]}"
-            continue
-        runs.append(name)
+        failure = _probe_failure(copy.deepcopy(net).to(dtype))
+        # A probe float32 cannot run either is the probe's size, not the precision: as
+        # spandrel says (SwinIR with 32-pixel windows cannot reflect 20 pixels into 32).
+        if failure is None or _probe_failure(net) is not None:
+            runs.append(name)
+        else:
+            why[name] = f"declared by spandrel, but fails here: {failure[:100]}"
     return tuple(runs), why
 
 
-def _runs_probe(net: ForeignNetwork) -> bool:
-    """Whether the float32 network runs the precision probe's picture at all (SwinIR with
-    32-pixel windows cannot reflect 20 pixels into 32)."""
+def _probe_failure(net: ForeignNetwork) -> str | None:
+    """The first line of what ``net`` raises on a :data:`_PROBE`-pixel square, or None
+    when it runs."""
     import torch
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             net.picture(torch.rand(1, net.channels, _PROBE, _PROBE))
-    except RuntimeError:
-        return False
-    return True
+    except RuntimeError as e:
+        return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return None
 
 
 def _requirements(desc: Any) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MIN_READ", "Tile", "padding", "plan", "run", "run_into"]
+__all__ = ["MIN_READ", "Tile", "padding", "plan", "run_into"]
 
 MIN_READ = 32
 
@@ -128,37 +128,6 @@ def plan(
 
 
 # shape: the tiling's knobs (align, mirror) are a Tiler's fields, passed through as they are
-def run(
-    fn: Callable[[np.ndarray], np.ndarray],
-    image: np.ndarray,
-    scale: int,
-    tile: int,
-    overlap: int,
-    out: np.ndarray | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    align: int = 1,
-    mirror: bool = True,
-) -> np.ndarray:
-    """Apply ``fn`` tile by tile to ``image`` ``(H, W, C)``; returns ``(H*s, W*s, C)``.
-
-    ``out`` may be a preallocated output (a memory map, say); ``progress(done, total)`` is
-    called after each tile; ``align`` and ``mirror`` as :func:`plan`.
-    """
-    h, w = image.shape[:2]
-    for i, (piece, keep, place, count) in enumerate(
-        _pieces(image, scale, tile, overlap, align, mirror)
-    ):
-        crop = fn(piece)[keep]
-        if out is None:
-            out = np.empty((h * scale, w * scale, *crop.shape[2:]), dtype=crop.dtype)
-        out[place] = crop
-        if progress is not None:
-            progress(i + 1, count)
-    assert out is not None
-    return out
-
-
-# shape: run's knobs, with the writer in place of the function
 def run_into(
     write: Callable[[np.ndarray, tuple[slice, slice], np.ndarray], None],
     image: np.ndarray,
@@ -170,11 +139,13 @@ def run_into(
     align: int = 1,
     mirror: bool = True,
 ) -> np.ndarray:
-    """As :func:`run`, for a function that computes only the pixels it keeps and writes them
-    where they go: ``write(piece, keep, dest)`` puts the rows and columns ``keep`` of the
-    ×``scale`` output of ``piece`` into ``dest``, a view of the output ``(H*s, W*s, C)``
+    """Tile by tile over ``image`` ``(H, W, C)``, a function that computes only the pixels
+    it keeps and writes them where they go: ``write(piece, keep, dest)`` puts the rows and
+    columns ``keep`` of the ×``scale`` output of ``piece`` into ``dest``, a view of the
+    output ``(H*s, W*s, C)``
     (``out``, or a new array of ``image``'s dtype). A tile's overlap then costs only the
-    network's work on it, and no output pixel is copied twice."""
+    network's work on it, and no output pixel is copied twice. ``progress(done, total)`` is
+    called after each tile; ``align`` and ``mirror`` as :func:`plan`. Returns the output."""
     h, w = image.shape[:2]
     if out is None:
         out = np.empty((h * scale, w * scale, *image.shape[2:]), dtype=image.dtype)
