@@ -57,9 +57,11 @@ import torch
 from srup.models.int8 import Int8Detail, calibrate, store_calibration
 
 BETWEEN = ("int8", "float")
-# The weight sets whose int8 costs at most 0.05 dB on Set5 and Set14 (FSRCNN x2: 0.077 dB on
-# Set5), the ones --calibrate stores a calibration for.
-ELIGIBLE = (("espcn", 2), ("espcn", 3), ("espcn", 4), ("fsrcnn", 3), ("fsrcnn", 4))
+# The weight sets whose int8 costs at most 0.05 dB on Set5, Set14 and the photos (all twelve
+# clean ones since the histogram ranges: FSRCNN x2 had cost 0.077 dB on Set5 with min/max),
+# the ones --calibrate stores a calibration for.
+ELIGIBLE = tuple((m, s) for m in ("espcn", "espcn7", "fsrcnn", "srcnn") for s in (2, 3, 4))
+PHOTOS: Path | None = None  # --photos: pictures training never saw
 # ../shared/data beside the checkout, as the tests find it (SRUP_DATA elsewhere).
 DATA = Path(os.environ.get("SRUP_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
@@ -121,17 +123,21 @@ def quality(
     int8: Callable[[np.ndarray], np.ndarray],
     scale: int,
 ) -> dict[str, dict[str, float]]:
-    """Mean Y-PSNR (dB, the evaluation protocol) of both on Set5 and Set14, and int8's
-    output against float32's; a data set that is not there is left out, and said so."""
+    """Mean Y-PSNR (dB, the evaluation protocol) of both on Set5, Set14 and the --photos
+    folder (HR pictures, LR by MATLAB bicubic), and int8's output against float32's; a data
+    set that is not there is left out, and said so."""
     from srup.evaluation.protocol import discover, pairs, psnr
 
     out = {}
-    for name in ("Set5", "Set14"):
-        if not (DATA / name).is_dir():
-            print(f"  {name}: skipped, not at {DATA / name}", flush=True)
+    sets = {"Set5": DATA / "Set5", "Set14": DATA / "Set14"}
+    if PHOTOS is not None:
+        sets["photos"] = PHOTOS
+    for name, folder in sets.items():
+        if not folder.is_dir():
+            print(f"  {name}: skipped, not at {folder}", flush=True)
             continue
         a, b, ab = [], [], []
-        for _, lr, hr in pairs(discover(DATA / name), scale):
+        for _, lr, hr in pairs(discover(folder), scale):
             sa, sb = fp32(lr), int8(lr)
             a.append(psnr(sa, hr, crop_border=scale))
             b.append(psnr(sb, hr, crop_border=scale))
@@ -146,7 +152,13 @@ def quality(
     return out
 
 
-def measure(model: str, scale: int, repeat: int, pictures: list[torch.Tensor]) -> dict:
+def measure(
+    model: str,
+    scale: int,
+    repeat: int,
+    pictures: list[torch.Tensor],
+    betweens: tuple[str, ...] = BETWEEN,
+) -> dict:
     """Everything the script reports for one model and scale, for both ways of holding the
     activations between layers (:class:`Int8Detail`)."""
     import srup
@@ -155,7 +167,7 @@ def measure(model: str, scale: int, repeat: int, pictures: list[torch.Tensor]) -
     cal = calibrate(fp32.net, pictures)
     runs = {"fp32": fp32}
     details = {"fp32": fp32.net.detail}
-    for between in BETWEEN:
+    for between in betweens:
         up = srup.load(model, scale, device="cpu", precision="fp32")
         details[between] = Int8Detail(up.net, cal, between)
         # The colour pipeline calls net.detail: an instance attribute shadows the method.
@@ -171,7 +183,7 @@ def measure(model: str, scale: int, repeat: int, pictures: list[torch.Tensor]) -
             {k: lambda u=u: u.upscale_array(rgb) for k, u in runs.items()}, repeat
         )
         out["fp32"] = {"network_ms": net_s["fp32"] * 1e3, "upscale_ms": whole_s["fp32"] * 1e3}
-        for between in BETWEEN:
+        for between in betweens:
             up = runs[between]
             # Tiled == untiled: the same picture whole and in the smallest tiles.
             up.tile = 0
@@ -208,14 +220,29 @@ def store_calibrations() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["espcn", "fsrcnn"])
-    parser.add_argument("--scales", nargs="+", type=int, default=[3])
+    parser.add_argument("--models", nargs="+", default=["espcn", "fsrcnn", "espcn7", "srcnn"])
+    parser.add_argument("--scales", nargs="+", type=int, default=[2, 3, 4])
+    parser.add_argument(
+        "--between",
+        nargs="+",
+        choices=BETWEEN,
+        default=list(BETWEEN),
+        help="the ways of holding activations to measure (Int8Detail)",
+    )
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        help="a folder of photos training never saw (HR; LR made by MATLAB bicubic), scored "
+        "beside Set5 and Set14: e.g. scikit-image's sample photos (see the docstring)",
+    )
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--calibrate", action="store_true", help="write weights/int8.json, and measure nothing"
     )
     args = parser.parse_args()
+    global PHOTOS
+    PHOTOS = args.photos
     if args.calibrate:
         torch.set_num_threads(1)  # the ranges as the measurements saw them, to the last bit
         store_calibrations()
@@ -233,7 +260,7 @@ def main() -> None:
             print(f"skipped: no T91 at {DATA / 'T91'} to calibrate on", flush=True)
             return
         for model in args.models:
-            r = measure(model, scale, args.repeat, pictures)
+            r = measure(model, scale, args.repeat, pictures, tuple(args.between))
             results.append(r)
             print(json.dumps(r, indent=1), flush=True)
     if args.json:

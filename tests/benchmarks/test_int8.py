@@ -43,7 +43,7 @@ def _pictures(seed: int, n: int, side: int) -> list[torch.Tensor]:
     return out
 
 
-@pytest.mark.parametrize("model", ["espcn", "fsrcnn"])
+@pytest.mark.parametrize("model", ["espcn", "fsrcnn", "espcn7", "srcnn"])
 def test_int8_detail_near_float32_and_tiles_exactly(int8, model: str) -> None:
     up = srup.load(model, 3, device="cpu", precision="fp32")
     cal = int8.calibrate(up.net, _pictures(1, 4, 96))

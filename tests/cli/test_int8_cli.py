@@ -22,8 +22,8 @@ def test_upscale_runs_a_calibrated_model_in_int8(runner, rgb_file, tmp_path):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["-s", "2", "-m", "fsrcnn"], "fsrcnn ×2 has no int8 calibration; int8 runs only"),
-        (["-s", "3", "-m", "srcnn"], "srcnn ×3 has no int8 calibration"),
+        (["-s", "2", "-m", "fsrcnn-real"], "fsrcnn-real ×2 has no int8 calibration; int8 runs"),
+        (["-s", "3", "-m", "espcn7-capture"], "espcn7-capture ×3 has no int8 calibration"),
         (["-s", "3"], "not -m auto"),
     ],
 )

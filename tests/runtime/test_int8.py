@@ -16,7 +16,8 @@ from srup.models.int8 import calibrated, calibrated_names
 from srup.models.weights import weights_dir
 from tests.conftest import photo
 
-CALIBRATED = [("espcn", 2), ("espcn", 3), ("espcn", 4), ("fsrcnn", 3), ("fsrcnn", 4)]
+MODELS = ("espcn", "espcn7", "fsrcnn", "srcnn")
+CALIBRATED = [(m, s) for m in MODELS for s in (2, 3, 4)]
 
 needs_int8 = pytest.mark.skipif(not int8_engine(), reason="torch build without oneDNN int8")
 
@@ -27,10 +28,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_the_calibrated_weight_sets_are_the_eligible_ones():
-    assert calibrated_names(weights_dir()) == [f"{m} ×{s}" for m, s in CALIBRATED]
+    assert calibrated_names(weights_dir()) == [f"{m} ×2/×3/×4" for m in MODELS]
     for m, s in CALIBRATED:
         assert "int8" in describe(m, s).precisions
-    for m, s in [("fsrcnn", 2), ("srcnn", 3), ("espcn7", 3), ("fsrcnn-real", 3)]:
+    for m, s in [("fsrcnn-real", 2), ("espcn-real", 3), ("espcn7-capture", 3), ("espcn-rgb", 3)]:
         assert "int8" not in describe(m, s).precisions
 
 
@@ -55,9 +56,11 @@ def test_cpu_int8_output_is_close_to_fp32(model, scale):
     assert not np.array_equal(int8, fp32)  # int8 did run
 
 
-@pytest.mark.parametrize(("model", "scale"), [("fsrcnn", 2), ("srcnn", 3)])
+@pytest.mark.parametrize(("model", "scale"), [("fsrcnn-real", 2), ("espcn7-capture", 3)])
 def test_an_uncalibrated_weight_set_is_refused_naming_those_calibrated(model, scale):
-    with pytest.raises(UnsupportedPrecision, match=r"int8 runs only espcn ×2, .*fsrcnn ×4$"):
+    with pytest.raises(
+        UnsupportedPrecision, match=r"int8 runs only espcn ×2/×3/×4, .*srcnn ×2/×3/×4$"
+    ):
         srup.load(model, scale, device="cpu", precision="int8")
 
 
@@ -88,3 +91,57 @@ def test_int8_is_refused_off_the_cpu_and_without_onednn(monkeypatch):
         srup.load("espcn", 3, device="cpu", precision="int8")
     assert issubclass(UnsupportedPrecision, srup.errors.SrupError)
     assert not issubclass(UnsupportedPrecision, DeviceError)
+
+
+@needs_int8
+@pytest.mark.parametrize(
+    ("shape", "channels_last"),
+    [((1, 1, 5, 7), False), ((2, 12, 9, 4), True), ((1, 56, 3, 3), True)],
+)
+def test_the_uint8_view_of_a_quantized_tensor_is_its_int_repr_over_the_same_bytes(
+    shape, channels_last
+):
+    from srup.models.int8 import _plain
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(len(shape)))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    q = torch.quantize_per_tensor(x, 1 / 200, 17, torch.quint8)
+    plain = _plain(q)
+    assert plain.dtype == torch.uint8 and plain.stride() == q.stride()
+    assert torch.equal(plain, q.int_repr())
+    assert plain.untyped_storage().data_ptr() == q.untyped_storage().data_ptr()
+
+
+@needs_int8
+@pytest.mark.parametrize("model", ["espcn7", "srcnn"])
+def test_a_relu_after_an_int8_convolution_is_its_post_op(model):
+    """The ReLU runs inside oneDNN's convolution, whose uint8 output is the ReLU's: the same
+    levels, but for rounding ties, as a float32 output put through ReLU and quantized."""
+    import torch.nn.functional as F
+
+    from srup.models.forms import InPlace
+    from srup.models.int8 import Int8Detail, _uint8, stored_calibration
+
+    described = describe(model, 2)
+    cal = stored_calibration(described.path)
+    net = described.build("infer")
+    detail = Int8Detail(net, cal)
+    relus = sum(isinstance(m, InPlace) and m.fn == "relu" for m in net.body)
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in net.body)
+    assert relus and len(detail.steps) == convs  # no step of its own for a ReLU
+    x = torch.rand(1, 1, 24, 20, generator=torch.Generator().manual_seed(5)) * 0.8 + 0.1
+    with torch.inference_mode():
+        t = _uint8(net.body_input(x), *cal.qparams("input"))
+        fused = detail.steps[0](t)
+        first = net.body[0]
+        xs, xz = cal.qparams("input")
+        ref_in = (t.float() - xz) * xs
+        from srup.models.int8 import int8_weight
+
+        qw, ws, bias = int8_weight(first.weight, first.bias, cal.means["body.0"])
+        ref = F.conv2d(ref_in, qw.float() * ws[:, None, None, None], bias, padding=first.padding)
+        unfused = _uint8(ref.relu(), *cal.qparams("body.1"))
+    assert fused.dtype == torch.uint8
+    assert int((fused.int() - unfused.int()).abs().max()) <= 1
+    assert float((fused != unfused).float().mean()) < 0.01

@@ -10,13 +10,18 @@ How a network is quantized (static, on PyTorch's oneDNN operators, the int8 path
   training set (T91, each picture MATLAB-bicubic downscaled by the scale, as the networks
   were trained): a :class:`Calibration`, stored beside the weights
   (:func:`stored_calibration`), so that the float32 weights' bytes stay as they are;
-- ESPCN's tanh is a sigmoid in the infer form (:mod:`srup.models.forms`), FSRCNN has PReLU;
-  neither is a post-op ``onednn::qconv2d_pointwise`` takes in torch 2.13, so each
-  convolution returns float32, the activation runs in float32 and its output is quantized to
-  uint8 for the next layer (``between="float"``, :class:`Int8Detail`; ``"int8"``, uint8
-  throughout, is kept for the benchmark: 0.07-1.3 dB worse);
-- the network's input (Y in [0, 1], float32) is quantized once; the bicubic path that
-  carries the picture, the colour pipeline and the tiler stay float32.
+- between two convolutions: where a ReLU follows (ESPCN-7, SRCNN), it is the convolution's
+  oneDNN post-op and the uint8 output at the ReLU's calibrated range comes straight out of
+  ``onednn::qconv2d_pointwise``. ESPCN's tanh (a sigmoid in the infer form,
+  :mod:`srup.models.forms`) and FSRCNN's PReLU are not post-ops it takes in torch 2.13
+  (relu, hardtanh, hardswish and swish are), so there the convolution returns float32, the
+  activation runs in float32 and its output is quantized to uint8 for the next layer
+  (``between="float"``, :class:`Int8Detail`). Holding them in uint8 throughout
+  (``"int8"``: requantized convolution outputs, PyTorch's quantized sigmoid and PReLU) is
+  kept for the benchmark: 0.07-1.3 dB worse, and for FSRCNN slower than float32;
+- the network's body input (Y in [0, 1], float32; for SRCNN its bicubic upscale less ½,
+  :meth:`~srup.models.layers.BicubicResidual.body_input`) is quantized once; the bicubic
+  path that carries the picture, the colour pipeline and the tiler stay float32.
 
 Every output pixel is computed the same way whatever the tile (integer accumulation, then
 per-element float32 scaling): tiled output equals untiled output, as in float32.
@@ -65,19 +70,41 @@ def _quiet() -> None:
 
 
 class Calibration:
-    """What the training set says about a network's tensors: ``ranges[key]`` the (min, max)
-    of the network's input (``input``), of each layer's output (``body.<i>``) and of the
-    sub-pixel convolution's (``subpixel``); ``means[key]`` the ``(C,)`` mean of each input
-    channel of the convolution ``body.<i>`` (or ``subpixel``), for bias correction."""
+    """What the training set says about a network's tensors: ``ranges[key]`` the uint8
+    range (lo ≤ 0 ≤ hi) chosen for its body's input (``input``,
+    :meth:`~srup.models.layers.BicubicResidual.body_input`), for each layer's output
+    (``body.<i>``) and for the sub-pixel convolution's (``subpixel``); ``means[key]`` the
+    ``(C,)`` mean of each input channel of the convolution ``body.<i>`` (or ``subpixel``),
+    for bias correction.
+
+    A range is PyTorch's ``HistogramObserver``'s: the clipping of the observed values that
+    minimises the L2 quantization error over their histogram. The plain min and max left
+    the few largest activations to set the step for all: FSRCNN ×2 cost 0.077 dB on Set5
+    with them, 0.048 dB with the histogram's ranges (benchmarks/results/int8.json).
+    """
 
     def __init__(self) -> None:
         self.ranges: dict[str, tuple[float, float]] = {}
         self.means: dict[str, torch.Tensor] = {}
         self._sums: dict[str, tuple[torch.Tensor, int]] = {}
+        self._observers: dict[str, object] = {}
 
     def see(self, key: str, t: torch.Tensor) -> None:
-        lo, hi = self.ranges.get(key, (math.inf, -math.inf))
-        self.ranges[key] = (min(lo, float(t.min())), max(hi, float(t.max())))
+        """Add ``t``'s values to what ``key``'s range is chosen from."""
+        import torch
+        from torch.ao.quantization.observer import HistogramObserver
+
+        if key not in self._observers:
+            self._observers[key] = HistogramObserver(dtype=torch.quint8)
+        observer = self._observers[key]
+        observer(t.detach().float())  # type: ignore[operator]
+
+    def settle(self) -> None:
+        """Choose each seen tensor's range from everything :meth:`see` was given."""
+        for key, observer in self._observers.items():
+            scale, zero = observer.calculate_qparams()  # type: ignore[attr-defined]
+            scale, zero = float(scale), int(zero)
+            self.ranges[key] = (-zero * scale, (255 - zero) * scale)
 
     def see_input(self, key: str, t: torch.Tensor) -> None:
         import torch
@@ -136,8 +163,8 @@ def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
     sub = _sub_pixel(net)
     with torch.inference_mode():
         for y in pictures:
-            cal.see("input", y)
-            t = y
+            t = net.body_input(y)
+            cal.see("input", t)
             for i, layer in enumerate(net.body):
                 if isinstance(layer, nn.Conv2d):
                     cal.see_input(f"body.{i}", t)
@@ -148,6 +175,7 @@ def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
                 weight, bias, pad, _ = sub
                 cal.see_input("subpixel", t)
                 cal.see("subpixel", F.conv2d(t, weight, bias, padding=pad))
+    cal.settle()
     return cal
 
 
@@ -174,10 +202,20 @@ def int8_weight(
 
 def _uint8(x: torch.Tensor, scale: float, zero: int) -> torch.Tensor:
     """``x`` float32 as plain uint8 levels ``round(x / scale) + zero``, clamped: PyTorch's
-    vectorised quantize, then its integers (the cheapest of the ways tried)."""
+    quantizer, its bytes then read as plain uint8 in place (:func:`_plain`)."""
     import torch
 
-    return torch.quantize_per_tensor(x, scale, zero, torch.quint8).int_repr()
+    return _plain(torch.quantize_per_tensor(x, scale, zero, torch.quint8))
+
+
+def _plain(q: torch.Tensor) -> torch.Tensor:
+    """The quint8 tensor ``q``'s levels as a plain uint8 tensor over the same bytes, shape and
+    strides. ``q.int_repr()`` gives the same values but copies them, single-threaded: it took
+    longer than the quantization itself (benchmarks/int8.py)."""
+    import torch
+
+    plain = torch.empty(0, dtype=torch.uint8, device=q.device)
+    return plain.set_(q.untyped_storage(), q.storage_offset(), q.shape, q.stride())
 
 
 def _layers(net: nn.Module) -> tuple[list[tuple[str, object]], int]:
@@ -200,13 +238,15 @@ class Int8Detail:
 
     ``between``: how the activations between two convolutions are held.
 
-    - ``float`` (srup's int8 precision): each convolution returns float32
+    - ``float`` (srup's int8 precision): a convolution followed by a ReLU returns uint8 at
+      the ReLU's calibrated range (the ReLU its post-op); any other returns float32
       (``onednn::qconv2d_pointwise``), the activation runs in float32 and the result is
       quantized for the next layer (sigmoid outputs at 1/255, PReLU outputs to their
       calibrated range); the last layer's output is float32.
     - ``int8`` (benchmarks/int8.py's comparison): uint8 throughout (PyTorch's quantized
       tensors): each convolution's output requantized by oneDNN to its calibrated range,
-      then the quantized sigmoid (output scale fixed at 1/256) or ``quantized::prelu``.
+      then the quantized sigmoid (output scale fixed at 1/256), ReLU or
+      ``quantized::prelu``.
     """
 
     def __init__(self, net: nn.Module, cal: Calibration, between: str = "float") -> None:
@@ -218,30 +258,52 @@ class Int8Detail:
         self.between = between
         self.in_q = cal.qparams("input")
         layers, self.offset = _layers(net)
+        self.body_input, self.phases_of = net.body_input, net.phases_of
         self.steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
         self.widest = 0  # the most channels of a layer's output
         x_q = self.in_q  # the qparams of the tensor the next convolution reads
+        fused = False  # the layer just passed was fused into its convolution
         for n, (key, layer) in enumerate(layers):
             after = layers[n + 1][1] if n + 1 < len(layers) else None
+            if fused:
+                fused = False
+                continue
             if isinstance(layer, nn.Conv2d | tuple):
-                sigmoid_next = isinstance(after, InPlace) and after.fn == "sigmoid"
-                out_q = cal.qparams(key, SIGMOID_SATURATES if sigmoid_next else math.inf)
                 w, b, pad = (
                     layer
                     if isinstance(layer, tuple)
                     else (layer.weight, layer.bias, layer.padding[0])
                 )
                 self.widest = max(self.widest, w.shape[0])
-                self.steps.append(self._conv(int8_weight(w, b, cal.means[key]), pad, x_q, out_q))
+                weights = int8_weight(w, b, cal.means[key])
+                relu_next = isinstance(after, InPlace) and after.fn == "relu"
+                if between == "int8":
+                    sigmoid_next = isinstance(after, InPlace) and after.fn == "sigmoid"
+                    clip = SIGMOID_SATURATES if sigmoid_next else math.inf
+                    out_q: tuple[float, int] | None = cal.qparams(key, clip)
+                    post = "none"
+                elif relu_next:
+                    # ReLU is a post-op of oneDNN's int8 convolution: uint8 straight out, at
+                    # the calibrated range of the ReLU's output.
+                    out_q, post, fused = cal.qparams(layers[n + 1][0]), "relu", True
+                else:
+                    out_q, post = None, "none"  # float32 out
+                self.steps.append(self._conv(weights, pad, x_q, out_q, post))
+                if out_q is not None:
+                    x_q = out_q
             elif isinstance(layer, InPlace) and layer.fn == "sigmoid":
                 self.steps.append(self._sigmoid())
-                out_q = (1 / 256, 0) if between == "int8" else (1 / 255, 0)
+                x_q = (1 / 256, 0) if between == "int8" else (1 / 255, 0)
+            elif isinstance(layer, InPlace) and layer.fn == "relu" and between == "int8":
+                import torch
+
+                self.steps.append(torch.relu)  # quantized: the input's qparams
             elif isinstance(layer, nn.PReLU):
                 out_q = cal.qparams(key)
                 self.steps.append(self._prelu(layer.weight.detach(), out_q))
+                x_q = out_q
             else:
                 raise NotImplementedError(f"no int8 form of {layer!r}")
-            x_q = out_q
 
     def _sigmoid(self) -> Callable[[torch.Tensor], torch.Tensor]:
         import torch
@@ -268,33 +330,37 @@ class Int8Detail:
         weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
         pad: int,
         x_q: tuple[float, int],
-        out_q: tuple[float, int],
+        out_q: tuple[float, int] | None,
+        post: str = "none",
     ) -> Callable[[torch.Tensor], torch.Tensor]:
         """One convolution (``weights``: :func:`int8_weight`'s int8 weight, scales and
-        bias): uint8 ``(N, in, h, w)`` in (quantized or plain, as ``between`` says) → its
-        output (quantized to ``out_q``, or float32)."""
+        bias), followed by the post-op ``post`` (``none`` or ``relu``): uint8 ``(N, in, h,
+        w)`` in (quantized or plain, as ``between`` says) → its output, quantized to
+        ``out_q``, or float32 where ``out_q`` is None."""
         import torch
 
         qw, ws, bias = weights
         zeros = torch.zeros(qw.shape[0], dtype=torch.long)
         if self.between == "int8":
+            assert out_q is not None
             weight = torch._make_per_channel_quantized_tensor(qw, ws.double(), zeros, 0)
             packed = torch.ops.quantized.conv2d_prepack(weight, bias, [1, 1], [pad] * 2, [1, 1], 1)
             return lambda q: torch.ops.quantized.conv2d(q, packed, *out_q)
         packed = torch.ops.onednn.qconv_prepack(qw, ws, *x_q, [1, 1], [pad] * 2, [1, 1], 1, None)
+        o_scale, o_zero, o_dtype = (1.0, 0, torch.float32) if out_q is None else (*out_q, None)
         return lambda x: torch.ops.onednn.qconv2d_pointwise(
             x, *x_q, packed, ws, zeros, bias, [1, 1], [pad] * 2, [1, 1], 1,
-            1.0, 0, torch.float32, "none", [], "",
+            o_scale, o_zero, o_dtype, post, [], "",
         )  # fmt: skip
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         import torch
 
-        q = torch.quantize_per_tensor(x.float(), *self.in_q, torch.quint8)
-        t = q if self.between == "int8" else q.int_repr()
+        q = torch.quantize_per_tensor(self.body_input(x.float()), *self.in_q, torch.quint8)
+        t = q if self.between == "int8" else _plain(q)
         for step in self.steps:
             t = step(t)
-        return (t.dequantize() if t.is_quantized else t), self.offset
+        return self.phases_of(t.dequantize() if t.is_quantized else t), self.offset
 
 
 def quantize(net: nn.Module, cal: Calibration) -> nn.Module:
@@ -357,15 +423,18 @@ def stored_calibration(path: Path | None) -> Calibration | None:
 
 
 def calibrated_names(folder: Path) -> list[str]:
-    """The weights files in ``folder`` with a calibration that matches their bytes, as
-    ``espcn ×2`` in name order."""
-    found = []
-    for name in sorted(_table(folder)):
+    """The weight sets in ``folder`` with a calibration that matches their bytes, one entry
+    per model with its scales, by model name: ``["espcn ×2/×3/×4", "fsrcnn ×3"]``."""
+    scales: dict[str, list[int]] = {}
+    for name in _table(folder):
         path = folder / name
-        if calibrated(path):
-            model, _, scale = path.stem.rpartition("_x")
-            found.append(f"{model} ×{scale}")
-    return found
+        model, _, scale = path.stem.rpartition("_x")
+        if calibrated(path) and scale.isdigit():
+            scales.setdefault(model, []).append(int(scale))
+    return [
+        f"{model} " + "/".join(f"×{s}" for s in sorted(found))
+        for model, found in sorted(scales.items())
+    ]
 
 
 def store_calibration(path: Path, cal: Calibration) -> None:

@@ -164,6 +164,17 @@ class BicubicResidual(nn.Module):
         self.upsample = BicubicUpsample(scale)
         self.form = "train"  # see the module doc
 
+    def body_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What :attr:`body` reads, from ``x`` ``(N, C, h, w)``: ``x`` itself, except in a
+        network that works at the output's size (SRCNN). Quantizers calibrate on it
+        (:mod:`srup.models.int8`)."""
+        return x
+
+    def phases_of(self, body_out: torch.Tensor) -> torch.Tensor:
+        """:attr:`body`'s output as :meth:`detail`'s output phases: itself, except in a
+        network that works at the output's size (SRCNN: pixel-unshuffled)."""
+        return body_out
+
     def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         """The learned correction as ``(N, C·s², h', w')`` output phases in ``x``'s dtype
         (to be pixel-shuffled; channel-first, ``[c, i, j]``), and the offset of its first row

@@ -100,11 +100,12 @@ class Engine:
         self.sizing, self.model, self.weights, self.options = sizing, model, weights, options
         self.denoise = dn.parse(denoise)
         if options.get("precision") == "int8" and model == "auto" and weights is None:
-            # auto's members include weight sets without an int8 calibration (fsrcnn ×2,
-            # espcn7): int8 is asked for one named weight set at a time.
+            # auto's members include weight sets without an int8 calibration (the -real
+            # and -capture ones, and their mixes): int8 is asked for one named weight set at
+            # a time.
             raise UnsupportedPrecision(
-                "precision int8 runs a named model only (-m espcn or -m fsrcnn, "
-                "calibrated scales as srup models lists them), not -m auto"
+                "precision int8 runs a named model only (-m srcnn, fsrcnn, espcn or espcn7 "
+                "at a calibrated scale, as srup models lists them), not -m auto"
             )
         if self.denoise != "auto" and weights is not None:
             raise InvalidArgument(

@@ -36,8 +36,14 @@ class SRCNN(BicubicResidual):
         # Centred input: on raw [0, 1] pixels Adam drives the ReLUs dead within steps.
         return run_low(self.body, up - 0.5)
 
+    def body_input(self, x: torch.Tensor) -> torch.Tensor:
+        return self.upsample(x) - 0.5
+
+    def phases_of(self, body_out: torch.Tensor) -> torch.Tensor:
+        return F.pixel_unshuffle(body_out, self.scale)
+
     def detail(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        return F.pixel_unshuffle(self._detail(self.upsample(x)), self.scale), 0
+        return self.phases_of(run_low(self.body, self.body_input(x))), 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The body reads the bicubic upscale itself: computed once, not again as phases.
