@@ -1,6 +1,7 @@
 """srup against OpenCV's own super-resolution models (``cv2.dnn_superres``), in one run.
 
     python benchmarks/opencv_superres.py [--models-dir benchmarks/opencv_models] [--repeat 7]
+        [--precision auto --precision int8] [--only ESPCN FSRCNN] [--keep-freed-memory]
         [--update-readme] [--json benchmarks/results/opencv_superres.json]
 
 What a Python user would run instead of srup: OpenCV's ``dnn_superres`` with the models
@@ -126,8 +127,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json",
         type=Path,
-        default=ROOT / "benchmarks" / "results" / "opencv_superres.json",
-        help="Results file (written only when something was measured).",
+        help="Results file (written only when something was measured; default "
+        "benchmarks/results/opencv_superres.json, opencv_superres_kept.json with "
+        "--keep-freed-memory).",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="OPENCV_MODEL",
+        help="measure only these of OpenCV's models (ESPCN, FSRCNN, FSRCNN-small, LapSRN)",
+    )
+    parser.add_argument(
+        "--precision",
+        action="append",
+        choices=["auto", "fp32", "int8"],
+        help="srup precision to measure (repeatable; default auto). int8 rows are measured "
+        "only for the models and scales that have calibrated int8 (see --precision int8).",
     )
     parser.add_argument(
         "--keep-freed-memory",
@@ -136,11 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         "(srup.runtime.allocator); the library alone leaves malloc as it is.",
     )
     args = parser.parse_args(argv)
+    # Each way of keeping memory has its own table (and markers in docs/performance.md).
+    table = "opencv_superres_kept" if args.keep_freed_memory else "opencv_superres"
+    if args.json is None:
+        args.json = ROOT / "benchmarks" / "results" / f"{table}.json"
 
     import torch
 
     import srup
+    import srup.errors
 
+    precisions = args.precision or ["auto"]
     if args.keep_freed_memory:
         from srup.runtime.allocator import keep_freed_memory
 
@@ -174,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     for stem, cv_name, scale, srup_models in CASES:
+        if args.only and stem not in args.only:
+            continue
         label = f"{stem} ×{scale}"
         img = picture(scale)
         h, w = img.shape[:2]
@@ -208,28 +231,40 @@ def main(argv: list[str] | None = None) -> int:
             ident = identity_upscaler(scale)
             identity[scale] = median_time(lambda u=ident, i=img: u.upscale_array(i), args.repeat)
         for model in srup_models:
-            up = srup.load(model, scale=scale, device="cpu")
-            out = up.upscale_array(img)
-            assert out.shape == (h * scale, w * scale, 3) and out.dtype == np.uint8, label
-            t_cv, t = alternating_medians(
-                [run_cv, lambda u=up, i=img: u.upscale_array(i)], args.repeat
-            )
-            shown = model if model == up.name else f"{model} ({up.name})"
-            if SAME_NAME.get(stem) != model:
-                shown += ", not the same network"
-            emit(
-                f"| {stem} | ×{scale} | {size} | {t_cv * 1e3:.0f} | {shown} | {t * 1e3:.0f} | "
-                f"{t / t_cv:.2f} | {identity[scale] * 1e3:.0f} |",
-                {
-                    **base,
-                    "opencv_s": t_cv,
-                    "srup_model": model,
-                    "srup_weights": up.name,
-                    "srup_s": t,
-                    "srup_over_opencv": t / t_cv,
-                    "srup_pipeline_alone_s": identity[scale],
-                },
-            )
+            for precision in precisions:
+                try:
+                    up = srup.load(model, scale=scale, device="cpu", precision=precision)
+                except srup.errors.SrupError as e:  # int8 where it is not calibrated
+                    emit(
+                        f"| {stem} | ×{scale} | {size} | | {model} {precision} | "
+                        f"skipped: {e} | | |",
+                        {**base, "srup_model": model, "precision": precision, "skipped": str(e)},
+                    )
+                    continue
+                out = up.upscale_array(img)
+                assert out.shape == (h * scale, w * scale, 3) and out.dtype == np.uint8, label
+                t_cv, t = alternating_medians(
+                    [run_cv, lambda u=up, i=img: u.upscale_array(i)], args.repeat
+                )
+                shown = model if model == up.name else f"{model} ({up.name})"
+                if precision != "auto":
+                    shown += f" {precision}"
+                if SAME_NAME.get(stem) != model:
+                    shown += ", not the same network"
+                emit(
+                    f"| {stem} | ×{scale} | {size} | {t_cv * 1e3:.0f} | {shown} | "
+                    f"{t * 1e3:.0f} | {t / t_cv:.2f} | {identity[scale] * 1e3:.0f} |",
+                    {
+                        **base,
+                        "opencv_s": t_cv,
+                        "srup_model": model,
+                        "srup_weights": up.name,
+                        "precision": precision,
+                        "srup_s": t,
+                        "srup_over_opencv": t / t_cv,
+                        "srup_pipeline_alone_s": identity[scale],
+                    },
+                )
     measured = any("opencv_s" in row for row in rows)
     if measured:
         result = {"machine": head, "repeat": args.repeat, "opencv": cv_version, "rows": rows}
@@ -237,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     elif args.update_readme:
         print("nothing measured: docs/performance.md left as it is", flush=True)
-    publish("opencv_superres", lines, args.markdown, args.update_readme and measured)
+    publish(table, lines, args.markdown, args.update_readme and measured)
     return 0
 
 

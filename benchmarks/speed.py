@@ -11,7 +11,9 @@ output is 1920×1080 (×3: 640×360 → 1920×1080), RGB, timed in `Upscaler.ups
    work as srup) and run by onnxruntime and by OpenCV's DNN module (`cv2.dnn`, the engine of
    OpenCV's dnn_superres), float32 in and out, each with the machine's cores;
 3. the FLOP bound: MACs of the network ÷ a float32 matrix-multiply peak measured here.
-A ratio above 1 in "÷ srup" columns means srup is faster.
+A ratio above 1 in "÷ srup" columns means srup is faster. Where the weight set has an int8
+calibration (``--precision int8``, :mod:`srup.models.int8`), the same picture in int8 too:
+its time, cv2.dnn's (float32, our export) over it, and it over the float32 FLOP bound.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from readme import arguments, publish
 from timing import median_time
 
 import srup
+from srup.devices import int8_engine
+from srup.models.int8 import calibrated
 from srup.models.weights import shipped
 from srup.runtime.onnx import export_onnx
 
@@ -71,17 +75,30 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", help="comma-separated (default: every shipped network)")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="Keep freed memory in the process as `srup upscale` does (every engine in this "
+        "process gains: srup.runtime.allocator); the library alone leaves malloc as it is.",
+    )
     args = parser.parse_args()
+    if args.keep_freed_memory:
+        from srup.runtime.allocator import keep_freed_memory
+
+        keep_freed_memory()
+    memory = "kept as `srup upscale` does" if args.keep_freed_memory else "as the library leaves it"
     wanted = set(args.models.split(",")) if args.models else None
     peak = matmul_peak(args.repeat)
     lines = [
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"matmul peak {peak / 1e9:.1f} GMAC/s",
+        f"matmul peak {peak / 1e9:.1f} GMAC/s; freed memory {memory}; "
+        f"load average {os.getloadavg()[0]:.1f}",
         "",
         "| model | scale | input | srup s | MP/s | naive NCHW ÷ srup | onnxruntime ÷ srup | "
-        "cv2.dnn ÷ srup | srup ÷ FLOP bound |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "cv2.dnn ÷ srup | srup ÷ FLOP bound | srup int8 s | cv2.dnn ÷ srup int8 | "
+        "srup int8 ÷ FLOP bound |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
     rng = np.random.default_rng(0)
@@ -104,17 +121,24 @@ def main() -> None:
         x = np.ascontiguousarray((img.astype(np.float32) / 255).transpose(2, 0, 1)[None])
         others = []
         path = export_onnx(up, tmp / f"{name}_x{scale}.onnx")
+        t_cv2 = None
         for run in onnx_runners(path):
             if run is None:
                 others.append("n/a")
                 continue
-            t = median_time(lambda run=run, x=x: run(x), args.repeat)
+            t = t_cv2 = median_time(lambda run=run, x=x: run(x), args.repeat)
             others.append(f"{t / t_srup:.2f}")
         bound = up.spec.macs_per_pixel(scale) * w * h * scale * scale / peak
         mp = w * h * scale * scale / 1e6
+        int8 = "| not calibrated | | "
+        if calibrated(up.descriptor.path) and int8_engine():
+            up8 = srup.load(name, scale, device="cpu", precision="int8")
+            t8 = median_time(lambda up=up8, img=img: up.upscale_array(img), args.repeat)
+            vs_cv2 = "n/a" if t_cv2 is None else f"{t_cv2 / t8:.2f}"
+            int8 = f"| {t8:.3f} | {vs_cv2} | {t8 / bound:.2f}"
         line = (
             f"| {name} | ×{scale} | {w}×{h} | {t_srup:.3f} | {mp / t_srup:.1f} | "
-            f"{t_naive / t_srup:.2f} | {' | '.join(others)} | {t_srup / bound:.2f} |"
+            f"{t_naive / t_srup:.2f} | {' | '.join(others)} | {t_srup / bound:.2f} {int8} |"
         )
         lines.append(line)
         print(line, flush=True)

@@ -79,3 +79,33 @@ def test_out_of_memory_is_translated_once_into_a_srup_error(monkeypatch):
         up.upscale_array(photo(20, 20))
     assert isinstance(caught.value, SrupError) and isinstance(caught.value, MemoryError)
     assert caught.value.exit_code == 1
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's rule")
+@pytest.mark.parametrize(
+    ("model", "scale", "precision"),
+    [("fsrcnn", 2, "fp32"), ("espcn", 2, "int8"), ("srcnn", 3, "fp32")],
+)
+def test_the_auto_tile_keeps_activations_under_glibcs_mmap_threshold_unless_memory_is_kept(
+    monkeypatch, model, scale, precision
+):
+    """Left as it came, glibc unmaps freed blocks over 32 MiB, and every tile's activations
+    would be page-faulted in anew: the library's auto tile keeps the largest activation (half
+    the working memory) under that; with freed memory kept (``srup upscale``) the tile is
+    sized by the working-memory budget alone."""
+    from srup.devices import int8_engine
+    from srup.runtime import allocator
+    from srup.runtime.tilers.host import TILE_BUDGET_BYTES
+
+    if precision == "int8" and not int8_engine():
+        pytest.skip("torch build without oneDNN int8")
+    tiler = srup.load(model, scale, device="cpu", precision=precision).tiler
+    monkeypatch.setattr(allocator, "freed_memory_kept", lambda: False)
+    side = tiler.auto_tile()
+    read = (side + 2 * tiler.overlap) * scale
+    largest = (tiler.bytes_per_out_px - 64) / 2 * read**2
+    assert largest <= allocator.MMAP_THRESHOLD_MAX
+    monkeypatch.setattr(allocator, "freed_memory_kept", lambda: True)
+    kept = tiler.auto_tile()
+    assert kept > side
+    assert ((kept + 2 * tiler.overlap) * scale) ** 2 * tiler.bytes_per_out_px <= TILE_BUDGET_BYTES

@@ -260,7 +260,9 @@ class Int8Detail:
         layers, self.offset = _layers(net)
         self.body_input, self.phases_of = net.body_input, net.phases_of
         self.steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
-        self.widest = 0  # the most channels of a layer's output
+        # The bytes per pixel of the largest activation: float32 where a convolution
+        # returns float32, uint8 where its output is quantized by oneDNN.
+        self.largest = 4  # the body's input, float32
         x_q = self.in_q  # the qparams of the tensor the next convolution reads
         fused = False  # the layer just passed was fused into its convolution
         for n, (key, layer) in enumerate(layers):
@@ -274,7 +276,6 @@ class Int8Detail:
                     if isinstance(layer, tuple)
                     else (layer.weight, layer.bias, layer.padding[0])
                 )
-                self.widest = max(self.widest, w.shape[0])
                 weights = int8_weight(w, b, cal.means[key])
                 relu_next = isinstance(after, InPlace) and after.fn == "relu"
                 if between == "int8":
@@ -289,6 +290,7 @@ class Int8Detail:
                 else:
                     out_q, post = None, "none"  # float32 out
                 self.steps.append(self._conv(weights, pad, x_q, out_q, post))
+                self.largest = max(self.largest, w.shape[0] * (4 if out_q is None else 1))
                 if out_q is not None:
                     x_q = out_q
             elif isinstance(layer, InPlace) and layer.fn == "sigmoid":
@@ -366,13 +368,18 @@ class Int8Detail:
 def quantize(net: nn.Module, cal: Calibration) -> nn.Module:
     """``net`` (a float32 infer form) with its learned layers in int8: its ``detail`` an
     :class:`Int8Detail` (an instance attribute shadows the method; the colour pipeline and
-    ``forward`` call it), and the tilers' working-memory estimate that of float32 (the
-    activations are float32 between the layers)."""
+    ``forward`` call it), and the tilers' working-memory estimate two of its largest
+    activation (float32 where a convolution returns float32, uint8 where oneDNN quantizes
+    its output)."""
+    import torch
+
     detail = Int8Detail(net, cal)
     net.detail = detail
-    # Two live float32 activations of the widest layer per output pixel, as measured for
-    # float32 (srup.runtime.color_pipeline.working_bytes_per_out_px adds the colour work).
-    net.measured_bytes_per_out_px = 2 * 4 * detail.widest / net.scale**2
+    # Two live activations of the largest per output pixel, as for float32
+    # (srup.runtime.color_pipeline.working_bytes_per_out_px adds the colour work); the
+    # body's pixels per input pixel: 1, or s² where it works at the output's size (SRCNN).
+    side = net.body_input(torch.zeros(1, 1, 8, 8)).shape[-1] / 8
+    net.measured_bytes_per_out_px = 2 * detail.largest * side**2 / net.scale**2
     return net
 
 

@@ -12,11 +12,21 @@ import ctypes
 import ctypes.util
 import sys
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["MMAP_THRESHOLD_MAX", "freed_memory_kept", "keep_freed_memory"]
+
+# glibc's largest dynamic mmap threshold on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX, 4 MiB ×
+# sizeof(long)): once a block of up to this size has been freed, blocks that size come from
+# the heap and are reused; larger ones are mmapped and unmapped, every time.
+MMAP_THRESHOLD_MAX = 32 * 2**20
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _done = False
+
+
+def freed_memory_kept() -> bool:
+    """Whether :func:`keep_freed_memory` has tuned this process's malloc."""
+    return _done
 
 
 def keep_freed_memory() -> bool:

@@ -9,6 +9,7 @@ On a GPU the device-resident tiler (:mod:`srup.runtime.tilers.device`) is the de
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import torch
@@ -40,8 +41,25 @@ class HostTiler(Tiler):
     def auto_tile(self) -> int:
         """The tile side (input pixels) whose working memory, read with its overlap on
         every side, is :data:`TILE_BUDGET_BYTES` (64 at least: a smaller tile would spend
-        most of its work on the overlap; 2048 at most)."""
-        read = math.sqrt(TILE_BUDGET_BYTES / self.bytes_per_out_px) / self.scale
+        most of its work on the overlap; 2048 at most).
+
+        Where the process's malloc is glibc's as it came (a Python program using the
+        library; ``srup upscale`` keeps freed memory instead:
+        :func:`srup.runtime.allocator.keep_freed_memory`), also small enough that its
+        largest activation, half the working memory, stays within glibc's largest dynamic
+        mmap threshold (:data:`~srup.runtime.allocator.MMAP_THRESHOLD_MAX`): such blocks are
+        reused from the heap, where larger ones are unmapped when freed and page-faulted
+        in anew on every tile (ESPCN ×2 to 1080p, int8: 1.8× the time in two tiles of 583
+        pixels as in tiles of 384; benchmarks/speed.py)."""
+        from srup.runtime.allocator import MMAP_THRESHOLD_MAX, freed_memory_kept
+
+        budget = float(TILE_BUDGET_BYTES)
+        if sys.platform.startswith("linux") and not freed_memory_kept():
+            # The largest activation: one of the two live ones working_bytes_per_out_px
+            # counts (less its 64 bytes of colour work).
+            largest = max(self.bytes_per_out_px - 64, 1.0) / 2
+            budget = min(budget, MMAP_THRESHOLD_MAX * self.bytes_per_out_px / largest)
+        read = math.sqrt(budget / self.bytes_per_out_px) / self.scale
         return int(min(2048, max(64, read - 2 * self.overlap)))
 
     def runs_whole(self, height: int, width: int) -> bool:
