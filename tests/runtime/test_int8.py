@@ -145,3 +145,30 @@ def test_a_relu_after_an_int8_convolution_is_its_post_op(model):
     assert fused.dtype == torch.uint8
     assert int((fused.int() - unfused.int()).abs().max()) <= 1
     assert float((fused != unfused).float().mean()) < 0.01
+
+
+@needs_int8
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_a_prelu_read_by_a_1x1_convolution_runs_as_two_fused_relu_halves(scale):
+    """FSRCNN's PReLUs before its 1×1 convolutions become relu(y) and relu(-y) out of the
+    convolution itself (the 1×1 weighs the second by -a): fewer steps, and the detail as near
+    float32's as with the PReLU run in float32."""
+    from srup.models.int8 import Int8Detail, stored_calibration
+
+    described = describe("fsrcnn", scale)
+    cal = stored_calibration(described.path)
+    net = described.build("infer")
+    split, plain = Int8Detail(net, cal), Int8Detail(net, cal, split_prelu=False)
+    assert len(split.steps) == len(plain.steps) - 2  # body.1 and body.11
+    # A smooth picture, as photos are (noise drives every layer past its calibrated range).
+    low = torch.rand(1, 1, 6, 5, generator=torch.Generator().manual_seed(scale))
+    x = torch.nn.functional.interpolate(low, size=(48, 40), mode="bicubic").clamp(0, 1)
+    x = ((16 + 219 * x) / 255).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        ref, at = net.detail(x)
+        errors = {}
+        for name, detail in (("split", split), ("plain", plain)):
+            out, offset = detail(x)
+            assert offset == at and out.shape == ref.shape
+            errors[name] = float(((out - ref) * 255).pow(2).mean())
+    assert errors["split"] < 0.5 and errors["split"] < 1.5 * errors["plain"], errors

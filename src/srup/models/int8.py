@@ -16,9 +16,11 @@ How a network is quantized (static, on PyTorch's oneDNN operators, the int8 path
   :mod:`srup.models.forms`) and FSRCNN's PReLU are not post-ops it takes in torch 2.13
   (relu, hardtanh, hardswish and swish are), so there the convolution returns float32, the
   activation runs in float32 and its output is quantized to uint8 for the next layer
-  (``between="float"``, :class:`Int8Detail`). Holding them in uint8 throughout
-  (``"int8"``: requantized convolution outputs, PyTorch's quantized sigmoid and PReLU) is
-  kept for the benchmark: 0.07-1.3 dB worse, and for FSRCNN slower than float32;
+  (``between="float"``, :class:`Int8Detail`), except a PReLU that a 1×1 convolution
+  reads: relu(y) − a·relu(−y), both halves out of the convolution with ReLU fused.
+  Holding them in uint8 throughout (``"int8"``: requantized convolution outputs, PyTorch's
+  quantized sigmoid and PReLU) is kept for the benchmark: 0.07-1.3 dB worse, and for
+  FSRCNN slower than float32;
 - the network's body input (Y in [0, 1], float32; for SRCNN its bicubic upscale less ½,
   :meth:`~srup.models.layers.BicubicResidual.body_input`) is quantized once; the bicubic
   path that carries the picture, the colour pipeline and the tiler stay float32.
@@ -152,6 +154,13 @@ def _sub_pixel(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor, int, int] | 
     return weight, deconv.bias.detach().expand(weight.shape[0]).clone(), pad, before - pad
 
 
+def _one_by_one(layer: object) -> bool:
+    """Whether ``layer`` is a 1×1 convolution, the reader a PReLU is split for."""
+    from torch import nn
+
+    return isinstance(layer, nn.Conv2d) and layer.kernel_size == (1, 1)
+
+
 def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
     """Run the float32 infer form of ``net`` over ``pictures`` (``(1, 1, h, w)`` Y in
     [0, 1]) and record its tensors' ranges and its convolutions' input means."""
@@ -168,6 +177,11 @@ def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
             for i, layer in enumerate(net.body):
                 if isinstance(layer, nn.Conv2d):
                     cal.see_input(f"body.{i}", t)
+                reader = net.body[i + 1] if i + 1 < len(net.body) else None
+                if isinstance(layer, nn.PReLU) and _one_by_one(reader):
+                    # The halves the 1×1 convolution after a split PReLU reads (Int8Detail).
+                    cal.see_input(f"body.{i - 1}+", t.clamp(min=0))
+                    cal.see_input(f"body.{i - 1}-", (-t).clamp(min=0))
                 # clone: srup's activations run in place, and t's range is already recorded
                 t = layer(t.clone())
                 cal.see(f"body.{i}", t)
@@ -239,7 +253,9 @@ class Int8Detail:
     ``between``: how the activations between two convolutions are held.
 
     - ``float`` (srup's int8 precision): a convolution followed by a ReLU returns uint8 at
-      the ReLU's calibrated range (the ReLU its post-op); any other returns float32
+      the ReLU's calibrated range (the ReLU its post-op), and one followed by a PReLU that
+      a 1×1 convolution reads returns relu(y) and relu(−y) the same way (``split_prelu``;
+      the 1×1 weighs the second half by −a); any other returns float32
       (``onednn::qconv2d_pointwise``), the activation runs in float32 and the result is
       quantized for the next layer (sigmoid outputs at 1/255, PReLU outputs to their
       calibrated range); the last layer's output is float32.
@@ -249,7 +265,14 @@ class Int8Detail:
       ``quantized::prelu``.
     """
 
-    def __init__(self, net: nn.Module, cal: Calibration, between: str = "float") -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        cal: Calibration,
+        between: str = "float",
+        split_prelu: bool = True,
+    ) -> None:
+        import torch
         from torch import nn
 
         from srup.models.forms import InPlace
@@ -265,6 +288,7 @@ class Int8Detail:
         self.largest = 4  # the body's input, float32
         x_q = self.in_q  # the qparams of the tensor the next convolution reads
         fused = False  # the layer just passed was fused into its convolution
+        split_in: tuple[str, torch.Tensor] | None = None  # (key, slopes) of a split PReLU
         for n, (key, layer) in enumerate(layers):
             after = layers[n + 1][1] if n + 1 < len(layers) else None
             if fused:
@@ -276,7 +300,25 @@ class Int8Detail:
                     if isinstance(layer, tuple)
                     else (layer.weight, layer.bias, layer.padding[0])
                 )
-                weights = int8_weight(w, b, cal.means[key])
+                mean = cal.means[key]
+                if split_in is not None:
+                    # It reads [relu(y), relu(-y)]: PReLU(y) = relu(y) - a * relu(-y).
+                    before, slope = split_in
+                    w = torch.cat([w, w * -slope[None, :, None, None]], dim=1)
+                    mean = torch.cat([cal.means[f"{before}+"], cal.means[f"{before}-"]])
+                    split_in = None
+                # The convolution after a PReLU, where there is one.
+                reader = layers[n + 2][1] if n + 2 < len(layers) else None
+                split = (
+                    between == "float"
+                    and split_prelu
+                    and isinstance(after, nn.PReLU)
+                    and _one_by_one(reader)
+                    and f"{key}+" in cal.means
+                )
+                if split:
+                    w, b = torch.cat([w, -w]), torch.cat([b, -b])
+                weights = int8_weight(w, b, mean)
                 relu_next = isinstance(after, InPlace) and after.fn == "relu"
                 if between == "int8":
                     sigmoid_next = isinstance(after, InPlace) and after.fn == "sigmoid"
@@ -287,6 +329,17 @@ class Int8Detail:
                     # ReLU is a post-op of oneDNN's int8 convolution: uint8 straight out, at
                     # the calibrated range of the ReLU's output.
                     out_q, post, fused = cal.qparams(layers[n + 1][0]), "relu", True
+                elif split:
+                    # A PReLU read by a 1×1 convolution as two ReLU halves, relu(y) and
+                    # relu(-y), fused into this convolution as above; the 1×1 weighs the
+                    # second by -a. Twice the channels out and in (cheap for a 1×1), no
+                    # float32 pass, and each half quantized over its own side: FSRCNN ×2
+                    # 0.037 dB on Set5 where the PReLU in float32 cost 0.048 dB, at the
+                    # same speed (benchmarks/int8.py). Split before FSRCNN's sub-pixel
+                    # convolution, its largest, it was 0.8× as fast.
+                    lo, hi = cal.ranges[key]
+                    out_q, post, fused = (max(hi, -lo, 1e-8) / 255, 0), "relu", True
+                    split_in = (key, after.weight.detach())
                 else:
                     out_q, post = None, "none"  # float32 out
                 self.steps.append(self._conv(weights, pad, x_q, out_q, post))
