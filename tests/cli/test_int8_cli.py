@@ -36,3 +36,27 @@ def test_int8_is_refused_in_one_line_where_it_does_not_run(runner, rgb_file, tmp
     assert says in res.output
     assert len([line for line in res.output.splitlines() if line.startswith("error")]) == 1
     assert not out.exists()
+
+
+@pytest.mark.skipif(not int8_engine(), reason="torch build without oneDNN int8")
+def test_a_weights_file_runs_in_int8_only_where_an_int8_json_beside_it_lists_its_bytes(
+    runner, rgb_file, tmp_path
+):
+    import shutil
+
+    from srup.models.weights import weights_dir
+
+    alone, listed = tmp_path / "alone", tmp_path / "listed"
+    alone.mkdir(), listed.mkdir()
+    shutil.copy(weights_dir() / "fsrcnn_x3.safetensors", alone / "mine.safetensors")
+    for name in ("fsrcnn_x3.safetensors", "int8.json"):
+        shutil.copy(weights_dir() / name, listed / name)
+    out = tmp_path / "o.png"
+    args = ["upscale", str(rgb_file), "-s", "3", "--precision", "int8", "-o", str(out)]
+    res = runner.invoke(cli, [*args, "--weights", str(alone / "mine.safetensors")])
+    assert res.exit_code == EXIT_USAGE, res.output
+    assert "mine.safetensors has no int8 calibration (no int8.json beside it" in res.output
+    assert not out.exists()
+    res = runner.invoke(cli, [*args, "--weights", str(listed / "fsrcnn_x3.safetensors")])
+    assert res.exit_code == 0, res.output
+    assert Image.open(out).size == (48 * 3, 40 * 3)

@@ -166,6 +166,12 @@ class ModelDescriptor:
                 from srup.models.weights import weights_dir
 
                 have = ", ".join(calibrated_names(weights_dir())) or "no weight set here"
+                if self.path is not None and self.path.parent != weights_dir():
+                    # A --weights file: its name, and what would calibrate it.
+                    raise UnsupportedPrecision(
+                        f"{self.path.name} has no int8 calibration (no int8.json beside it "
+                        f"lists its sha256); int8 runs only the shipped {have}"
+                    )
                 raise UnsupportedPrecision(
                     f"{self.name} ×{self.scale} has no int8 calibration; int8 runs only {have}"
                 )
