@@ -60,3 +60,17 @@ def test_a_weights_file_runs_in_int8_only_where_an_int8_json_beside_it_lists_its
     res = runner.invoke(cli, [*args, "--weights", str(listed / "fsrcnn_x3.safetensors")])
     assert res.exit_code == 0, res.output
     assert Image.open(out).size == (48 * 3, 40 * 3)
+
+
+@pytest.mark.skipif(not int8_engine(), reason="torch build without oneDNN int8")
+@pytest.mark.parametrize("model", ["srcnn", "espcn7", "fsrcnn", "espcn"])
+def test_int8_runs_leave_no_note_of_torchs_quantization_deprecation(
+    runner, rgb_file, tmp_path, model
+):
+    out = tmp_path / "o.png"
+    res = runner.invoke(
+        cli, ["upscale", str(rgb_file), "-s", "2", "-m", model, "--precision", "int8",
+              "--json", "-o", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "deprecated" not in res.output and "warned" not in res.output

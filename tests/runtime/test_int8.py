@@ -172,3 +172,69 @@ def test_a_prelu_read_by_a_1x1_convolution_runs_as_two_fused_relu_halves(scale):
             assert offset == at and out.shape == ref.shape
             errors[name] = float(((out - ref) * 255).pow(2).mean())
     assert errors["split"] < 0.5 and errors["split"] < 1.5 * errors["plain"], errors
+
+
+def _damage(entry: str, change):  # a change to one entry of int8.json, as a function
+    def apply(table: dict) -> None:
+        change(table[entry]) if callable(change) else table.__setitem__(entry, change)
+
+    return apply
+
+
+DAMAGED_FILES = {"not json": b"{bad", "empty": b"", "a list": b"[1, 2]", "binary": b"\xff\xfe\x00"}
+DAMAGED_ENTRIES = {
+    "no ranges": _damage("espcn_x3.safetensors", lambda e: e.pop("ranges")),
+    "range not two numbers": _damage(
+        "espcn_x3.safetensors", lambda e: e["ranges"].__setitem__("input", ["a", "b"])
+    ),
+    "range NaN": _damage(
+        "espcn_x3.safetensors", lambda e: e["ranges"].__setitem__("input", [0, float("nan")])
+    ),
+    "range inverted": _damage(
+        "espcn_x3.safetensors", lambda e: e["ranges"].__setitem__("input", [1, 0])
+    ),
+    "range of zero width": _damage(
+        "espcn_x3.safetensors", lambda e: e["ranges"].__setitem__("input", [0, 0])
+    ),
+    "no input range": _damage("espcn_x3.safetensors", lambda e: e["ranges"].pop("input")),
+    "means too few": _damage(
+        "espcn_x3.safetensors", lambda e: e["means"].__setitem__("body.2", [0.1, 0.2])
+    ),
+    "means infinite": _damage(
+        "espcn_x3.safetensors", lambda e: e["means"].__setitem__("body.0", [float("inf")])
+    ),
+    "a split half missing": _damage("fsrcnn_x3.safetensors", lambda e: e["means"].pop("body.0-")),
+}
+
+
+@pytest.fixture
+def weights_copy(tmp_path, monkeypatch):
+    for name in ("espcn_x3.safetensors", "fsrcnn_x3.safetensors", "int8.json"):
+        shutil.copy(weights_dir() / name, tmp_path / name)
+    monkeypatch.setenv("SRUP_WEIGHTS", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("damage", DAMAGED_FILES)
+def test_an_unreadable_int8_json_refuses_int8_in_one_line_and_leaves_fp32_alone(
+    weights_copy, damage
+):
+    (weights_copy / "int8.json").write_bytes(DAMAGED_FILES[damage])
+    assert srup.load("espcn", 3, device="cpu", precision="fp32").precision == "fp32"
+    with pytest.raises(UnsupportedPrecision, match=r"int8\.json (cannot be read|is not a JSON)"):
+        srup.load("espcn", 3, device="cpu", precision="int8")
+
+
+@needs_int8
+@pytest.mark.parametrize("damage", DAMAGED_ENTRIES)
+def test_a_damaged_calibration_refuses_int8_in_one_line_and_leaves_fp32_alone(weights_copy, damage):
+    table = json.loads((weights_copy / "int8.json").read_text())
+    DAMAGED_ENTRIES[damage](table)
+    (weights_copy / "int8.json").write_text(json.dumps(table))
+    model = "fsrcnn" if "split" in damage else "espcn"
+    assert srup.load(model, 3, device="cpu", precision="fp32").precision == "fp32"
+    with pytest.raises(
+        UnsupportedPrecision, match=r"int8 calibration in int8\.json cannot be used"
+    ) as e:
+        srup.load(model, 3, device="cpu", precision="int8")
+    assert "\n" not in str(e.value)

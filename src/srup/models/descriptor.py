@@ -162,10 +162,15 @@ class ModelDescriptor:
         :class:`~srup.errors.UnsupportedPrecision`, naming those it runs in, otherwise."""
         if precision not in self.precisions:
             if precision == "int8":
-                from srup.models.int8 import calibrated_names
+                from srup.models.int8 import calibrated_names, table_problem
                 from srup.models.weights import weights_dir
 
                 have = ", ".join(calibrated_names(weights_dir())) or "no weight set here"
+                broken = None if self.path is None else table_problem(self.path.parent)
+                if broken:
+                    raise UnsupportedPrecision(
+                        f"{self.name} ×{self.scale} has no int8 calibration: {broken}"
+                    )
                 if self.path is not None and self.path.parent != weights_dir():
                     # A --weights file: its name, and what would calibrate it.
                     raise UnsupportedPrecision(
@@ -190,9 +195,17 @@ class ModelDescriptor:
         self.require_precision(precision)
         if precision != "int8":
             return self.build(self.runs_as, dtype)
-        from srup.models.int8 import quantize, stored_calibration
+        from srup.models.int8 import CalibrationError, quantize, stored_calibration
 
-        return quantize(self.build("infer"), stored_calibration(self.path))
+        try:
+            return quantize(self.build("infer"), stored_calibration(self.path))
+        except CalibrationError as e:
+            # Checked here, when int8 runs: a damaged entry does not stop float32.
+            name = self.path.name if self.path is not None else self.name
+            raise UnsupportedPrecision(
+                f"{name}: its int8 calibration in int8.json cannot be used ({e}); "
+                "run --precision fp32, or calibrate again (benchmarks/int8.py --calibrate)"
+            ) from None
 
     def build(self, form: str = "train", dtype: torch.dtype | None = None) -> nn.Module:
         """The network with these weights, on the CPU, in ``form``: ``train`` (plain,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CALIBRATION_FILE",
     "Calibration",
+    "CalibrationError",
     "Int8Detail",
     "calibrate",
     "calibrated",
@@ -55,6 +56,7 @@ __all__ = [
     "quantize",
     "store_calibration",
     "stored_calibration",
+    "table_problem",
 ]
 
 CALIBRATION_FILE = "int8.json"  # beside the weights: {file name: {sha256, ranges, means}}
@@ -69,6 +71,11 @@ def _quiet() -> None:
     # torch 2.13 warns that its quantized tensor types are deprecated (pytorch#184982); the
     # warning would repeat on every tile.
     warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+
+
+class CalibrationError(ValueError):
+    """A calibration entry that is not what :meth:`Calibration.to_json` writes, or does not
+    fit the network it is for."""
 
 
 class Calibration:
@@ -118,10 +125,20 @@ class Calibration:
     def qparams(self, key: str, clip: float = math.inf) -> tuple[float, int]:
         """(scale, zero point) of uint8 covering ``key``'s range, cut to ±``clip``, and 0
         (as PyTorch's observers)."""
+        if key not in self.ranges:
+            raise CalibrationError(f"no range {key!r}")
         lo, hi = self.ranges[key]
         lo, hi = min(max(lo, -clip), 0.0), max(min(hi, clip), 0.0)
         scale = max(hi - lo, 1e-8) / 255
         return scale, round(-lo / scale)
+
+    def mean(self, key: str, channels: int) -> torch.Tensor:
+        """The ``(channels,)`` input means of the convolution ``key``."""
+        mean = self.means.get(key)
+        if mean is None or mean.shape != (channels,):
+            have = "none" if mean is None else f"{mean.numel()}"
+            raise CalibrationError(f"means {key!r}: {have} for {channels} input channels")
+        return mean
 
     def to_json(self) -> dict:
         """Ranges and means as JSON numbers (float32 values, exact as JSON doubles)."""
@@ -131,13 +148,40 @@ class Calibration:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Calibration:
+    def from_json(cls, data: object) -> Calibration:
+        """The calibration :meth:`to_json` wrote. :class:`CalibrationError` unless every
+        range is two finite numbers with lo ≤ 0 ≤ hi and lo < hi, and every mean a list of
+        finite numbers (all within ±1e6)."""
         import torch
 
+        if not isinstance(data, dict):
+            raise CalibrationError("the entry is not a JSON object")
+        ranges, means = data.get("ranges"), data.get("means")
+        if not isinstance(ranges, dict) or not isinstance(means, dict):
+            raise CalibrationError('"ranges" and "means" must be JSON objects')
         cal = cls()
-        cal.ranges = {k: (float(lo), float(hi)) for k, (lo, hi) in data["ranges"].items()}
-        cal.means = {k: torch.tensor(v, dtype=torch.float32) for k, v in data["means"].items()}
+        for key, pair in ranges.items():
+            if not (isinstance(pair, list) and len(pair) == 2 and all(map(_number, pair))):
+                raise CalibrationError(f"range {key!r} is not two numbers")
+            lo, hi = float(pair[0]), float(pair[1])
+            if not lo <= 0 <= hi or not lo < hi:
+                raise CalibrationError(f"range {key!r} is [{lo:g}, {hi:g}], not lo ≤ 0 ≤ hi")
+            cal.ranges[key] = (lo, hi)
+        for key, values in means.items():
+            if not (isinstance(values, list) and values and all(map(_number, values))):
+                raise CalibrationError(f"means {key!r} are not a list of numbers")
+            cal.means[key] = torch.tensor(values, dtype=torch.float32)
         return cal
+
+
+def _number(x: object) -> bool:
+    """A finite JSON number within ±1e6 (no bool, no NaN, no infinity)."""
+    return (
+        isinstance(x, int | float)
+        and not isinstance(x, bool)
+        and math.isfinite(x)
+        and abs(x) <= 1e6
+    )
 
 
 def _sub_pixel(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor, int, int] | None:
@@ -300,12 +344,13 @@ class Int8Detail:
                     if isinstance(layer, tuple)
                     else (layer.weight, layer.bias, layer.padding[0])
                 )
-                mean = cal.means[key]
+                mean = cal.mean(key, w.shape[1]) if split_in is None else None
                 if split_in is not None:
                     # It reads [relu(y), relu(-y)]: PReLU(y) = relu(y) - a * relu(-y).
                     before, slope = split_in
+                    halves = [cal.mean(f"{before}{h}", w.shape[1]) for h in "+-"]
                     w = torch.cat([w, w * -slope[None, :, None, None]], dim=1)
-                    mean = torch.cat([cal.means[f"{before}+"], cal.means[f"{before}-"]])
+                    mean = torch.cat(halves)
                     split_in = None
                 # The convolution after a PReLU, where there is one.
                 reader = layers[n + 2][1] if n + 2 < len(layers) else None
@@ -411,10 +456,14 @@ class Int8Detail:
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         import torch
 
-        q = torch.quantize_per_tensor(self.body_input(x.float()), *self.in_q, torch.quint8)
-        t = q if self.between == "int8" else _plain(q)
-        for step in self.steps:
-            t = step(t)
+        with warnings.catch_warnings():
+            # Here too: a caller that records every warning (srup.notes) would otherwise
+            # see the deprecation _quiet() silences.
+            _quiet()
+            q = torch.quantize_per_tensor(self.body_input(x.float()), *self.in_q, torch.quint8)
+            t = q if self.between == "int8" else _plain(q)
+            for step in self.steps:
+                t = step(t)
         return self.phases_of(t.dequantize() if t.is_quantized else t), self.offset
 
 
@@ -440,20 +489,44 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# The shipped file is about 100 KB; a file much larger than any calibration is not read.
+MAX_TABLE_BYTES = 16 * 2**20
+
+
 @lru_cache(maxsize=8)
-def _stored(folder: Path, stamp: tuple[int, int]) -> dict:
-    del stamp  # in the cache key only: a rewritten file is read again
-    return json.loads((folder / CALIBRATION_FILE).read_text())
+def _stored(folder: Path, stamp: tuple[int, int]) -> tuple[dict, str | None]:
+    """``folder``'s calibration file as a dict, and None; or ``{}`` and why it cannot be
+    used. ``stamp`` (mtime, size) is in the cache key only: a rewritten file is read again."""
+    file = folder / CALIBRATION_FILE
+    if stamp[1] > MAX_TABLE_BYTES:
+        return {}, f"{file} is {stamp[1]:,} bytes, more than a calibration file holds"
+    try:
+        data = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: JSON, UTF-8
+        return {}, f"{file} cannot be read ({type(e).__name__})"
+    if not isinstance(data, dict):
+        return {}, f"{file} is not a JSON object"
+    return data, None
 
 
-def _table(folder: Path) -> dict:
-    """``folder``'s calibration file as a dict, ``{}`` when there is none."""
+def _read(folder: Path) -> tuple[dict, str | None]:
     file = folder / CALIBRATION_FILE
     try:
         st = file.stat()
     except OSError:
-        return {}
+        return {}, None
     return _stored(folder, (st.st_mtime_ns, st.st_size))
+
+
+def _table(folder: Path) -> dict:
+    """``folder``'s calibration file as a dict, ``{}`` when there is none or it cannot be
+    read (:func:`table_problem` says why): float32 runs whatever it holds."""
+    return _read(folder)[0]
+
+
+def table_problem(folder: Path) -> str | None:
+    """Why ``folder``'s calibration file cannot be used, or None (none there, or readable)."""
+    return _read(folder)[1]
 
 
 @lru_cache(maxsize=64)
@@ -468,7 +541,7 @@ def calibrated(path: Path | None) -> bool:
     if path is None or not path.is_file():
         return False
     entry = _table(path.parent).get(path.name)
-    if entry is None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
         return False
     st = path.stat()
     return _matches(path, entry["sha256"], (st.st_mtime_ns, st.st_size))
@@ -476,7 +549,9 @@ def calibrated(path: Path | None) -> bool:
 
 def stored_calibration(path: Path | None) -> Calibration | None:
     """The calibration stored for the weights file ``path`` in ``int8.json`` beside it, if
-    its sha256 there is the file's own; None otherwise (no file, another file's bytes)."""
+    its sha256 there is the file's own; None otherwise (no file, another file's bytes).
+    :class:`CalibrationError` where the entry's ranges or means are not numbers a
+    calibration holds (:meth:`Calibration.from_json`)."""
     if path is None or not calibrated(path):
         return None
     return Calibration.from_json(_table(path.parent)[path.name])
