@@ -13,7 +13,7 @@ and what the quantization costs on Set5 and Set14. The quantizer is srup's own
 replaced by an :class:`Int8Detail` of each kind, calibrated afresh on T91.
 
 ``--calibrate`` writes what ``--precision int8`` reads: the T91 calibration of each weight
-set within the quality bound (``ELIGIBLE``: ≤ 0.05 dB on Set5 and Set14 in
+set within the quality bound (``CALIBRATION``: ≤ 0.05 dB on Set5 and Set14 in
 benchmarks/results/int8.json), keyed by file name and sha256, in ``weights/int8.json``
 (or ``$SRUP_WEIGHTS``'s), beside the unchanged float32 weights.
 
@@ -57,10 +57,14 @@ import torch
 from srup.models.int8 import Int8Detail, calibrate, store_calibration
 
 BETWEEN = ("int8", "float")
-# The weight sets whose int8 costs at most 0.05 dB on Set5, Set14 and the photos (all twelve
-# clean ones since the histogram ranges: FSRCNN x2 had cost 0.077 dB on Set5 with min/max),
-# the ones --calibrate stores a calibration for.
-ELIGIBLE = tuple((m, s) for m in ("espcn", "espcn7", "fsrcnn", "srcnn") for s in (2, 3, 4))
+# What each shipped weight set is calibrated on (calibration_pictures): the ones --calibrate
+# stores, each of whose int8 costs at most 0.05 dB on Set5, Set14 and the photos
+# (benchmarks/results/int8.json). "wide" keeps crisp input (screenshots, scans) near float32
+# as well; "photos" where "wide" cost more than 0.05 dB.
+CALIBRATION: dict[tuple[str, int], str] = {
+    **{(m, s): "wide" for m in ("espcn", "espcn7", "fsrcnn", "srcnn") for s in (2, 3, 4)},
+    ("fsrcnn", 2): "photos",  # "wide": 0.061 dB on Set5
+}
 PHOTOS: Path | None = None  # --photos: pictures training never saw
 # ../shared/data beside the checkout, as the tests find it (SRUP_DATA elsewhere).
 DATA = Path(os.environ.get("SRUP_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -99,6 +103,55 @@ def training_y(scale: int) -> list[torch.Tensor] | None:
         y = torch.from_numpy(rgb_to_y(lr / 255.0).astype(np.float32))[None, None]
         out.append(y.contiguous(memory_format=torch.channels_last))
     return out
+
+
+def _y(rgb: np.ndarray) -> torch.Tensor:
+    from srup.imaging.color import rgb_to_y
+
+    y = torch.from_numpy(rgb_to_y(rgb / 255.0).astype(np.float32))[None, None]
+    return y.contiguous(memory_format=torch.channels_last)
+
+
+def text_page(seed: int, size: tuple[int, int] = (240, 200)) -> np.ndarray:
+    """``(h, w, 3)`` uint8: lines of random printable characters in Pillow's default font,
+    dark on a light background, as a screenshot or a scan at its own resolution is: the crisp
+    input a downscaled photo never is."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    page = Image.new("RGB", size, tuple(int(v) for v in rng.integers(180, 256, 3)))
+    draw = ImageDraw.Draw(page)
+    for line in range(size[1] // 14):
+        words = "".join(chr(c) for c in rng.integers(33, 127, 30))
+        ink = tuple(int(v) for v in rng.integers(0, 80, 3))
+        draw.text((int(rng.integers(0, 20)), 4 + line * 14), words, fill=ink)
+    return np.asarray(page)
+
+
+def calibration_pictures(scale: int, kind: str) -> list[torch.Tensor] | None:
+    """What a weight set is calibrated on (``CALIBRATION``): ``photos``, T91 downscaled as in
+    training (:func:`training_y`); ``wide``, those plus T91's pictures at their own
+    resolution and 8 pages of :func:`text_page`, so that crisp input (a screenshot, a scan) stays
+    within the ranges. None when T91 is not there."""
+    pictures = training_y(scale)
+    if pictures is None or kind == "photos":
+        return pictures
+    from srup.data.datasets import read_rgb
+
+    hr = [_y(read_rgb(f)) for f in sorted((DATA / "T91").glob("*.png"))]
+    return pictures + hr + [_y(text_page(seed)) for seed in range(8)]
+
+
+def screenshot() -> np.ndarray:
+    """A text screenshot none of the calibration pages is: 12 lines in Pillow's default
+    font, black on white, 300×160."""
+    from PIL import Image, ImageDraw
+
+    page = Image.new("RGB", (300, 160), "white")
+    draw = ImageDraw.Draw(page)
+    for line in range(12):
+        draw.text((4, 4 + line * 13), "Screenshot text: Hello, world! 0123456789 {}[]", (0, 0, 0))
+    return np.asarray(page)
 
 
 # --- measurements ------------------------------------------------------------------------
@@ -158,10 +211,15 @@ def measure(
     repeat: int,
     pictures: list[torch.Tensor],
     betweens: tuple[str, ...] = BETWEEN,
+    kind: str = "wide",
 ) -> dict:
     """Everything the script reports for one model and scale, for both ways of holding the
-    activations between layers (:class:`Int8Detail`)."""
+    activations between layers (:class:`Int8Detail`), calibrated on ``pictures`` (of the
+    ``kind`` :func:`calibration_pictures` says)."""
     import srup
+    from srup.evaluation.protocol import psnr
+
+    shot = screenshot()
 
     fp32 = srup.load(model, scale, device="cpu", precision="fp32")
     cal = calibrate(fp32.net, pictures)
@@ -197,25 +255,29 @@ def measure(
                 "upscale_ms": whole_s[between] * 1e3,
                 "upscale_fp32_over_int8": whole_s["fp32"] / whole_s[between],
                 "quality": quality(fp32.upscale_array, up.upscale_array, scale),
+                "screenshot_vs_fp32_db": float(
+                    psnr(up.upscale_array(shot), fp32.upscale_array(shot), crop_border=0)
+                ),
                 "tiled_equals_untiled": bool(np.array_equal(whole, tiled)),
             }
+    out["calibrated_on"] = kind
     out["calibration_ranges"] = cal.ranges
     return out
 
 
 def store_calibrations() -> None:
-    """Calibrate every ``ELIGIBLE`` shipped weight set on T91 and store it beside the
-    weights (:func:`srup.models.int8.store_calibration`)."""
+    """Calibrate every shipped weight set in ``CALIBRATION`` on its pictures and store it
+    beside the weights (:func:`srup.models.int8.store_calibration`)."""
     from srup.models.descriptor import describe
 
-    for scale in sorted({s for _, s in ELIGIBLE}):
-        pictures = training_y(scale)
+    for (model, scale), kind in CALIBRATION.items():
+        pictures = calibration_pictures(scale, kind)
         if pictures is None:
             raise SystemExit(f"no T91 at {DATA / 'T91'} to calibrate on")
-        for model in [m for m, s in ELIGIBLE if s == scale]:
-            described = describe(model, scale)
-            store_calibration(described.path, calibrate(described.build("infer"), pictures))
-            print(f"{described.path.name}: calibrated on T91 ({len(pictures)} pictures)")
+        described = describe(model, scale)
+        cal = calibrate(described.build("infer"), pictures)
+        store_calibration(described.path, cal, kind)
+        print(f"{described.path.name}: calibrated on {kind} ({len(pictures)} pictures)")
 
 
 def main() -> None:
@@ -234,6 +296,13 @@ def main() -> None:
         type=Path,
         help="a folder of photos training never saw (HR; LR made by MATLAB bicubic), scored "
         "beside Set5 and Set14: e.g. scikit-image's sample photos (see the docstring)",
+    )
+    parser.add_argument(
+        "--calibration",
+        choices=["photos", "wide", "shipped"],
+        default="shipped",
+        help="what to calibrate on (calibration_pictures); shipped: each weight set's own "
+        "(CALIBRATION)",
     )
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--json", type=Path)
@@ -255,12 +324,15 @@ def main() -> None:
     print(f"CPU flags: {cpu_flags()}; torch {torch.__version__}; engine onednn", flush=True)
     results = []
     for scale in args.scales:
-        pictures = training_y(scale)
-        if pictures is None:
-            print(f"skipped: no T91 at {DATA / 'T91'} to calibrate on", flush=True)
-            return
         for model in args.models:
-            r = measure(model, scale, args.repeat, pictures, tuple(args.between))
+            kind = args.calibration
+            if kind == "shipped":
+                kind = CALIBRATION.get((model, scale), "wide")
+            pictures = calibration_pictures(scale, kind)
+            if pictures is None:
+                print(f"skipped: no T91 at {DATA / 'T91'} to calibrate on", flush=True)
+                return
+            r = measure(model, scale, args.repeat, pictures, tuple(args.between), kind)
             results.append(r)
             print(json.dumps(r, indent=1), flush=True)
     if args.json:

@@ -65,3 +65,13 @@ def test_int8_detail_near_float32_and_tiles_exactly(int8, model: str) -> None:
         whole = up.upscale_array(rgb)
         up.tile = 32
         assert np.array_equal(up.upscale_array(rgb), whole)
+
+
+def test_the_generated_text_pages_are_the_same_each_time_and_differ_by_seed(int8) -> None:
+    a, b, c = int8.text_page(0), int8.text_page(0), int8.text_page(1)
+    assert a.shape == (200, 240, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    # dark ink on a light page: both are there
+    assert a.min() < 80 and a.max() >= 180
+    shot = int8.screenshot()
+    assert shot.shape == (160, 300, 3) and shot.min() < 40 and shot.max() == 255

@@ -572,10 +572,10 @@ def calibrated_names(folder: Path) -> list[str]:
     ]
 
 
-def store_calibration(path: Path, cal: Calibration) -> None:
+def store_calibration(path: Path, cal: Calibration, pictures: str = "") -> None:
     """Record ``cal`` for the weights file ``path`` in ``int8.json`` beside it (the other
-    entries kept, sorted by name)."""
+    entries kept, sorted by name), with ``pictures``, what it was calibrated on."""
     table = dict(_table(path.parent))
-    table[path.name] = {"sha256": _sha256(path), **cal.to_json()}
+    table[path.name] = {"sha256": _sha256(path), "calibrated_on": pictures, **cal.to_json()}
     text = json.dumps(dict(sorted(table.items())), indent=1) + "\n"
     (path.parent / CALIBRATION_FILE).write_text(text)
