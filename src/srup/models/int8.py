@@ -198,6 +198,31 @@ def _sub_pixel(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor, int, int] | 
     return weight, deconv.bias.detach().expand(weight.shape[0]).clone(), pad, before - pad
 
 
+def _conv_weights(
+    cal: Calibration,
+    key: str,
+    layer: object,
+    split_in: tuple[str, torch.Tensor] | None,
+    split: bool,
+) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]:
+    """The float32 (weight, bias, padding, input means) of the convolution ``key`` as int8
+    runs it: reading a split PReLU's halves (``split_in``: its key and slopes), and
+    writing both halves of its own (``split``: y and −y, for a ReLU post-op)."""
+    import torch
+
+    w, b, pad = layer if isinstance(layer, tuple) else (layer.weight, layer.bias, layer.padding[0])
+    if split_in is None:
+        mean = cal.mean(key, w.shape[1])
+    else:
+        # It reads [relu(y), relu(-y)]: PReLU(y) = relu(y) - a * relu(-y).
+        before, slope = split_in
+        mean = torch.cat([cal.mean(f"{before}{h}", w.shape[1]) for h in "+-"])
+        w = torch.cat([w, w * -slope[None, :, None, None]], dim=1)
+    if split:
+        w, b = torch.cat([w, -w]), torch.cat([b, -b])
+    return w, b, pad, mean
+
+
 def _one_by_one(layer: object) -> bool:
     """Whether ``layer`` is a 1×1 convolution, the reader a PReLU is split for."""
     from torch import nn
@@ -339,19 +364,6 @@ class Int8Detail:
                 fused = False
                 continue
             if isinstance(layer, nn.Conv2d | tuple):
-                w, b, pad = (
-                    layer
-                    if isinstance(layer, tuple)
-                    else (layer.weight, layer.bias, layer.padding[0])
-                )
-                mean = cal.mean(key, w.shape[1]) if split_in is None else None
-                if split_in is not None:
-                    # It reads [relu(y), relu(-y)]: PReLU(y) = relu(y) - a * relu(-y).
-                    before, slope = split_in
-                    halves = [cal.mean(f"{before}{h}", w.shape[1]) for h in "+-"]
-                    w = torch.cat([w, w * -slope[None, :, None, None]], dim=1)
-                    mean = torch.cat(halves)
-                    split_in = None
                 # The convolution after a PReLU, where there is one.
                 reader = layers[n + 2][1] if n + 2 < len(layers) else None
                 split = (
@@ -361,32 +373,12 @@ class Int8Detail:
                     and _one_by_one(reader)
                     and f"{key}+" in cal.means
                 )
-                if split:
-                    w, b = torch.cat([w, -w]), torch.cat([b, -b])
+                w, b, pad, mean = _conv_weights(cal, key, layer, split_in, split)
                 weights = int8_weight(w, b, mean)
-                relu_next = isinstance(after, InPlace) and after.fn == "relu"
-                if between == "int8":
-                    sigmoid_next = isinstance(after, InPlace) and after.fn == "sigmoid"
-                    clip = SIGMOID_SATURATES if sigmoid_next else math.inf
-                    out_q: tuple[float, int] | None = cal.qparams(key, clip)
-                    post = "none"
-                elif relu_next:
-                    # ReLU is a post-op of oneDNN's int8 convolution: uint8 straight out, at
-                    # the calibrated range of the ReLU's output.
-                    out_q, post, fused = cal.qparams(layers[n + 1][0]), "relu", True
-                elif split:
-                    # A PReLU read by a 1×1 convolution as two ReLU halves, relu(y) and
-                    # relu(-y), fused into this convolution as above; the 1×1 weighs the
-                    # second by -a. Twice the channels out and in (cheap for a 1×1), no
-                    # float32 pass, and each half quantized over its own side: FSRCNN ×2
-                    # 0.037 dB on Set5 where the PReLU in float32 cost 0.048 dB, at the
-                    # same speed (benchmarks/int8.py). Split before FSRCNN's sub-pixel
-                    # convolution, its largest, it was 0.8× as fast.
-                    lo, hi = cal.ranges[key]
-                    out_q, post, fused = (max(hi, -lo, 1e-8) / 255, 0), "relu", True
+                split_in = None
+                out_q, post, fused = self._output(cal, key, after, layers, n, split)
+                if split:
                     split_in = (key, after.weight.detach())
-                else:
-                    out_q, post = None, "none"  # float32 out
                 self.steps.append(self._conv(weights, pad, x_q, out_q, post))
                 self.largest = max(self.largest, w.shape[0] * (4 if out_q is None else 1))
                 if out_q is not None:
@@ -395,8 +387,6 @@ class Int8Detail:
                 self.steps.append(self._sigmoid())
                 x_q = (1 / 256, 0) if between == "int8" else (1 / 255, 0)
             elif isinstance(layer, InPlace) and layer.fn == "relu" and between == "int8":
-                import torch
-
                 self.steps.append(torch.relu)  # quantized: the input's qparams
             elif isinstance(layer, nn.PReLU):
                 out_q = cal.qparams(key)
@@ -404,6 +394,34 @@ class Int8Detail:
                 x_q = out_q
             else:
                 raise NotImplementedError(f"no int8 form of {layer!r}")
+
+    def _output(
+        self, cal: Calibration, key: str, after: object, layers: list, n: int, split: bool
+    ) -> tuple[tuple[float, int] | None, str, bool]:
+        """How the convolution ``key`` (the ``n``-th of ``layers``, ``after`` the layer
+        that follows it) returns its output: (its qparams, or None for float32; its oneDNN
+        post-op; whether the layer after it is fused into it)."""
+        from srup.models.forms import InPlace
+
+        if self.between == "int8":
+            sigmoid_next = isinstance(after, InPlace) and after.fn == "sigmoid"
+            clip = SIGMOID_SATURATES if sigmoid_next else math.inf
+            return cal.qparams(key, clip), "none", False
+        if isinstance(after, InPlace) and after.fn == "relu":
+            # ReLU is a post-op of oneDNN's int8 convolution: uint8 straight out, at the
+            # calibrated range of the ReLU's output.
+            return cal.qparams(layers[n + 1][0]), "relu", True
+        if split:
+            # A PReLU read by a 1×1 convolution as two ReLU halves, relu(y) and relu(-y),
+            # fused into this convolution as above; the 1×1 weighs the second by -a
+            # (_conv_weights). Twice the channels out and in (cheap for a 1×1), no float32
+            # pass, and each half quantized over its own side: FSRCNN ×2 0.037 dB on Set5
+            # where the PReLU in float32 cost 0.048 dB, at the same speed
+            # (benchmarks/int8.py). Split before FSRCNN's sub-pixel convolution, its
+            # largest, it was 0.8× as fast.
+            lo, hi = cal.ranges[key]
+            return (max(hi, -lo, 1e-8) / 255, 0), "relu", True
+        return None, "none", False  # float32 out
 
     def _sigmoid(self) -> Callable[[torch.Tensor], torch.Tensor]:
         import torch
