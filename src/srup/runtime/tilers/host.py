@@ -53,13 +53,13 @@ class HostTiler(Tiler):
         pixels as in tiles of 384; benchmarks/speed.py)."""
         from srup.runtime.allocator import MMAP_THRESHOLD_MAX, freed_memory_kept
 
-        budget = float(TILE_BUDGET_BYTES)
+        out_px = TILE_BUDGET_BYTES / self.bytes_per_out_px
         if sys.platform.startswith("linux") and not freed_memory_kept():
             # The largest activation: one of the two live ones working_bytes_per_out_px
             # counts (less its 64 bytes of colour work).
             largest = max(self.bytes_per_out_px - 64, 1.0) / 2
-            budget = min(budget, MMAP_THRESHOLD_MAX * self.bytes_per_out_px / largest)
-        read = math.sqrt(budget / self.bytes_per_out_px) / self.scale
+            out_px = min(out_px, MMAP_THRESHOLD_MAX / largest)
+        read = math.sqrt(out_px) / self.scale
         return int(min(2048, max(64, read - 2 * self.overlap)))
 
     def runs_whole(self, height: int, width: int) -> bool:
