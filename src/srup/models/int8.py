@@ -223,11 +223,14 @@ def _conv_weights(
     return w, b, pad, mean
 
 
-def _one_by_one(layer: object) -> bool:
-    """Whether ``layer`` is a 1×1 convolution, the reader a PReLU is split for."""
+def _splits(layer: object, reader: object) -> bool:
+    """Whether ``layer`` is a PReLU that runs split into relu(y) and relu(−y): one that a
+    1×1 convolution (``reader``, the layer after it) reads. The one rule for the calibration
+    (which records the halves' means) and for :class:`Int8Detail` (which splits)."""
     from torch import nn
 
-    return isinstance(layer, nn.Conv2d) and layer.kernel_size == (1, 1)
+    one_by_one = isinstance(reader, nn.Conv2d) and reader.kernel_size == (1, 1)
+    return isinstance(layer, nn.PReLU) and one_by_one
 
 
 def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
@@ -247,7 +250,7 @@ def calibrate(net: nn.Module, pictures: list[torch.Tensor]) -> Calibration:
                 if isinstance(layer, nn.Conv2d):
                     cal.see_input(f"body.{i}", t)
                 reader = net.body[i + 1] if i + 1 < len(net.body) else None
-                if isinstance(layer, nn.PReLU) and _one_by_one(reader):
+                if _splits(layer, reader):
                     # The halves the 1×1 convolution after a split PReLU reads (Int8Detail).
                     cal.see_input(f"body.{i - 1}+", t.clamp(min=0))
                     cal.see_input(f"body.{i - 1}-", (-t).clamp(min=0))
@@ -369,8 +372,7 @@ class Int8Detail:
                 split = (
                     between == "float"
                     and split_prelu
-                    and isinstance(after, nn.PReLU)
-                    and _one_by_one(reader)
+                    and _splits(after, reader)
                     and f"{key}+" in cal.means
                 )
                 w, b, pad, mean = _conv_weights(cal, key, layer, split_in, split)
