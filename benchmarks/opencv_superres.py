@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from readme import ROOT, arguments, publish
-from timing import alternating_medians, median_time
+from timing import alternating_medians, apply_memory_option, keep_memory_option, median_time
 
 # (OpenCV's file stem, its setModel name, scale, srup models to compare it with)
 CASES: list[tuple[str, str, int, tuple[str, ...]]] = [
@@ -144,12 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         help="srup precision to measure (repeatable; default auto). int8 rows are measured "
         "only for the models and scales that have calibrated int8 (see --precision int8).",
     )
-    parser.add_argument(
-        "--keep-freed-memory",
-        action="store_true",
-        help="Keep freed memory in the process as `srup upscale` does "
-        "(srup.runtime.allocator); the library alone leaves malloc as it is.",
-    )
+    keep_memory_option(parser)
     args = parser.parse_args(argv)
     # Each way of keeping memory has its own table (and markers in docs/performance.md).
     table = "opencv_superres_kept" if args.keep_freed_memory else "opencv_superres"
@@ -162,14 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     import srup.errors
 
     precisions = args.precision or ["auto"]
-    if args.keep_freed_memory:
-        from srup.runtime.allocator import keep_freed_memory
-
-        keep_freed_memory()
+    memory = apply_memory_option(args.keep_freed_memory)
 
     cv2, no_cv2 = dnn_superres()
     cv_version = cv2.__version__ if cv2 is not None else "n/a"
-    memory = "kept as `srup upscale` does" if args.keep_freed_memory else "as the library leaves it"
     head = (
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
         f"OpenCV {cv_version}, {cv2.getNumThreads() if cv2 is not None else 'n/a'} threads; "

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from readme import arguments, publish
-from timing import median_time
+from timing import apply_memory_option, keep_memory_option, median_time
 
 import srup
 from srup.devices import int8_engine
@@ -75,18 +75,9 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", help="comma-separated (default: every shipped network)")
-    parser.add_argument(
-        "--keep-freed-memory",
-        action="store_true",
-        help="Keep freed memory in the process as `srup upscale` does (every engine in this "
-        "process gains: srup.runtime.allocator); the library alone leaves malloc as it is.",
-    )
+    keep_memory_option(parser)
     args = parser.parse_args()
-    if args.keep_freed_memory:
-        from srup.runtime.allocator import keep_freed_memory
-
-        keep_freed_memory()
-    memory = "kept as `srup upscale` does" if args.keep_freed_memory else "as the library leaves it"
+    memory = apply_memory_option(args.keep_freed_memory)
     wanted = set(args.models.split(",")) if args.models else None
     peak = matmul_peak(args.repeat)
     lines = [

@@ -1,4 +1,5 @@
-"""Timing shared by the speed benchmarks: the median of repeated runs after a warm-up."""
+"""Timing shared by the speed benchmarks: the median of repeated runs after a warm-up, and
+whether freed memory is kept in the process while they run."""
 
 from __future__ import annotations
 
@@ -32,3 +33,24 @@ def alternating_medians(fns: list[Callable[[], object]], repeat: int) -> list[fl
             fn()
             spent.append(time.perf_counter() - start)
     return [statistics.median(spent) for spent in times]
+
+
+def keep_memory_option(parser) -> None:  # type: ignore[no-untyped-def]
+    """``--keep-freed-memory`` on a benchmark's argparse ``parser``."""
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="Keep freed memory in the process as `srup upscale` does (every engine in this "
+        "process gains: srup.runtime.allocator); the library alone leaves malloc as it is.",
+    )
+
+
+def apply_memory_option(keep: bool) -> str:
+    """Keep freed memory where ``keep`` (:func:`srup.runtime.allocator.keep_freed_memory`);
+    the words a table's head uses for the choice."""
+    if not keep:
+        return "as the library leaves it"
+    from srup.runtime.allocator import keep_freed_memory
+
+    keep_freed_memory()
+    return "kept as `srup upscale` does"
